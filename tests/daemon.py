@@ -1,0 +1,86 @@
+"""Starting and stopping a real curverbd-server for tests (a subprocess on a real unix socket)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class Daemon:
+    """A running curverbd-server: its socket, data dir, process and extra arguments."""
+    base: str
+    args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen | None = None
+
+    @property
+    def socket(self) -> str:
+        return os.path.join(self.base, "nebd.sock")
+
+    @property
+    def data_dir(self) -> str:
+        return os.path.join(self.base, "data")
+
+    @property
+    def log(self) -> str:
+        return os.path.join(self.data_dir, "curverbd-server.log")
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        env["CURVERBD_SOCKET"] = self.socket
+        return env
+
+    def start(self, timeout: float = 15.0) -> "Daemon":
+        os.makedirs(self.data_dir, exist_ok=True)
+        cmd = [sys.executable, "-m", "curverbd.server.main", "--socket", self.socket,
+               "--data-dir", self.data_dir, *self.args]
+        self.proc = subprocess.Popen(cmd, env=self.env(), stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"curverbd-server exited with {self.proc.returncode}; see {self.log}")
+            if os.path.exists(self.socket):
+                try:
+                    with socket.socket(socket.AF_UNIX) as s:
+                        s.connect(self.socket)
+                    return self
+                except OSError:
+                    pass
+            time.sleep(0.02)
+        raise RuntimeError(f"curverbd-server did not listen on {self.socket} within {timeout}s")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc, self.proc = self.proc.returncode, None
+        return rc
+
+    def restart(self, sig: int = signal.SIGTERM) -> "Daemon":
+        self.stop(sig)
+        return self.start()
+
+
+def new_daemon(*args: str) -> Daemon:
+    # short path: unix socket names are limited to 107 bytes
+    return Daemon(tempfile.mkdtemp(prefix="crbd-"), list(args))
+
+
+def remove(d: Daemon) -> None:
+    d.stop()
+    shutil.rmtree(d.base, ignore_errors=True)
