@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what curverbd needs on a fresh Debian 12 machine (idempotent): the real clients the
+# tests drive (qemu-img/qemu-io/qemu-storage-daemon with the rbd block driver, fio), a C compiler,
+# and the Python package itself with its test tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in qemu-utils qemu-block-extra fio gcc; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e ".[test]"
