@@ -1,0 +1,235 @@
+"""The RBD catalog: pools, images and image metadata, kept beside the Curve namespace.
+
+A pool is the Curve directory ``/<pool>`` owned by its creator; an image is the
+Curve file ``/<pool>/<image>``. The catalog keeps what Curve cannot: the exact
+logical size (any byte count; the Curve volume behind it is at least the
+minimum volume size, grows by whole segments and never shrinks), RBD features
+and order, creation time and key/value metadata. Each operation changes the
+catalog and the store in one SQLite transaction.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import time
+import uuid
+from typing import Callable
+
+from ..errors import Error
+from .config import ServerConfig
+from .db import Database
+from .store import RECYCLE_BIN, Store, check_name, check_owner
+
+MAX_IMAGE_NAME_BYTES = 95  # RBD_MAX_IMAGE_NAME_SIZE (96) minus the NUL
+DEFAULT_FEATURES = 1       # RBD_FEATURE_LAYERING
+DEFAULT_ORDER = 22         # 4 MiB objects
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS rbd_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS rbd_pools (name TEXT PRIMARY KEY, owner TEXT NOT NULL, created INTEGER NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS rbd_images (
+        id TEXT PRIMARY KEY, pool TEXT NOT NULL REFERENCES rbd_pools(name), name TEXT NOT NULL,
+        owner TEXT NOT NULL, size INTEGER NOT NULL, features INTEGER NOT NULL, "order" INTEGER NOT NULL,
+        created INTEGER NOT NULL, UNIQUE (pool, name))""",
+    """CREATE TABLE IF NOT EXISTS rbd_image_meta (
+        image_id TEXT NOT NULL REFERENCES rbd_images(id) ON DELETE CASCADE, key TEXT NOT NULL,
+        value TEXT NOT NULL, PRIMARY KEY (image_id, key))""",
+)
+
+
+def _int_arg(value, what: str, minimum: int = 0) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise Error(errno.EINVAL, f"{what} {value!r}: must be an integer >= {minimum}")
+    return value
+
+
+def _str_arg(value, what: str) -> str:
+    if not isinstance(value, str):
+        raise Error(errno.EINVAL, f"{what} {value!r}: must be a string")
+    return value
+
+
+class Catalog:
+    """The catalog service's operations (see curverbd/catalog/protocol.py for the contract)."""
+
+    def __init__(self, db: Database, store: Store, config: ServerConfig, busy: Callable[[str], bool]) -> None:
+        self.db, self.store, self.config, self.busy = db, store, config, busy
+        with db.transaction() as conn:
+            for sql in _SCHEMA:
+                conn.execute(sql)
+            if not conn.execute("SELECT 1 FROM rbd_settings WHERE key='fsid'").fetchone():
+                conn.execute("INSERT INTO rbd_settings VALUES ('fsid', ?)", (str(uuid.uuid4()),))
+        self.fsid = db.query("SELECT value FROM rbd_settings WHERE key='fsid'")[0][0]
+
+    # --- lookups --------------------------------------------------------------------------------
+    def _pool(self, owner: str, pool: str) -> None:
+        """The pool exists and belongs to ``owner`` (ENOENT / EPERM otherwise)."""
+        check_owner(owner)
+        check_name(pool, "pool")
+        row = self.db.query("SELECT owner FROM rbd_pools WHERE name=?", (pool,))
+        if not row:
+            raise Error(errno.ENOENT, f"pool {pool!r} does not exist")
+        if row[0][0] != owner:
+            raise Error(errno.EPERM, f"pool {pool!r} belongs to another user than {owner!r}")
+
+    def _image(self, owner: str, pool: str, image: str) -> tuple:
+        self._pool(owner, pool)
+        check_name(image, "image", MAX_IMAGE_NAME_BYTES)
+        rows = self.db.query('SELECT id, name, owner, size, features, "order", created FROM rbd_images '
+                             "WHERE pool=? AND name=?", (pool, image))
+        if not rows:
+            raise Error(errno.ENOENT, f"image {pool}/{image} does not exist")
+        return rows[0]
+
+    def _record(self, pool: str, row: tuple) -> dict:
+        image_id, name, owner, size, features, order, created = row
+        backend = self.store.stat(f"/{pool}/{name}", owner)["length"]
+        meta = dict(self.db.query("SELECT key, value FROM rbd_image_meta WHERE image_id=? ORDER BY key",
+                                  (image_id,)))
+        return {"id": image_id, "pool": pool, "name": name, "owner": owner, "size": size,
+                "backend_size": backend, "features": features, "order": order, "created": created, "meta": meta}
+
+    # --- pools ----------------------------------------------------------------------------------
+    def create_pool(self, owner: str, pool: str) -> dict:
+        check_owner(owner)
+        check_name(pool, "pool")
+        if pool == RECYCLE_BIN:
+            raise Error(errno.EPERM, f"pool {pool!r}: the name is reserved by Curve")
+        with self.db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM rbd_pools WHERE name=?", (pool,)).fetchone():
+                raise Error(errno.EEXIST, f"pool {pool!r} already exists")
+            self.store.mkdir(f"/{pool}", owner)
+            conn.execute("INSERT INTO rbd_pools VALUES (?, ?, ?)", (pool, owner, int(time.time())))
+        return {}
+
+    def remove_pool(self, owner: str, pool: str) -> dict:
+        with self.db.transaction() as conn:
+            self._pool(owner, pool)
+            if conn.execute("SELECT 1 FROM rbd_images WHERE pool=? LIMIT 1", (pool,)).fetchone():
+                raise Error(errno.ENOTEMPTY, f"pool {pool!r} still has images")
+            self.store.rmdir(f"/{pool}", owner)
+            conn.execute("DELETE FROM rbd_pools WHERE name=?", (pool,))
+        return {}
+
+    def list_pools(self, owner: str) -> dict:
+        check_owner(owner)
+        return {"pools": [r[0] for r in self.db.query("SELECT name FROM rbd_pools WHERE owner=? ORDER BY name",
+                                                      (owner,))]}
+
+    def stat_pool(self, owner: str, pool: str) -> dict:
+        with self.db.lock:
+            self._pool(owner, pool)
+            names = [r[0] for r in self.db.query("SELECT name FROM rbd_images WHERE pool=?", (pool,))]
+            provisioned = sum(self.store.stat(f"/{pool}/{n}", owner)["length"] for n in names)
+        used = sum(self.store.allocated(f"/{pool}/{n}") for n in names)
+        return {"pool": pool, "owner": owner, "images": len(names), "bytes_used": used,
+                "bytes_provisioned": provisioned}
+
+    # --- images ---------------------------------------------------------------------------------
+    def create_image(self, owner: str, pool: str, image: str, size: int,
+                     features: int | None = None, order: int | None = None) -> dict:
+        self._pool(owner, pool)
+        check_name(image, "image", MAX_IMAGE_NAME_BYTES)
+        size = _int_arg(size, f"image {pool}/{image}: size")
+        features = DEFAULT_FEATURES if features is None else _int_arg(features, f"image {pool}/{image}: features")
+        order = DEFAULT_ORDER if order is None else _int_arg(order, f"image {pool}/{image}: order", 12)
+        if order > 25:
+            raise Error(errno.EDOM, f"image {pool}/{image}: order {order} is above 25")
+        backend = self.config.backend_size(size)
+        if backend > self.config.max_volume_size:
+            raise Error(errno.EINVAL, f"image {pool}/{image}: size {size} exceeds the largest Curve volume "
+                                      f"({self.config.max_volume_size} bytes)")
+        with self.db.transaction() as conn:
+            self._pool(owner, pool)
+            if conn.execute("SELECT 1 FROM rbd_images WHERE pool=? AND name=?", (pool, image)).fetchone():
+                raise Error(errno.EEXIST, f"image {pool}/{image} already exists")
+            row = (secrets.token_hex(6), image, owner, size, features, order, int(time.time()))
+            conn.execute('INSERT INTO rbd_images (id, name, owner, size, features, "order", created, pool) '
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (*row, pool))
+            self.store.create(f"/{pool}/{image}", owner, backend)
+            return {"image": self._record(pool, row)}
+
+    def remove_image(self, owner: str, pool: str, image: str) -> dict:
+        with self.db.transaction() as conn:
+            row = self._image(owner, pool, image)
+            if self.busy(f"/{pool}/{image}"):
+                raise Error(errno.EBUSY, f"image {pool}/{image} is open by a client")
+            conn.execute("DELETE FROM rbd_images WHERE id=?", (row[0],))
+            self.store.unlink(f"/{pool}/{image}", owner)
+        return {}
+
+    def list_images(self, owner: str, pool: str) -> dict:
+        with self.db.lock:
+            self._pool(owner, pool)
+            return {"images": [r[0] for r in self.db.query("SELECT name FROM rbd_images WHERE pool=? "
+                                                           "ORDER BY name", (pool,))]}
+
+    def stat_image(self, owner: str, pool: str, image: str) -> dict:
+        with self.db.lock:
+            return {"image": self._record(pool, self._image(owner, pool, image))}
+
+    def resize_image(self, owner: str, pool: str, image: str, size: int) -> dict:
+        """Logical resize; the Curve volume grows by whole segments when needed and never shrinks."""
+        with self.db.transaction() as conn:
+            row = self._image(owner, pool, image)
+            size = _int_arg(size, f"image {pool}/{image}: size")
+            path = f"/{pool}/{image}"
+            if size > self.store.stat(path, owner)["length"]:
+                backend = self.config.backend_size(size)
+                if backend > self.config.max_volume_size:
+                    raise Error(errno.EINVAL, f"image {pool}/{image}: size {size} exceeds the largest Curve "
+                                              f"volume ({self.config.max_volume_size} bytes)")
+                self.store.extend(path, owner, backend)
+            conn.execute("UPDATE rbd_images SET size=? WHERE id=?", (size, row[0]))
+            return {"image": self._record(pool, (row[0], row[1], row[2], size, *row[4:]))}
+
+    def rename_image(self, owner: str, pool: str, image: str, new_name: str) -> dict:
+        with self.db.transaction() as conn:
+            row = self._image(owner, pool, image)
+            check_name(new_name, "image", MAX_IMAGE_NAME_BYTES)
+            if conn.execute("SELECT 1 FROM rbd_images WHERE pool=? AND name=?", (pool, new_name)).fetchone():
+                raise Error(errno.EEXIST, f"image {pool}/{new_name} already exists")
+            conn.execute("UPDATE rbd_images SET name=? WHERE id=?", (new_name, row[0]))
+            self.store.rename(owner, f"/{pool}/{image}", f"/{pool}/{new_name}")
+        return {}
+
+    # --- image metadata -------------------------------------------------------------------------
+    def set_meta(self, owner: str, pool: str, image: str, key: str, value: str) -> dict:
+        with self.db.transaction() as conn:
+            row = self._image(owner, pool, image)
+            if not _str_arg(key, f"image {pool}/{image}: metadata key"):
+                raise Error(errno.EINVAL, f"image {pool}/{image}: empty metadata key")
+            _str_arg(value, f"image {pool}/{image}: metadata value")
+            conn.execute("INSERT OR REPLACE INTO rbd_image_meta VALUES (?, ?, ?)", (row[0], key, value))
+        return {}
+
+    def get_meta(self, owner: str, pool: str, image: str, key: str) -> dict:
+        with self.db.lock:
+            row = self._image(owner, pool, image)
+            found = self.db.query("SELECT value FROM rbd_image_meta WHERE image_id=? AND key=?",
+                                  (row[0], _str_arg(key, "metadata key")))
+        if not found:
+            raise Error(errno.ENOENT, f"image {pool}/{image}: no metadata key {key!r}")
+        return {"value": found[0][0]}
+
+    def remove_meta(self, owner: str, pool: str, image: str, key: str) -> dict:
+        with self.db.transaction() as conn:
+            row = self._image(owner, pool, image)
+            cur = conn.execute("DELETE FROM rbd_image_meta WHERE image_id=? AND key=?",
+                               (row[0], _str_arg(key, "metadata key")))
+            if cur.rowcount == 0:
+                raise Error(errno.ENOENT, f"image {pool}/{image}: no metadata key {key!r}")
+        return {}
+
+    def list_meta(self, owner: str, pool: str, image: str) -> dict:
+        with self.db.lock:
+            return {"meta": self._record(pool, self._image(owner, pool, image))["meta"]}
+
+    # --- cluster --------------------------------------------------------------------------------
+    def cluster_stat(self) -> dict:
+        st = os.statvfs(self.config.data_dir)
+        pools = self.db.query("SELECT COUNT(*) FROM rbd_pools")[0][0]
+        return {"fsid": self.fsid, "bytes_total": st.f_blocks * st.f_frsize,
+                "bytes_used": (st.f_blocks - st.f_bfree) * st.f_frsize,
+                "bytes_avail": st.f_bavail * st.f_frsize, "pools": pools}

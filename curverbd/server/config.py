@@ -1,0 +1,79 @@
+"""The daemon's options in one place: where it listens, where it keeps state, which Curve rules it enforces."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+GiB = 1 << 30
+DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # like nebd-server's listen.address
+DEFAULT_DATA_DIR = "/data/curverbd"
+CHUNK_SIZE = 16 << 20  # Curve's chunk size, reported as GetInfo.objSize
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def parse_size(text: str) -> int:
+    """'4096', '10G', '1GiB', '20T' -> bytes (binary units)."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGTP]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not a size: {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2).upper()]
+
+
+def default_data_dir() -> str:
+    return os.environ.get("CURVERBD_DATA_DIR") or DEFAULT_DATA_DIR
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything the daemon is told on its command line."""
+    socket: str = DEFAULT_SOCKET
+    data_dir: str = DEFAULT_DATA_DIR
+    socket_group: str | None = None
+    block_size: int = 4096                 # Curve's I/O alignment (512 also allowed)
+    min_volume_size: int = 10 * GiB        # mds.curvefs.minFileLength
+    segment_size: int = GiB                # mds.curvefs.defaultSegmentSize: growth unit
+    max_volume_size: int = 20 << 40        # mds.curvefs.maxFileLength
+    align_check: bool = True
+    heartbeat_timeout: float = 30.0
+    daemonize: bool = False
+    pid_file: str | None = None
+
+    def validate(self) -> None:
+        """ValueError naming the bad option."""
+        if self.block_size not in (512, 4096):
+            raise ValueError(f"--block-size must be 512 or 4096, not {self.block_size}")
+        if self.segment_size <= 0 or self.segment_size % self.block_size:
+            raise ValueError(f"--segment-size {self.segment_size} must be a positive multiple of the block size")
+        if not 0 < self.min_volume_size <= self.max_volume_size:
+            raise ValueError("--min-volume-size must be positive and not above --max-volume-size")
+        if self.min_volume_size % self.segment_size or self.max_volume_size % self.segment_size:
+            raise ValueError("--min-volume-size and --max-volume-size must be multiples of --segment-size")
+        if self.heartbeat_timeout <= 0:
+            raise ValueError("--heartbeat-timeout must be positive")
+
+    @property
+    def lock_path(self) -> str:
+        return self.socket + ".lock"
+
+    @property
+    def log_path(self) -> str:
+        return os.path.join(self.data_dir, "curverbd-server.log")
+
+    @property
+    def meta_path(self) -> str:
+        return os.path.join(self.data_dir, "nebdserver.meta")
+
+    @property
+    def db_path(self) -> str:
+        return os.path.join(self.data_dir, "catalog.db")
+
+    @property
+    def volumes_dir(self) -> str:
+        return os.path.join(self.data_dir, "volumes")
+
+    def backend_size(self, size: int) -> int:
+        """The Curve volume length that holds ``size`` logical bytes: whole segments, at least the minimum."""
+        segments = -(-size // self.segment_size)
+        return max(self.min_volume_size, segments * self.segment_size)

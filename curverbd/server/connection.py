@@ -1,0 +1,163 @@
+"""One client connection: a thread that cuts baidu_std frames out of one receive buffer and answers them.
+
+Each wakeup is one ``recv_into`` a large buffer; every complete frame in it is
+handled in place (write data goes from this buffer straight to the volume).
+Replies go out with one ``sendmsg([head, attachment])`` under a send lock, since
+Flush replies come from the flush pool. A byte stream that is not baidu_std
+closes this connection only.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+
+from ..nebd import framing, messages
+
+log = logging.getLogger("curverbd.server.connection")
+
+BUFFER = 1 << 20   # default receive buffer; grows for one frame larger than it
+HEADER = framing.HEADER_SIZE
+
+
+def describe_peer(sock: socket.socket) -> str:
+    try:
+        pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
+        return f"pid {pid} uid {uid}"
+    except OSError:
+        return "unknown peer"
+
+
+class Connection:
+    """Serve one socket until its peer goes away or sends something that is not baidu_std."""
+
+    def __init__(self, sock: socket.socket, services: dict, on_exit) -> None:
+        self.sock = sock
+        self.services = services
+        self.on_exit = on_exit
+        self.peer = describe_peer(sock)
+        self.send_lock = threading.Lock()
+        self.alive = True
+        self._async = 0  # requests answered later (Flush): the socket stays open until they are
+        self._async_done = threading.Condition()
+
+    # --- replies --------------------------------------------------------------------------------
+    def reply(self, cid: int, payload: bytes, attachment=None) -> None:
+        size = len(attachment) if attachment is not None else 0
+        head = framing.response_head(cid, payload, size)
+        self._send([head, attachment] if size else [head])
+
+    def reply_error(self, cid: int, code: int, text: str) -> None:
+        log.info("%s: request %d refused with brpc error %d: %s", self.peer, cid, code, text)
+        self._send([framing.response_head(cid, b"", 0, error_code=code, error_text=text)])
+
+    def _send(self, parts: list) -> None:
+        with self.send_lock:
+            if not self.alive:
+                return
+            try:
+                total = sum(len(p) for p in parts)
+                sent = self.sock.sendmsg(parts)
+                while sent < total:  # rare: a full socket buffer
+                    total -= sent
+                    parts = _skip(parts, sent)
+                    sent = self.sock.sendmsg(parts)
+            except OSError as exc:
+                self.alive = False
+                log.info("%s: reply not delivered: %s", self.peer, exc)
+
+    def async_started(self) -> None:
+        with self._async_done:
+            self._async += 1
+
+    def async_finished(self) -> None:
+        with self._async_done:
+            self._async -= 1
+            self._async_done.notify_all()
+
+    # --- receiving ------------------------------------------------------------------------------
+    def run(self) -> None:
+        try:
+            cause = self._serve()
+        except framing.FrameError as exc:
+            cause = f"not baidu_std: {exc}"
+        except OSError as exc:
+            cause = f"socket error: {exc}"
+        except Exception as exc:  # a bug: drop this connection, keep the daemon
+            log.exception("%s: connection handler failed", self.peer)
+            cause = f"internal error: {exc}"
+        log.info("connection from %s closed: %s", self.peer, cause)
+        with self._async_done:
+            self._async_done.wait_for(lambda: self._async == 0, timeout=60)
+        with self.send_lock:
+            self.alive = False
+            self.sock.close()
+        self.on_exit(self)
+
+    def _serve(self) -> str:
+        buf = bytearray(BUFFER)
+        view = memoryview(buf)
+        start = end = 0
+        recv_into = self.sock.recv_into
+        while True:
+            if end == len(buf):  # full: move the partial frame to the front, growing for a big frame
+                pending = end - start
+                need = HEADER
+                if pending >= HEADER:
+                    need += framing.parse_header(view[start:start + HEADER])[0]
+                if need > len(buf):
+                    buf = bytearray(need)
+                    new = memoryview(buf)
+                    new[:pending] = view[start:end]
+                    view = new
+                else:
+                    view[:pending] = view[start:end]
+                start, end = 0, pending
+            n = recv_into(view[end:])
+            if n == 0:
+                return "peer closed mid-frame" if end > start else "peer closed"
+            end += n
+            while end - start >= HEADER:
+                body_size, meta_size = framing.parse_header(view[start:start + HEADER])
+                stop = start + HEADER + body_size
+                if stop > end:
+                    break
+                self._handle(view[start + HEADER:stop], meta_size)
+                start = stop
+            if start == end:
+                start = end = 0
+                if len(buf) > BUFFER:  # drop the grown buffer once the big frame is done
+                    buf = bytearray(BUFFER)
+                    view = memoryview(buf)
+
+    def _handle(self, body: memoryview, meta_size: int) -> None:
+        frame = framing.parse_body(body, meta_size)
+        request = frame.meta.get("request")
+        if request is None:
+            raise framing.FrameError("frame carries no request meta")
+        cid = frame.meta.get("correlation_id", 0)
+        if frame.meta.get("compress_type", 0):
+            self.reply_error(cid, messages.EREQUEST, "compressed requests are not supported")
+            return
+        service = self.services.get(request["service_name"])
+        if service is None:
+            self.reply_error(cid, messages.ENOSERVICE, f"no service {request['service_name']!r}")
+            return
+        try:
+            service.handle(self, cid, request["method_name"], frame.payload, frame.attachment)
+        except Exception as exc:  # a bug in a handler: answer EINTERNAL, keep the connection
+            log.exception("%s: %s.%s failed", self.peer, request["service_name"], request["method_name"])
+            self.reply_error(cid, messages.EINTERNAL, f"internal error: {exc}")
+
+
+def _skip(parts: list, n: int) -> list:
+    """``parts`` without their first ``n`` bytes."""
+    out = []
+    for p in parts:
+        if n >= len(p):
+            n -= len(p)
+            continue
+        out.append(memoryview(p)[n:] if n else p)
+        n = 0
+    return out

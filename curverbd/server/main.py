@@ -1,0 +1,168 @@
+"""``curverbd-server``: the embedded Curve stand-in daemon, started like nebd-server.
+
+    curverbd-server [--socket PATH] [--data-dir DIR] [--daemonize --pid-file F] [Curve rule options]
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import grp
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+
+from . import metafile
+from .config import ServerConfig, default_data_dir, parse_size, DEFAULT_SOCKET
+
+log = logging.getLogger("curverbd.server")
+
+
+class StartError(Exception):
+    """The daemon cannot start; the message is the one line printed on stderr."""
+
+
+def parse_args(argv: list[str] | None) -> ServerConfig:
+    p = argparse.ArgumentParser(prog="curverbd-server", description="curverbd's nebd-compatible daemon "
+                                "with a local Curve stand-in store")
+    p.add_argument("--socket", default=DEFAULT_SOCKET, help="unix socket to listen on (default %(default)s)")
+    p.add_argument("--data-dir", default=default_data_dir(),
+                   help="state directory (default $CURVERBD_DATA_DIR or /data/curverbd)")
+    p.add_argument("--socket-group", help="make the socket 0660 with this group (default: 0600)")
+    p.add_argument("--daemonize", action="store_true", help="run in the background")
+    p.add_argument("--pid-file", help="write the daemon's pid here")
+    p.add_argument("--block-size", type=parse_size, default=4096, help="I/O alignment: 4096 or 512")
+    p.add_argument("--min-volume-size", type=parse_size, default=parse_size("10G"))
+    p.add_argument("--segment-size", type=parse_size, default=parse_size("1G"))
+    p.add_argument("--max-volume-size", type=parse_size, default=parse_size("20T"))
+    p.add_argument("--no-align-check", action="store_true", help="accept I/O not aligned to the block size")
+    p.add_argument("--heartbeat-timeout", type=float, default=30.0,
+                   help="seconds without heartbeat before a file's backend handle is closed")
+    a = p.parse_args(argv)
+    config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
+                          socket_group=a.socket_group, block_size=a.block_size,
+                          min_volume_size=a.min_volume_size, segment_size=a.segment_size,
+                          max_volume_size=a.max_volume_size, align_check=not a.no_align_check,
+                          heartbeat_timeout=a.heartbeat_timeout, daemonize=a.daemonize,
+                          pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
+    try:
+        config.validate()
+    except ValueError as exc:
+        p.error(str(exc))
+    return config
+
+
+def setup_logging(config: ServerConfig) -> None:
+    handler = logging.FileHandler(config.log_path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(threadName)s %(levelname)s "
+                                           "%(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def take_lock(config: ServerConfig) -> int:
+    """flock on ``<socket>.lock`` (held for the process's life) so two servers never share a socket."""
+    fd = os.open(config.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StartError(f"socket {config.socket} is in use by another server (lock {config.lock_path})") from None
+    return fd
+
+
+def bind(config: ServerConfig) -> socket.socket:
+    """Listen on the socket (a stale one is removed first), mode 0600 or 0660 with --socket-group."""
+    path = config.socket
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+        else:
+            raise StartError(f"{path} exists and is not a socket")
+    except FileNotFoundError:
+        pass
+    gid = None
+    if config.socket_group:
+        try:
+            gid = grp.getgrnam(config.socket_group).gr_gid
+        except KeyError:
+            raise StartError(f"--socket-group {config.socket_group!r}: no such group") from None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old = os.umask(0o177)  # never visible with a wider mode, even for a moment
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(old)
+    if gid is not None:
+        os.chown(path, -1, gid)
+        os.chmod(path, 0o660)
+    else:
+        os.chmod(path, 0o600)
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def daemonize(config: ServerConfig) -> None:
+    """Fork into the background; the parent writes the pid file and exits 0."""
+    pid = os.fork()
+    if pid:
+        if config.pid_file:
+            with open(config.pid_file, "w") as f:
+                f.write(f"{pid}\n")
+        os._exit(0)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    try:
+        os.makedirs(config.data_dir, exist_ok=True)
+        os.makedirs(os.path.dirname(config.socket), exist_ok=True)
+        setup_logging(config)
+        take_lock(config)
+        records = metafile.load(config.meta_path)
+        listener = bind(config)
+    except (StartError, metafile.MetaFileError, OSError) as exc:
+        msg = str(exc)
+        log.error("cannot start: %s", msg)
+        print(f"curverbd-server: {msg}", file=sys.stderr)
+        return 1
+    if config.daemonize:
+        daemonize(config)
+    elif config.pid_file:
+        with open(config.pid_file, "w") as f:
+            f.write(f"{os.getpid()}\n")
+    from .server import Server  # after the fork: SQLite and threads start in the daemon itself
+    try:
+        server = Server(config, listener, records)
+    except Exception as exc:
+        log.exception("cannot start")
+        print(f"curverbd-server: cannot start: {exc}", file=sys.stderr)
+        return 1
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: server.request_stop())
+    try:
+        server.serve()
+    finally:
+        try:
+            os.unlink(config.socket)  # we still hold the lock, so the socket is ours
+        except OSError:
+            pass
+        if config.pid_file:
+            try:
+                os.unlink(config.pid_file)
+            except OSError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""The table of files opened through nebd: fd -> volume, persisted so fds survive a daemon restart.
+
+As in nebd-server: the same name opened again with equal flags gets the same
+fd; new fds come from a counter above every fd ever persisted; a file whose
+client went silent for the heartbeat timeout has its backend handle closed but
+keeps its record, and the next request on that fd reopens it. CloseFile removes
+the record.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import threading
+import time
+
+from ..errors import CurveError, CurveStatus, Error
+from ..nebd.names import parse_name
+from . import metafile
+from .store import Store
+from .volume import Volume
+
+log = logging.getLogger("curverbd.server.openfiles")
+INT_MAX = 2**31 - 1
+
+
+class OpenFile:
+    """One record: the nebd name, the Curve path and owner it names, and the backend handle if open."""
+    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen")
+
+    def __init__(self, fd: int, name: str, flags: dict | None) -> None:
+        parsed = parse_name(name)
+        self.fd, self.name, self.flags = fd, name, flags
+        self.path, self.owner = parsed.path, parsed.owner
+        self.volume: Volume | None = None
+        self.last_seen = time.monotonic()
+
+    def record(self) -> dict:
+        rec = {"filename": self.name, "fd": self.fd, "session": ""}
+        if self.flags is not None:
+            rec["openflags"] = self.flags
+        return rec
+
+
+class OpenFiles:
+    """fd -> OpenFile; lookups are lock-free, changes take the lock and rewrite the meta file."""
+
+    def __init__(self, store: Store, meta_path: str, records: list[dict]) -> None:
+        self.store = store
+        self.meta_path = meta_path
+        self.lock = threading.Lock()
+        self._files: dict[int, OpenFile] = {}
+        for rec in records:
+            try:
+                f = OpenFile(rec["fd"], rec["filename"], rec.get("openflags"))
+            except Error as exc:
+                log.error("meta record %r dropped: %s", rec, exc.strerror)
+                continue
+            self._files[f.fd] = f
+            try:
+                f.volume = store.open(f.path, f.owner)
+                log.info("reopened %s as fd %d", f.name, f.fd)
+            except Error as exc:  # like nebd: logged, the record stays, the next request retries
+                log.error("reopen of %s (fd %d) failed: %s", f.name, f.fd, exc.strerror)
+        self._last_fd = max(self._files, default=0)
+
+    def _save(self) -> None:
+        metafile.save(self.meta_path, [f.record() for f in sorted(self._files.values(), key=lambda f: f.fd)])
+
+    def _next_fd(self) -> int:
+        fd = self._last_fd
+        while True:
+            fd = 1 if fd >= INT_MAX else fd + 1
+            if fd not in self._files:
+                self._last_fd = fd
+                return fd
+
+    def open(self, name: str, flags: dict | None) -> int:
+        """The fd of ``name`` (OpenFile): Error naming the file on failure."""
+        with self.lock:
+            for f in self._files.values():
+                if f.name == name:
+                    if f.flags != flags:
+                        raise Error(errno.EBUSY, f"{name}: already open with different flags")
+                    if f.volume is None:
+                        f.volume = self.store.open(f.path, f.owner)
+                    f.last_seen = time.monotonic()
+                    return f.fd
+            f = OpenFile(0, name, flags)
+            f.volume = self.store.open(f.path, f.owner)
+            f.fd = self._next_fd()
+            self._files[f.fd] = f
+            self._save()
+            log.info("opened %s as fd %d", name, f.fd)
+            return f.fd
+
+    def get(self, fd: int) -> tuple[OpenFile, Volume]:
+        """The record and an open backend handle for ``fd`` (reopening it if the heartbeat checker closed it)."""
+        f = self._files.get(fd)
+        if f is None:
+            raise CurveError(CurveStatus.BAD_FD, f"fd {fd}: not an open file")
+        f.last_seen = time.monotonic()
+        vol = f.volume
+        if vol is None:
+            with self.lock:
+                vol = f.volume
+                if vol is None:
+                    try:
+                        vol = f.volume = self.store.open(f.path, f.owner)
+                    except Error as exc:
+                        raise Error(exc.errno, f"{f.name}: reopen failed: {exc.strerror}") from exc
+                    log.info("reopened %s (fd %d) on demand", f.name, fd)
+        return f, vol
+
+    def close(self, fd: int) -> None:
+        """CloseFile: forget ``fd``; in-flight requests keep their handle until they finish."""
+        with self.lock:
+            f = self._files.pop(fd, None)
+            if f is not None:
+                f.volume = None
+                self._save()
+                log.info("closed %s (fd %d)", f.name, fd)
+
+    def keepalive(self, fd: int) -> bool:
+        f = self._files.get(fd)
+        if f is None:
+            return False
+        f.last_seen = time.monotonic()
+        return True
+
+    def expire(self, timeout: float) -> None:
+        """Close the backend handle of files silent for ``timeout`` seconds; keep their records."""
+        limit = time.monotonic() - timeout
+        with self.lock:
+            for f in self._files.values():
+                if f.volume is not None and f.last_seen < limit:
+                    f.volume = None
+                    log.warning("no heartbeat for %s (fd %d) in %.0fs: backend closed", f.name, f.fd, timeout)
+
+    def busy(self, path: str) -> bool:
+        """Whether a live client has ``path`` open; stale records (closed by the checker) are dropped."""
+        with self.lock:
+            stale = [f for f in self._files.values() if f.path == path and f.volume is None]
+            live = any(f.path == path and f.volume is not None for f in self._files.values())
+            if not live and stale:
+                for f in stale:
+                    del self._files[f.fd]
+                    log.info("dropped stale record %s (fd %d)", f.name, f.fd)
+                self._save()
+            return live
+
+    def close_all(self) -> None:
+        with self.lock:
+            for f in self._files.values():
+                f.volume = None

@@ -1,0 +1,106 @@
+"""The daemon's lifetime: state, services, the accept loop, the heartbeat checker, graceful stop."""
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from .catalog import Catalog
+from .catalog_service import CatalogService
+from .config import ServerConfig
+from .connection import Connection
+from .db import Database
+from .nebd_service import NebdFileService, NebdHeartbeatService
+from .openfiles import OpenFiles
+from .store import Store
+
+log = logging.getLogger("curverbd.server")
+
+
+class Server:
+    """All services on one listening unix socket; each connection is served by its own thread."""
+
+    def __init__(self, config: ServerConfig, listener: socket.socket, records: list[dict]) -> None:
+        self.config = config
+        self.listener = listener
+        self.db = Database(config.db_path)
+        self.store = Store(self.db, config)
+        self.files = OpenFiles(self.store, config.meta_path, records)
+        self.catalog = Catalog(self.db, self.store, config, self.files.busy)
+        self.flusher = ThreadPoolExecutor(4, thread_name_prefix="flush")
+        services = (NebdFileService(self.files, self.store, self.flusher), NebdHeartbeatService(self.files),
+                    CatalogService(self.catalog))
+        self.services = {s.name: s for s in services}
+        self.connections: dict[Connection, threading.Thread] = {}
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: wakes the accept loop, which then stops."""
+        self.stopping.set()
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def serve(self) -> None:
+        """Accept connections until request_stop(), then stop gracefully."""
+        checker = threading.Thread(target=self._check_heartbeats, name="heartbeat", daemon=True)
+        checker.start()
+        log.info("serving on %s (data %s)", self.config.socket, self.config.data_dir)
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.listener, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while not self.stopping.is_set():
+                for key, _ in sel.select():
+                    if key.fileobj is self.listener and not self.stopping.is_set():
+                        self._accept()
+        self._stop()
+        checker.join()
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:  # e.g. EMFILE: log and keep serving the others
+            log.error("accept failed: %s", exc)
+            return
+        sock.setblocking(True)
+        conn = Connection(sock, self.services, self._forget)
+        thread = threading.Thread(target=conn.run, name=f"conn-{conn.peer}", daemon=True)
+        with self.lock:
+            self.connections[conn] = thread
+        thread.start()
+
+    def _forget(self, conn: Connection) -> None:
+        with self.lock:
+            self.connections.pop(conn, None)
+
+    def _check_heartbeats(self) -> None:
+        timeout = self.config.heartbeat_timeout
+        while not self.stopping.wait(min(3.0, timeout / 3)):
+            self.files.expire(timeout)
+
+    def _stop(self) -> None:
+        log.info("stopping: closing the listener, finishing in-flight requests")
+        self.listener.close()
+        with self.lock:
+            running = list(self.connections.items())
+        for conn, _ in running:  # no new requests; replies to those already read still go out
+            try:
+                conn.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+        for _, thread in running:
+            thread.join(30)
+        self.flusher.shutdown(wait=True)
+        self.files.close_all()
+        self.db.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        log.info("stopped")
