@@ -1,0 +1,154 @@
+"""Cluster: one client handle (user + config + one connection to curverbd-server)."""
+from __future__ import annotations
+
+import errno
+import os
+import threading
+from typing import Any
+
+from ..catalog.client import CatalogClient
+from ..config import Config
+from ..errors import Error
+from ..nebd import messages
+from ..nebd.client import NebdClient
+from ..nebd.connection import block_signals
+from ..spec import user_id
+from .ioctx import IoCtx
+
+HEARTBEAT_INTERVAL = 5.0  # seconds, like nebd's part1 (heartbeat.intervalS)
+
+
+class Cluster:
+    """What ``rados_t`` / ``rados.Rados`` is: a user, a configuration and a connection."""
+
+    def __init__(self, user: str = "admin", conffile: str | None = None) -> None:
+        self.user = user_id(user or "admin")
+        self.conf = Config(self.user)
+        self.conf.read_file(conffile, missing_ok=conffile is None)
+        self._nebd: NebdClient | None = None
+        self._catalog: CatalogClient | None = None
+        self._files: dict[str, list[int]] = {}     # nebd name -> [fd, users]
+        self._files_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        return f"<Cluster client.{self.user}>"
+
+    def __enter__(self) -> "Cluster":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
+    # --- configuration -----------------------------------------------------------
+    def conf_set(self, key: str, value: str) -> None:
+        self.conf.set(key, value)
+
+    def conf_get(self, key: str) -> str:
+        """The value of ``key``; Error(ENOENT) if unknown and unset."""
+        return self.conf.get(key)
+
+    def conf_read_file(self, path: str | None = None) -> None:
+        """Read ``path`` (Error(ENOENT) if missing) or the default conf file if there is one
+        (no file is fine: curverbd needs nothing from it)."""
+        self.conf.read_file(path, missing_ok=not path)
+
+    # --- connection --------------------------------------------------------------
+    def connect(self) -> None:
+        """Connect to curverbd-server; Error(ECONNREFUSED) if it does not answer."""
+        if self._nebd is not None:
+            raise Error(errno.EISCONN, f"{self} is already connected")
+        if not self.user or "_" in self.user:
+            raise Error(errno.EINVAL, f"user {self.user!r}: Curve owners cannot be empty or contain '_'")
+        nebd = NebdClient(self.conf.socket)
+        nebd.connect()
+        self._nebd = nebd
+        self._catalog = CatalogClient(nebd.connection, self.user)
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._heartbeats, name="curverbd-heartbeat", daemon=True)
+        self._heartbeat.start()
+
+    def shutdown(self) -> None:
+        """Close the connection (open images become unusable)."""
+        nebd, self._nebd = self._nebd, None
+        if nebd is None:
+            return
+        self._stop.set()
+        nebd.close()
+        if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
+            self._heartbeat.join()
+        self._heartbeat = None
+
+    def _require_nebd(self) -> NebdClient:
+        if self._nebd is None:
+            raise Error(errno.ENOTCONN, f"{self} is not connected")
+        return self._nebd
+
+    def _require_catalog(self) -> CatalogClient:
+        self._require_nebd()
+        return self._catalog
+
+    # --- pools -------------------------------------------------------------------
+    def create_pool(self, name: str) -> None:
+        self._require_catalog().create_pool(name)
+
+    def remove_pool(self, name: str) -> None:
+        self._require_catalog().remove_pool(name)
+
+    def list_pools(self) -> list[str]:
+        return self._require_catalog().list_pools()
+
+    def pool_exists(self, name: str) -> bool:
+        try:
+            self._require_catalog().stat_pool(name)
+        except Error as exc:
+            if exc.errno == errno.ENOENT:
+                return False
+            raise
+        return True
+
+    def stat(self) -> dict[str, Any]:
+        """ClusterStat: {fsid, bytes_total, bytes_used, bytes_avail, pools}."""
+        return self._require_catalog().cluster_stat()
+
+    def open_ioctx(self, pool: str) -> IoCtx:
+        """An I/O context on ``pool``; Error(ENOENT) if there is no such pool."""
+        return IoCtx(self, pool)
+
+    # --- open nebd files, shared by the images of this handle -----------------------
+    def _open_file(self, name: str) -> int:
+        """nebd hands out one fd per file name, so images of one file share it (refcounted)."""
+        nebd = self._require_nebd()
+        with self._files_lock:
+            entry = self._files.get(name)
+            if entry is None:
+                entry = self._files[name] = [nebd.open_file(name), 0]
+            entry[1] += 1
+            return entry[0]
+
+    def _close_file(self, name: str) -> None:
+        with self._files_lock:
+            entry = self._files.get(name)
+            if entry is None:
+                return
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            del self._files[name]
+            nebd = self._nebd
+            if nebd is not None:
+                nebd.close_file(entry[0])
+
+    def _heartbeats(self) -> None:
+        """Tell the server every few seconds which files we hold (nebd closes silent ones)."""
+        block_signals()
+        request = messages.HEARTBEAT_METHODS["KeepAlive"][0]
+        while not self._stop.wait(HEARTBEAT_INTERVAL):
+            nebd = self._nebd
+            with self._files_lock:
+                files = [{"fd": fd, "name": name} for name, (fd, _) in self._files.items()]
+            if nebd is None or not files:
+                continue  # like nebd's client: nothing open, nothing to say
+            payload = request.encode({"pid": os.getpid(), "nebdVersion": "curverbd", "info": files})
+            nebd.connection.submit(messages.HEARTBEAT_SERVICE, "KeepAlive", payload, lambda *reply: None)

@@ -1,0 +1,376 @@
+"""Image: an RBD image backed by the Curve file ``/<pool>/<image>``.
+
+The logical size lives in the catalog (exactly what the user asked for); the
+Curve file is at least 10 GiB and grows by whole segments. I/O is bounded by
+the logical size like librbd's clip_io and padded here to the file's block
+size (Curve refuses unaligned I/O):
+
+- read: the covering blocks are read; the padding bytes land in a scratch
+  buffer and the asked-for bytes straight in the caller's buffer;
+- write: the partial edge blocks are read first, then the whole covering range
+  is written as [head padding, caller's data, tail padding] (one gathered send);
+- discard / write_zeroes: partial edge blocks get zeros by read-modify-write,
+  whole blocks are discarded (a discarded block reads as zeros).
+
+Writes, discards and zeroes hold a lock on the blocks they touch from
+submission until their last sub-request completes, so overlapping
+read-modify-writes never lose each other's bytes. Flush waits for the
+mutations submitted before it, then flushes the file.
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+import threading
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import Error
+from ..nebd.names import format_name
+from .alignment import RangeLock, covering, cut, inner, pieces
+from .completion import Completion
+from .op import Op, Step
+
+if TYPE_CHECKING:
+    from .ioctx import IoCtx
+
+MAX_IO = 32 << 20  # bytes per nebd request (libnebd's NEBD_MAX_BUF_LEN); frames stay under brpc's 64 MiB
+
+Callback = Callable[[Completion], Any] | None
+
+
+def _bytes_view(data, writable: bool = False) -> memoryview:
+    view = memoryview(data)
+    if view.ndim != 1 or view.format not in ("B", "b", "c"):
+        view = view.cast("B")
+    if writable and view.readonly:
+        raise Error(errno.EINVAL, "read buffer is read-only")
+    return view
+
+
+class Image:
+    """An open image. Thread-safe; aio callbacks run on the cluster's receiver thread."""
+
+    def __init__(self, ioctx: "IoCtx", name: str, read_only: bool = False) -> None:
+        self.ioctx = ioctx
+        self.name = name
+        self.read_only = read_only
+        cluster = ioctx.cluster
+        self._nebd = cluster._require_nebd()
+        self._catalog = cluster._catalog
+        self._record = self._catalog.stat_image(ioctx.pool, name)   # ENOENT, EPERM
+        self._size: int = self._record["size"]
+        self._file = format_name(f"/{ioctx.pool}/{name}", cluster.user)
+        self._fd = cluster._open_file(self._file)
+        try:
+            self._block: int = self._nebd.get_info(self._fd)["blocksize"]
+        except Error:
+            cluster._close_file(self._file)
+            raise
+        self._locks = RangeLock()
+        self._zeros = memoryview(bytes(self._block))
+        self._sink = memoryview(bytearray(self._block))  # padding bytes nobody reads
+        self._seqs = itertools.count(1)
+        self._mutations: set[int] = set()                # seq of writes/discards in flight
+        self._flushes: list[tuple[int, Op]] = []         # (last seq before the flush, op)
+        self._state = threading.Lock()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Image {self.ioctx.pool}/{self.name}>"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.ioctx.pool}/{self.name}"
+
+    @property
+    def block_size(self) -> int:
+        return self._block
+
+    def __enter__(self) -> "Image":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- size and metadata -----------------------------------------------------
+    def size(self) -> int:
+        """The exact logical size in bytes."""
+        return self._size
+
+    def stat(self) -> dict:
+        """The catalog's ImageRecord (refreshes the cached size)."""
+        self._check_open()
+        self._record = self._catalog.stat_image(self.ioctx.pool, self.name)
+        self._size = self._record["size"]
+        return dict(self._record)
+
+    def resize(self, size: int) -> None:
+        """Set the logical size. The Curve file only grows (the server adds whole segments).
+
+        Shrinking zeroes [size, old size) *before* the catalog shrinks, so that the
+        region reads as zeros when the image grows again (zero-on-shrink keeps grows,
+        which are frequent, free; and a crash in between leaves zeros, never stale data).
+        """
+        self._check_writable()
+        if size < 0:
+            raise Error(errno.EINVAL, f"{self}: negative size {size}")
+        old = self._size
+        if size < old:
+            self.write_zeroes(size, old - size)
+        self._record = self._catalog.resize_image(self.ioctx.pool, self.name, size)
+        self._size = self._record["size"]
+
+    def metadata_get(self, key: str) -> str:
+        self._check_open()
+        return self._catalog.get_meta(self.ioctx.pool, self.name, key)
+
+    def metadata_set(self, key: str, value: str) -> None:
+        self._check_writable()
+        self._catalog.set_meta(self.ioctx.pool, self.name, key, value)
+
+    def metadata_remove(self, key: str) -> None:
+        self._check_writable()
+        self._catalog.remove_meta(self.ioctx.pool, self.name, key)
+
+    def metadata_list(self) -> dict[str, str]:
+        self._check_open()
+        return self._catalog.list_meta(self.ioctx.pool, self.name)
+
+    # --- synchronous I/O ---------------------------------------------------------
+    def read(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes at ``offset`` (fewer at the end of the image)."""
+        completion = self.aio_read(offset, length)
+        completion.result()
+        return completion.data
+
+    def readinto(self, offset: int, buffer) -> int:
+        return self.aio_readinto(offset, buffer).result()
+
+    def write(self, offset: int, data) -> int:
+        return self.aio_write(offset, data).result()
+
+    def discard(self, offset: int, length: int) -> int:
+        return self.aio_discard(offset, length).result()
+
+    def write_zeroes(self, offset: int, length: int) -> int:
+        return self.aio_write_zeroes(offset, length).result()
+
+    def flush(self) -> None:
+        self.aio_flush().result()
+
+    # --- asynchronous I/O ------------------------------------------------------
+    def aio_read(self, offset: int, length: int, callback: Callback = None) -> Completion:
+        """Read into a new buffer; the bytes end up in ``completion.data``."""
+        completion = Completion(callback)
+        try:
+            self._check_open()
+            length = self._clip(offset, length)
+        except Error as exc:
+            return completion._fail(exc)
+        buffer = bytearray(length)
+
+        def finish(op: Op) -> None:
+            completion.data = bytes(buffer) if op.error is None else None
+        self._read(Op(completion, length, finish), offset, memoryview(buffer))
+        return completion
+
+    def aio_readinto(self, offset: int, buffer, callback: Callback = None) -> Completion:
+        """Read ``len(buffer)`` bytes (clipped at the end of the image) straight into ``buffer``."""
+        completion = Completion(callback)
+        try:
+            self._check_open()
+            view = _bytes_view(buffer, writable=True)
+            length = self._clip(offset, len(view))
+        except Error as exc:
+            return completion._fail(exc)
+        self._read(Op(completion, length), offset, view[:length])
+        return completion
+
+    def aio_write(self, offset: int, data, callback: Callback = None) -> Completion:
+        """Write ``data`` (not copied: keep it unchanged until completion) at ``offset``."""
+        completion = Completion(callback)
+        try:
+            self._check_writable()
+            view = _bytes_view(data)
+            length = self._clip(offset, len(view))
+        except Error as exc:
+            return completion._fail(exc)
+        view = view[:length]
+        return self._mutate(Op(completion, length, self._mutation_done), offset, length,
+                            lambda op: self._write(op, offset, view))
+
+    def aio_discard(self, offset: int, length: int, callback: Callback = None) -> Completion:
+        return self._aio_zero(offset, length, callback)
+
+    def aio_write_zeroes(self, offset: int, length: int, callback: Callback = None) -> Completion:
+        # Same effect as discard here: both leave zeros (discarded blocks read as zeros).
+        return self._aio_zero(offset, length, callback)
+
+    def aio_flush(self, callback: Callback = None) -> Completion:
+        """Flush once every mutation submitted before this call has completed."""
+        completion = Completion(callback)
+        try:
+            self._check_open()
+        except Error as exc:
+            return completion._fail(exc)
+        op = Op(completion, 0)
+        with self._state:
+            barrier = next(self._seqs)
+            if any(seq < barrier for seq in self._mutations):
+                self._flushes.append((barrier, op))
+                return completion
+        self._send_flush(op)
+        return completion
+
+    # --- data path internals -----------------------------------------------------
+    def _clip(self, offset: int, length: int) -> int:
+        """librbd's clip_io: offset past the end is EINVAL; a range over the end is cut."""
+        if offset < 0 or length < 0:
+            raise Error(errno.EINVAL, f"{self}: negative offset {offset} or length {length}")
+        if offset > self._size:
+            raise Error(errno.EINVAL, f"{self}: offset {offset} is beyond the image size {self._size}")
+        return min(length, self._size - offset)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Error(errno.EBADF, f"{self} is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.read_only:
+            raise Error(errno.EROFS, f"{self} is open read-only")
+
+    def _read(self, op: Op, offset: int, dest: memoryview) -> None:
+        length = len(dest)
+        if length == 0:
+            op.finish()
+            return
+        start, end = covering(offset, length, self._block)
+        segments = [dest]
+        if offset > start:
+            segments.insert(0, self._sink[:offset - start])
+        if end > offset + length:
+            segments.append(self._sink[:end - offset - length])
+        op.run(self._chunked("aio_read", start, end, segments))
+
+    def _chunked(self, method: str, start: int, end: int, segments: list) -> list[Step]:
+        """Read or write steps for [start, end) over ``segments``, at most MAX_IO each."""
+        function = getattr(self._nebd, method)
+        fd = self._fd
+        if end - start <= MAX_IO:
+            return [(function, (fd, start, segments))]
+        return [(function, (fd, lo, cut(segments, lo - start, hi - start))) for lo, hi in pieces(start, end, MAX_IO)]
+
+    def _mutate(self, op: Op, offset: int, length: int, body: Callable[[Op], None]) -> Completion:
+        """Run ``body(op)`` once the blocks of [offset, offset+length) are locked for it."""
+        if length == 0:
+            op.on_finish = None
+            op.finish()
+            return op.completion
+        op.lock_range = covering(offset, length, self._block)
+        with self._state:
+            op.seq = next(self._seqs)
+            self._mutations.add(op.seq)
+        self._locks.acquire(*op.lock_range, lambda: self._start(op, body))
+        return op.completion
+
+    @staticmethod
+    def _start(op: Op, body: Callable[[Op], None]) -> None:
+        try:
+            body(op)
+        except Exception as exc:
+            op.error = exc if isinstance(exc, Error) else Error(errno.EIO, f"internal error: {exc!r}")
+            op.finish()
+
+    def _mutation_done(self, op: Op) -> None:
+        """Unlock the blocks; start the flushes that were waiting for this mutation."""
+        self._locks.release(*op.lock_range)
+        ready = []
+        with self._state:
+            self._mutations.discard(op.seq)
+            if self._flushes:
+                oldest = min(self._mutations, default=None)
+                waiting = []
+                for barrier, flush in self._flushes:
+                    (waiting if oldest is not None and oldest < barrier else ready).append((barrier, flush))
+                self._flushes = waiting
+        for _, flush in ready:
+            self._send_flush(flush)
+
+    def _send_flush(self, op: Op) -> None:
+        op.run([(self._nebd.aio_flush, (self._fd,))])
+
+    def _edges(self, start: int, end: int, head: int, tail: int) -> tuple[list[Step], memoryview, memoryview]:
+        """Steps reading the ``head`` bytes at ``start`` and the ``tail`` bytes before ``end``
+        (block-aligned range), and the buffers they land in."""
+        block = self._block
+        prefix = memoryview(bytearray(head))
+        suffix = memoryview(bytearray(tail))
+        read = self._nebd.aio_read
+        if end - start <= 2 * block:  # one small read of the whole range
+            middle = end - start - head - tail
+            into = [prefix, *cut([self._sink] * 2, 0, middle), suffix]
+            return [(read, (self._fd, start, [b for b in into if len(b)]))], prefix, suffix
+        steps: list[Step] = []
+        if head:
+            steps.append((read, (self._fd, start, [prefix, self._sink[:block - head]])))
+        if tail:
+            steps.append((read, (self._fd, end - block, [self._sink[:block - tail], suffix])))
+        return steps, prefix, suffix
+
+    def _write(self, op: Op, offset: int, data: memoryview) -> None:
+        start, end = op.lock_range
+        head, tail = offset - start, end - offset - len(data)
+        if not head and not tail:
+            op.run(self._chunked("aio_write", start, end, [data]))
+            return
+        reads, prefix, suffix = self._edges(start, end, head, tail)
+        segments = [b for b in (prefix, data, suffix) if len(b)]
+        op.run(reads, lambda: op.run(self._chunked("aio_write", start, end, segments)))
+
+    def _aio_zero(self, offset: int, length: int, callback: Callback) -> Completion:
+        completion = Completion(callback)
+        try:
+            self._check_writable()
+            length = self._clip(offset, length)
+        except Error as exc:
+            return completion._fail(exc)
+        return self._mutate(Op(completion, length, self._mutation_done), offset, length,
+                            lambda op: self._zero(op, offset, length))
+
+    def _zero(self, op: Op, offset: int, length: int) -> None:
+        """Discard the whole blocks; zero the partial edge blocks by read-modify-write."""
+        block = self._block
+        start, end = op.lock_range
+        lo, hi = inner(offset, length, block)
+        partial = []  # (block range start, end, bytes kept before, bytes kept after)
+        if lo > hi:   # inside one block
+            partial.append((start, end, offset - start, end - offset - length))
+        else:
+            if lo > start:
+                partial.append((start, lo, offset - start, 0))
+            if end > hi:
+                partial.append((hi, end, 0, end - offset - length))
+        steps: list[Step] = []
+        if lo < hi:
+            steps.append((self._nebd.aio_discard, (self._fd, lo, hi - lo)))
+        writes: list[Step] = []
+        for p_start, p_end, keep_head, keep_tail in partial:
+            reads, prefix, suffix = self._edges(p_start, p_end, keep_head, keep_tail)
+            steps += reads
+            zeros = self._zeros[:p_end - p_start - keep_head - keep_tail]
+            into = [b for b in (prefix, zeros, suffix) if len(b)]
+            writes.append((self._nebd.aio_write, (self._fd, p_start, into)))
+        op.run(steps, (lambda: op.run(writes)) if writes else None)
+
+    # --- life cycle --------------------------------------------------------------
+    def close(self) -> None:
+        """Close the image (after flushing what was written); closing twice is harmless."""
+        if self._closed:
+            return
+        try:
+            if not self.read_only:
+                self.flush()
+        finally:
+            self._closed = True
+            self.ioctx.cluster._close_file(self._file)

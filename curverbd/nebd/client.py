@@ -1,0 +1,143 @@
+"""The nebd client: NebdFileService calls over one pipelined connection.
+
+Control calls (open, close, info, resize) are synchronous; data calls (read,
+write, discard, flush) are asynchronous and report ``done(error)`` on the
+connection's receiver thread, ``error`` being None or an Error. A nebd reply
+with ``retCode = kNoOK`` becomes an Error whose errno comes from the reply
+message (``reply_errno``, the one mapping), and whose message names the call.
+"""
+from __future__ import annotations
+
+import errno
+import re
+from typing import Callable, Sequence
+
+from ..errors import CURVE_TO_ERRNO, CurveStatus, Error
+from . import messages
+from .connection import Connection
+
+Done = Callable[[Error | None], None]
+
+_SERVICE = messages.FILE_SERVICE
+
+# (words found in a retMsg, errno), first match wins: "not exist" before "exist".
+_MESSAGE_ERRNO = (
+    (("not aligned", "notaligned"), errno.EINVAL),
+    (("not exist", "notexist", "no such", "not found"), errno.ENOENT),
+    (("authfail", "auth", "owner", "permission"), errno.EPERM),
+    (("exist",), errno.EEXIST),
+    (("no space", "nospace"), errno.ENOSPC),
+    (("bad fd", "badfd", "not open"), errno.EBADF),
+    (("occupied", "busy"), errno.EBUSY),
+    (("invalid", "param", "too large", "out of range", "beyond"), errno.EINVAL),
+)
+
+
+def reply_errno(message: str) -> int:
+    """The errno a failed nebd reply stands for, judged from its retMsg; EIO if unclear."""
+    for token in re.findall(r"\b[A-Z][A-Z_]{2,}\b", message):  # a Curve status name, e.g. NOT_ALIGNED
+        status = CurveStatus.__members__.get(token)
+        if status in CURVE_TO_ERRNO:
+            return CURVE_TO_ERRNO[status]
+    text = message.lower().replace("_", " ").replace("-", " ")
+    for words, code in _MESSAGE_ERRNO:
+        if any(word in text for word in words):
+            return code
+    return errno.EIO
+
+
+def reply_error(method: str, reply: dict, subject: str) -> Error | None:
+    """None if ``reply`` is kOK, else the Error it means."""
+    if messages.ret_code(reply) == messages.OK:
+        return None
+    text = messages.ret_msg(reply) or "no reason given"
+    return Error(reply_errno(text), f"{subject}: nebd {method} failed: {text}")
+
+
+class NebdClient:
+    """NebdFileService over a Connection to ``socket_path``."""
+
+    def __init__(self, socket_path: str) -> None:
+        self.connection = Connection(socket_path)
+
+    @property
+    def path(self) -> str:
+        return self.connection.path
+
+    def connect(self) -> None:
+        self.connection.connect()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    # --- synchronous control calls --------------------------------------------
+    def _call(self, method: str, request: dict, subject: str) -> dict:
+        req_msg, reply_msg = messages.FILE_METHODS[method]
+        payload, _ = self.connection.call(_SERVICE, method, req_msg.encode(request))
+        reply = reply_msg.decode(payload, check_required=False)
+        error = reply_error(method, reply, subject)
+        if error is not None:
+            raise error
+        return reply
+
+    def open_file(self, name: str, exclusive: bool | None = None) -> int:
+        """OpenFile ``name`` (a nebd name, see names.format_name); the fd."""
+        request: dict = {"fileName": name}
+        if exclusive is not None:
+            request["flags"] = {"exclusive": exclusive}
+        reply = self._call("OpenFile", request, name)
+        fd = reply.get("fd", -1)
+        if fd <= 0:
+            raise Error(errno.EIO, f"{name}: nebd OpenFile returned no valid fd ({fd})")
+        return fd
+
+    def close_file(self, fd: int) -> None:
+        self._call("CloseFile", {"fd": fd}, f"nebd fd {fd}")
+
+    def get_info(self, fd: int) -> dict:
+        """GetInfo: {size, objSize, objNums, blocksize (4096 when absent)}."""
+        info = dict(self._call("GetInfo", {"fd": fd}, f"nebd fd {fd}").get("info") or {})
+        info["blocksize"] = info.get("blocksize") or 4096
+        return info
+
+    def resize_file(self, fd: int, size: int) -> None:
+        self._call("ResizeFile", {"fd": fd, "newSize": size}, f"nebd fd {fd}")
+
+    def invalidate_cache(self, fd: int) -> None:
+        self._call("InvalidateCache", {"fd": fd}, f"nebd fd {fd}")
+
+    # --- asynchronous data calls -----------------------------------------------
+    def _submit(self, method: str, request: dict, done: Done, attachment: Sequence = (),
+                into: list | None = None) -> None:
+        req_msg, reply_msg = messages.FILE_METHODS[method]
+
+        def on_reply(error, payload, att):
+            if error is None:
+                try:
+                    reply = reply_msg.decode(payload, check_required=False)
+                except ValueError as exc:
+                    error = Error(errno.EIO, f"nebd fd {request['fd']}: undecodable {method} reply: {exc}")
+                else:
+                    error = reply_error(method, reply, f"nebd fd {request['fd']}")
+                if error is None and att is not None and into is not None:
+                    # OK, but the data did not match the buffers (they were sized exactly)
+                    error = Error(errno.EIO, f"nebd fd {request['fd']}: Read returned {len(att)} bytes, "
+                                             f"expected {request['size']}")
+            done(error)
+        self.connection.submit(_SERVICE, method, req_msg.encode(request), on_reply, attachment, into)
+
+    def aio_read(self, fd: int, offset: int, into: list, done: Done) -> None:
+        """Read ``sum(len(into))`` bytes at ``offset`` straight into the ``into`` buffers."""
+        size = sum(len(b) for b in into)
+        self._submit("Read", {"fd": fd, "offset": offset, "size": size}, done, into=into)
+
+    def aio_write(self, fd: int, offset: int, data: Sequence, done: Done) -> None:
+        """Write the concatenation of the ``data`` buffers at ``offset`` (sent without copying)."""
+        size = sum(len(b) for b in data)
+        self._submit("Write", {"fd": fd, "offset": offset, "size": size}, done, attachment=data)
+
+    def aio_discard(self, fd: int, offset: int, size: int, done: Done) -> None:
+        self._submit("Discard", {"fd": fd, "offset": offset, "size": size}, done)
+
+    def aio_flush(self, fd: int, done: Done) -> None:
+        self._submit("Flush", {"fd": fd}, done)

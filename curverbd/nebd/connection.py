@@ -1,0 +1,339 @@
+"""One pipelined baidu_std connection to a nebd server over a unix stream socket.
+
+Requests carry correlation ids; replies come back in any order and fire the
+request's callback on the connection's receiver thread. Bulk data never gets
+copied on our side: a request attachment is a list of caller buffers handed to
+``sendmsg``; a reply attachment can land straight in caller buffers
+(``recvmsg_into``).
+
+Submitting never blocks on the socket: a frame the kernel will not take at once
+goes to a backlog that a flusher thread drains. So a callback may submit more
+requests from the receiver thread (read-modify-write does) without the two
+sides deadlocking on full socket buffers.
+
+Every in-flight request keeps its whole frame (head + attachment + reply
+buffers), so a reconnect-and-resend policy can be added in ``_connection_lost``
+alone.
+"""
+from __future__ import annotations
+
+import collections
+import errno
+import itertools
+import logging
+import signal
+import socket
+import threading
+from typing import Callable, Sequence
+
+from ..errors import Error
+from . import framing, messages
+from .protobuf import DecodeError
+
+log = logging.getLogger(__name__)
+
+# on_reply(error, payload, attachment): error is None or an Error; payload is the
+# reply message bytes; attachment is a memoryview valid only during the call, or
+# None when it was received into the request's ``into`` buffers.
+ReplyCallback = Callable[[Error | None, bytes, memoryview | None], None]
+
+RECV_BUFFER = 256 << 10
+
+
+class Request:
+    """One in-flight RPC, complete enough to be sent again."""
+    __slots__ = ("cid", "service", "method", "frame", "into", "into_size", "on_reply")
+
+    def __init__(self, cid: int, service: str, method: str, frame: list, into, on_reply: ReplyCallback):
+        self.cid = cid
+        self.service = service
+        self.method = method
+        self.frame = frame            # [head, *attachment buffers]
+        self.into = into              # list of writable memoryviews for the reply attachment, or None
+        self.into_size = sum(len(b) for b in into) if into else 0
+        self.on_reply = on_reply
+
+
+def block_signals() -> None:
+    """Library threads must never run a host's signal handlers (QEMU, fio rely on that)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+
+
+def _advance(buffers: Sequence, sent: int) -> list:
+    """The part of ``buffers`` left after the first ``sent`` bytes."""
+    rest = []
+    for buf in buffers:
+        size = len(buf)
+        if sent >= size:
+            sent -= size
+            continue
+        rest.append(memoryview(buf)[sent:] if sent else buf)
+        sent = 0
+    return rest
+
+
+class Connection:
+    """A baidu_std client connection; thread-safe."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._sock: socket.socket | None = None
+        self._ids = itertools.count(1)
+        self._inflight: dict[int, Request] = {}
+        self._lock = threading.Lock()          # guards the socket's send side, backlog and state
+        self._flushable = threading.Condition(self._lock)
+        self._backlog: collections.deque = collections.deque()
+        self._draining = False                 # the flusher owns the send side while True
+        self._flusher: threading.Thread | None = None
+        self._receiver: threading.Thread | None = None
+        self._down: str | None = "not connected"   # why the connection cannot be used; None when up
+
+    # --- life cycle ------------------------------------------------------------
+    def connect(self) -> None:
+        """Connect and start the receiver; Error(ECONNREFUSED) if no server listens."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self.path)
+        except OSError as exc:
+            sock.close()
+            raise Error(errno.ECONNREFUSED,
+                        f"cannot reach curverbd-server at {self.path}: {exc.strerror or exc}") from exc
+        with self._lock:
+            self._sock = sock
+            self._down = None
+        self._receiver = threading.Thread(target=self._receive_loop, args=(sock,),
+                                          name="curverbd-nebd-rx", daemon=True)
+        self._receiver.start()
+
+    @property
+    def connected(self) -> bool:
+        return self._down is None
+
+    def close(self) -> None:
+        """Close the connection; requests still in flight fail with ENOTCONN."""
+        with self._lock:
+            if self._down is None:
+                self._down = "connection closed by the client"
+            sock, self._sock = self._sock, None
+            self._flushable.notify_all()
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        receiver = self._receiver
+        if receiver is not None and receiver is not threading.current_thread():
+            receiver.join()
+        if sock is not None:
+            sock.close()
+
+    # --- sending ---------------------------------------------------------------
+    def submit(self, service: str, method: str, payload: bytes, on_reply: ReplyCallback,
+               attachment: Sequence = (), into: list | None = None) -> None:
+        """Send one request; ``on_reply`` fires once, on the receiver thread (or here, if
+        the connection is already down). ``attachment`` buffers and ``into`` buffers must
+        stay valid until then."""
+        cid = next(self._ids)
+        size = 0
+        for buf in attachment:
+            size += len(buf)
+        head = framing.request_head(service, method, cid, payload, size)
+        request = Request(cid, service, method, [head, *attachment], into, on_reply)
+        with self._lock:
+            reason = self._down
+            if reason is None:
+                self._inflight[cid] = request
+                self._send_locked(request.frame)
+                return
+        on_reply(Error(errno.ENOTCONN, f"{service}.{method}: {reason} ({self.path})"), b"", None)
+
+    def _send_locked(self, frame: list) -> None:
+        """Send without blocking; what the socket will not take now goes to the flusher."""
+        if self._draining:
+            self._backlog.append(frame)
+            return
+        try:
+            sent = self._sock.sendmsg(frame, (), socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._break()
+            return
+        if sent < sum(len(b) for b in frame):
+            self._backlog.append(_advance(frame, sent))
+            self._draining = True
+            self._start_flusher()
+            self._flushable.notify()
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, name="curverbd-nebd-tx", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        block_signals()
+        while True:
+            with self._lock:
+                while not self._backlog and self._down is None:
+                    self._draining = False
+                    self._flushable.wait()
+                if self._down is not None:
+                    self._backlog.clear()
+                    self._draining = False
+                    return
+                frames = list(self._backlog)
+                self._backlog.clear()
+                sock = self._sock
+            try:
+                for frame in frames:
+                    while frame:
+                        frame = _advance(frame, sock.sendmsg(frame))
+            except OSError:
+                with self._lock:
+                    self._break()
+
+    def _break(self) -> None:
+        """Tear the socket down (lock held); the receiver then fails what is in flight."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # --- receiving -------------------------------------------------------------
+    def _receive_loop(self, sock: socket.socket) -> None:
+        block_signals()
+        reason = "connection to curverbd-server lost"
+        try:
+            self._receive_frames(sock)
+        except (OSError, EOFError) as exc:
+            if isinstance(exc, OSError) and exc.strerror:
+                reason = f"{reason}: {exc.strerror}"
+        except (framing.FrameError, DecodeError) as exc:
+            reason = f"{reason}: bad frame from server: {exc}"
+        self._connection_lost(reason)
+
+    def _receive_frames(self, sock: socket.socket) -> None:
+        buf = bytearray(RECV_BUFFER)
+        view = memoryview(buf)
+        start = end = 0
+        inflight = self._inflight
+        decode_meta = messages.RpcMeta.decode
+
+        def fill(n: int) -> None:
+            """Make at least ``n`` bytes available at view[start:end]."""
+            nonlocal buf, view, start, end
+            if start + n > len(buf):
+                if n > len(buf):
+                    bigger = bytearray(max(n, 2 * len(buf)))
+                    bigger[:end - start] = view[start:end]
+                    buf, view = bigger, memoryview(bigger)
+                else:
+                    view[:end - start] = view[start:end]
+                end -= start
+                start = 0
+            while end - start < n:
+                got = sock.recv_into(view[end:])
+                if not got:
+                    raise EOFError
+                end += got
+
+        while True:
+            if start == end:
+                start = end = 0
+            fill(framing.HEADER_SIZE)
+            body_size, meta_size = framing.parse_header(view[start:start + framing.HEADER_SIZE])
+            fill(framing.HEADER_SIZE + meta_size)
+            start += framing.HEADER_SIZE
+            meta = decode_meta(view[start:start + meta_size])
+            start += meta_size
+            att_size = meta.get("attachment_size", 0)
+            payload_size = body_size - meta_size - att_size
+            if att_size < 0 or payload_size < 0:
+                raise framing.FrameError(f"attachment size {att_size} exceeds the frame body")
+            fill(payload_size)
+            payload = bytes(view[start:start + payload_size])
+            start += payload_size
+            request = inflight.pop(meta.get("correlation_id", 0), None)
+            attachment = None
+            if request is not None and request.into is not None and att_size == request.into_size:
+                # the data goes straight to the caller's buffers
+                buffered = min(end - start, att_size)
+                rest = self._copy_into(request.into, view[start:start + buffered])
+                start += buffered
+                while rest:
+                    rest = _advance(rest, self._recv_into(sock, rest))
+            else:
+                fill(att_size)
+                attachment = view[start:start + att_size]
+                start += att_size
+            if request is not None:
+                self._dispatch(request, meta, payload, attachment)
+
+    @staticmethod
+    def _copy_into(targets: list, data: memoryview) -> list:
+        """Copy ``data`` into the front of ``targets``; the still-empty buffers."""
+        pos = 0
+        for i, target in enumerate(targets):
+            take = min(len(target), len(data) - pos)
+            if take:
+                target[:take] = data[pos:pos + take]
+                pos += take
+            if take < len(target):
+                return [target[take:] if take else target, *targets[i + 1:]]
+        return []
+
+    @staticmethod
+    def _recv_into(sock: socket.socket, buffers: list) -> int:
+        got = sock.recvmsg_into(buffers)[0]
+        if not got:
+            raise EOFError
+        return got
+
+    def _dispatch(self, request: Request, meta: dict, payload: bytes, attachment) -> None:
+        response = meta.get("response") or {}
+        code = response.get("error_code", 0)
+        error = None
+        if code:
+            text = response.get("error_text", "")
+            error = Error(errno.EIO, f"{request.service}.{request.method} failed in brpc: error {code} {text}")
+        try:
+            request.on_reply(error, payload, attachment)
+        except Exception:  # a bug in a callback must not kill the receiver
+            log.exception("nebd reply callback of %s.%s raised", request.service, request.method)
+
+    # --- failure policy --------------------------------------------------------
+    def _connection_lost(self, reason: str) -> None:
+        """The one place that decides what happens to requests in flight when the
+        connection dies. Today: fail them with ENOTCONN. (A retry policy would
+        reconnect here and resend each ``Request.frame`` instead.)"""
+        with self._lock:
+            if self._down is None:
+                self._down = reason
+            reason = self._down
+            pending = list(self._inflight.values())
+            self._inflight.clear()
+            self._backlog.clear()
+            self._flushable.notify_all()
+        for request in pending:
+            error = Error(errno.ENOTCONN, f"{request.service}.{request.method}: {reason} ({self.path})")
+            try:
+                request.on_reply(error, b"", None)
+            except Exception:
+                log.exception("nebd reply callback of %s.%s raised", request.service, request.method)
+
+    # --- synchronous calls -----------------------------------------------------
+    def call(self, service: str, method: str, payload: bytes, attachment: Sequence = ()) -> tuple[bytes, bytes]:
+        """Send and wait: (reply payload, reply attachment); raises the Error."""
+        done = threading.Lock()
+        done.acquire()
+        result: list = []
+
+        def on_reply(error, reply, att):
+            result.append((error, reply, bytes(att) if att is not None else b""))
+            done.release()
+        self.submit(service, method, payload, on_reply, attachment)
+        done.acquire()
+        error, reply, att = result[0]
+        if error is not None:
+            raise error
+        return reply, att
