@@ -135,6 +135,8 @@ def test_busy_and_not_empty_and_metadata(wire):
 def test_rename_moves_data(daemon, wire):
     fd = make_image(wire)
     assert wire.write(fd, 4096, b"r" * 4096).ret_code == 0
+    busy = wire.catalog("RenameImage", owner="admin", pool="rbd", image="img", new_name="new")
+    assert busy["errno"] == errno.EBUSY
     assert wire.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
     assert wire.catalog("RenameImage", owner="admin", pool="rbd", image="img", new_name="new")["errno"] == 0
     assert not os.path.exists(os.path.join(daemon.data_dir, "volumes", "rbd", "img"))

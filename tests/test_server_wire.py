@@ -123,6 +123,21 @@ def test_pipelining(wire):
         assert r.attachment == blocks[(r.cid - 5000) % 32]
 
 
+def test_frames_larger_than_the_receive_buffer(wire):
+    fd = make_image(wire)
+    big = os.urandom(16 << 20)
+    small = b"s" * 4096
+    cid = wire.next_cid()
+    # a small write pipelined behind a 16 MiB one, sent in one go
+    wire.send(request_frame(FILE, "Write", cid, io_req(fd, 0, len(big)), big)
+              + request_frame(FILE, "Write", cid + 1, io_req(fd, 32 << 20, 4096), small))
+    replies = {r.cid: r for r in (wire.recv_reply(), wire.recv_reply())}
+    assert replies[cid].ret_code == 0 and replies[cid + 1].ret_code == 0
+    wire.cid += 1
+    assert wire.read(fd, 0, len(big)).attachment == big
+    assert wire.read(fd, 32 << 20, 4096).attachment == small
+
+
 def test_refusals(wire):
     fd = make_image(wire)
     unaligned = wire.write(fd, 512, b"x" * 4096)

@@ -188,6 +188,8 @@ class Catalog:
         with self.db.transaction() as conn:
             row = self._image(owner, pool, image)
             check_name(new_name, "image", MAX_IMAGE_NAME_BYTES)
+            if self.busy(f"/{pool}/{image}"):  # clients name it by path: they would lose it
+                raise Error(errno.EBUSY, f"image {pool}/{image} is open by a client")
             if conn.execute("SELECT 1 FROM rbd_images WHERE pool=? AND name=?", (pool, new_name)).fetchone():
                 raise Error(errno.EEXIST, f"image {pool}/{new_name} already exists")
             conn.execute("UPDATE rbd_images SET name=? WHERE id=?", (new_name, row[0]))

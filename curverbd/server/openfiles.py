@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import threading
 import time
 
 from ..errors import CurveError, CurveStatus, Error
@@ -47,7 +46,9 @@ class OpenFiles:
     def __init__(self, store: Store, meta_path: str, records: list[dict]) -> None:
         self.store = store
         self.meta_path = meta_path
-        self.lock = threading.Lock()
+        # the database's lock: catalog calls (holding it) ask busy(), and opens reach the store, so one
+        # lock for both keeps a single lock order
+        self.lock = store.db.lock
         self._files: dict[int, OpenFile] = {}
         for rec in records:
             try:
