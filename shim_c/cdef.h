@@ -1,0 +1,51 @@
+/* The boundary between the C exports and the embedded Python control plane (cffi cdef).
+ * build_so.py feeds this file (after api_structs.h) to cffi, and turns the extern "Python"
+ * block into the static forward declarations the C sources need. Handles are integers
+ * naming Python objects in curverbd.capi.handles. Every callback returns 0 or -errno. */
+
+/* What rbd_open learns from the core Image. */
+struct crbd_open_info {
+    uint64_t handle;              /* the Python Image */
+    int32_t nebd_fd;              /* the volume's fd on the daemon (server-wide) */
+    uint32_t block_size;          /* Curve's I/O alignment, 4096 */
+    uint64_t size;                /* exact logical size */
+    char block_name_prefix[24];
+};
+
+/* rbd snapshot operations routed to the core (crbd_py_snap_op). */
+enum crbd_snap_op {
+    CRBD_SNAP_CREATE = 1, CRBD_SNAP_REMOVE = 2, CRBD_SNAP_ROLLBACK = 3,
+    CRBD_SNAP_PROTECT = 4, CRBD_SNAP_UNPROTECT = 5, CRBD_SNAP_IS_PROTECTED = 6
+};
+
+/* A malloc'ed byte string handed from Python to C (C frees it). */
+struct crbd_blob { char *data; size_t len; };
+
+extern "Python" {
+    int crbd_py_cluster_create(const char *user, uint64_t *handle);
+    int crbd_py_conf_read_file(uint64_t cluster, const char *path);
+    int crbd_py_conf_set(uint64_t cluster, const char *key, const char *value);
+    int crbd_py_conf_get(uint64_t cluster, const char *key, struct crbd_blob *value);
+    int crbd_py_connect(uint64_t cluster, struct crbd_blob *socket_path);
+    int crbd_py_cluster_shutdown(uint64_t cluster);
+    int crbd_py_cluster_stat(uint64_t cluster, struct rados_cluster_stat_t *stat);
+    int crbd_py_ioctx_create(uint64_t cluster, const char *pool, uint64_t *handle);
+    int crbd_py_ioctx_destroy(uint64_t ioctx);
+    int crbd_py_pool_stat(uint64_t ioctx, struct rados_pool_stat_t *stat);
+    int crbd_py_image_create(uint64_t ioctx, const char *name, uint64_t size, int order);
+    int crbd_py_image_remove(uint64_t ioctx, const char *name);
+    int crbd_py_image_list(uint64_t ioctx, struct crbd_blob *specs);
+    int crbd_py_image_clone(uint64_t p_ioctx, const char *p_name, const char *p_snap, uint64_t c_ioctx,
+                            const char *c_name, uint64_t features, int order);
+    int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only,
+                           struct crbd_open_info *info);
+    int crbd_py_image_close(uint64_t image);
+    int crbd_py_image_resize(uint64_t image, uint64_t size);
+    int crbd_py_snap_list(uint64_t image, struct crbd_blob *snaps);
+    int crbd_py_snap_op(uint64_t image, int op, const char *name, int *result);
+}
+
+/* C helpers the Python side calls. */
+int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
+void crbd_log_write(const char *line, size_t len);
+int crbd_log_set_path(const char *path);

@@ -1,0 +1,184 @@
+/* Internal objects behind the opaque handles, shared by the C sources of the library.
+ * Ownership in one sentence each:
+ *  - a cluster owns its nebd connection (one socket, one receiver thread);
+ *  - an image owns its range lock, its write list (for flush ordering) and its event queue;
+ *  - an op is one aio call, holding a reference on its completion until the callback ran;
+ *  - a req is one nebd RPC of an op, living in the connection's correlation table. */
+#ifndef CRBD_INTERNAL_H
+#define CRBD_INTERNAL_H
+
+#include "api_types.h"
+#include "librados_api.h"
+#include "librbd_api.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define CRBD_HIDDEN __attribute__((visibility("hidden")))
+
+#define CRBD_MAGIC_CLUSTER    0x63727363u  /* "crsc" */
+#define CRBD_MAGIC_IOCTX      0x63726963u
+#define CRBD_MAGIC_IMAGE      0x63726d69u
+#define CRBD_MAGIC_COMPLETION 0x6372636fu
+#define CRBD_MAGIC_DEAD       0xdeadbeefu
+
+#define CRBD_MAX_CHUNK   (4u << 20)   /* largest nebd request we send */
+#define CRBD_TABLE_SIZE  1024         /* correlation table buckets */
+
+/* ---- logging (log.c) ---- */
+void crbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- embedded Python guard (embed.c) ---- */
+int crbd_ensure_python(void);   /* 0, or -EIO if the interpreter or the control plane failed to start */
+
+/* ---- nebd connection (nebd_conn.c, nebd_wire.c) ---- */
+enum crbd_nebd_op { CRBD_NEBD_READ, CRBD_NEBD_WRITE, CRBD_NEBD_DISCARD, CRBD_NEBD_FLUSH };
+
+struct crbd_req;
+typedef void (*crbd_req_done_t)(struct crbd_req *req, int ret);
+
+struct crbd_req {
+    struct crbd_req *next;      /* correlation table chain */
+    uint64_t cid;
+    int op;                     /* enum crbd_nebd_op */
+    int32_t fd;
+    uint64_t offset, size;
+    struct iovec *iov;          /* write source / read destination (descriptors owned, data not) */
+    int iovcnt;
+    crbd_req_done_t done;       /* called once, from the receiver thread or the submitter */
+    void *arg;
+};
+
+struct crbd_conn {
+    int sock;
+    char *path;
+    pthread_mutex_t send_lock;  /* one frame at a time on the socket */
+    pthread_mutex_t lock;       /* table, state */
+    struct crbd_req *table[CRBD_TABLE_SIZE];
+    size_t inflight;
+    uint64_t next_cid;
+    int dead;                   /* errno once the connection failed */
+    int closing;                /* shutdown requested by us: no "dropped" log line */
+    pthread_t receiver;
+};
+
+int crbd_conn_open(const char *path, struct crbd_conn **out);
+void crbd_conn_close(struct crbd_conn *conn);
+void crbd_conn_submit(struct crbd_conn *conn, struct crbd_req *req);
+
+/* wire helpers (nebd_wire.c) */
+struct crbd_reply {
+    uint64_t cid;
+    int32_t error_code;         /* brpc level */
+    uint32_t attachment_size;
+    int32_t ret_code;           /* nebd level (kOK 0, kNoOK -1) */
+    char ret_msg[128];
+};
+size_t crbd_wire_request_head(char *buf, size_t cap, const struct crbd_req *req, uint64_t attachment);
+int crbd_wire_decode_meta(const unsigned char *p, size_t n, struct crbd_reply *r);
+int crbd_wire_decode_payload(const unsigned char *p, size_t n, struct crbd_reply *r);
+
+/* ---- handles ---- */
+struct crbd_cluster {
+    uint32_t magic;
+    uint64_t py;                /* Python Cluster handle */
+    int connected;
+    char *socket_path;
+    struct crbd_conn *conn;
+    pthread_mutex_t lock;
+};
+
+struct crbd_ioctx {
+    uint32_t magic;
+    uint64_t py;
+    struct crbd_cluster *cluster;
+};
+
+struct crbd_op;
+
+struct crbd_image {
+    uint32_t magic;
+    uint64_t py;
+    struct crbd_cluster *cluster;
+    struct crbd_conn *conn;
+    int32_t nebd_fd;
+    uint32_t block_size;
+    _Atomic uint64_t size;
+    int read_only;
+    char block_name_prefix[24];
+
+    pthread_mutex_t lock;       /* everything below */
+    pthread_cond_t idle;        /* inflight reached 0 */
+    size_t inflight;            /* ops not yet finished */
+    struct crbd_op *held;       /* ops holding a range */
+    struct crbd_op *waiting;    /* FIFO of ops waiting for a range */
+    struct crbd_op *writes;     /* unfinished write-type ops, submission order */
+    struct crbd_op *flushes;    /* flushes waiting for earlier writes */
+    uint64_t write_seq;
+    int event_fd, event_type;
+    struct crbd_completion **events;
+    size_t nevents, events_cap;
+};
+
+/* ---- completions (completion.c) ---- */
+struct crbd_completion {
+    uint32_t magic;
+    atomic_int refs;
+    void *arg;
+    rbd_callback_t cb;
+    ssize_t ret;
+    int complete;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+};
+
+struct crbd_completion *crbd_completion_new(void *arg, rbd_callback_t cb);
+struct crbd_completion *crbd_completion_get(void *handle);   /* NULL if not a completion */
+void crbd_completion_ref(struct crbd_completion *c);
+void crbd_completion_put(struct crbd_completion *c);
+void crbd_completion_fire(struct crbd_completion *c, ssize_t ret, struct crbd_image *notify);
+ssize_t crbd_completion_wait(struct crbd_completion *c);
+
+/* ---- image I/O (io.c, rangelock.c) ---- */
+enum crbd_op_kind { CRBD_OP_READ, CRBD_OP_WRITE, CRBD_OP_DISCARD, CRBD_OP_ZERO, CRBD_OP_FLUSH };
+
+struct crbd_op {
+    struct crbd_image *img;
+    struct crbd_completion *comp;
+    int notify;                 /* queue the completion for rbd_poll_io_events */
+    int kind;
+    int stage;
+    uint64_t off, len;          /* the clipped byte range */
+    uint64_t lock0, lock1;      /* block-aligned range held while writing */
+    struct iovec *iov;          /* copy of the caller's iovec array */
+    int iovcnt;
+    char *bounce;
+    atomic_int pending;         /* sub-requests outstanding (+1 while submitting) */
+    atomic_int err;             /* first negative errno of a sub-request */
+    uint64_t seq;               /* write order, for flush */
+    struct crbd_op *lock_next;  /* held / waiting list */
+    struct crbd_op *grant_next; /* ops granted by one release, stepped after unlocking */
+    struct crbd_op *wnext;      /* writes / flushes list */
+};
+
+struct crbd_image *crbd_image_get(void *handle);   /* NULL if not an open image */
+int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
+                   int iovcnt, struct crbd_completion *comp, int notify);
+void crbd_io_wait_idle(struct crbd_image *img);
+
+void crbd_range_acquire(struct crbd_op *op);       /* runs crbd_op_step(op) once granted */
+void crbd_range_release(struct crbd_op *op);
+void crbd_op_step(struct crbd_op *op);
+
+/* iovec helpers (io.c) */
+struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt);
+void crbd_iov_to_buf(const struct iovec *iov, int iovcnt, char *dst, uint64_t len);
+void crbd_buf_to_iov(const char *src, const struct iovec *iov, int iovcnt, uint64_t len);
+
+/* handle lookups (rados.c) */
+struct crbd_cluster *crbd_cluster_get(void *handle);
+struct crbd_ioctx *crbd_ioctx_get(void *handle);
+int crbd_cluster_conn(struct crbd_cluster *c, struct crbd_conn **out);
+
+#endif

@@ -1,0 +1,437 @@
+/* librbd I/O semantics over nebd, all in C (no GIL on the submitting thread):
+ *  - clip like librbd: offset beyond the size is -EINVAL, a range crossing the end is clipped;
+ *  - Curve refuses I/O that is not 4 KiB aligned: unaligned reads read the covering blocks
+ *    into a bounce buffer; unaligned writes read-modify-write their edge blocks under the
+ *    image's range lock; discard/write-zeroes discard the aligned middle and zero-write the
+ *    edges (also under the lock);
+ *  - requests are split into chunks the daemon accepts; the first failure wins;
+ *  - a flush is sent once every write submitted before it has completed.
+ * An op advances through its stages from crbd_op_step: at submit, when its range lock is
+ * granted, and when its last outstanding sub-request completes. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define DISCARD_CHUNK (64ull << 20)
+
+enum { ST_START, ST_LOCKED, ST_EDGES, ST_DONE };
+
+static int is_write_kind(int kind)
+{
+    return kind == CRBD_OP_WRITE || kind == CRBD_OP_DISCARD || kind == CRBD_OP_ZERO;
+}
+
+/* ---- iovec helpers ---- */
+
+struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt)
+{
+    int i = 0;
+    while (i < iovcnt && skip >= iov[i].iov_len) {
+        skip -= iov[i].iov_len;
+        i++;
+    }
+    int n = 0;
+    uint64_t rem = len, s = skip;
+    for (int j = i; rem && j < iovcnt; j++, s = 0) {
+        uint64_t take = iov[j].iov_len - s < rem ? iov[j].iov_len - s : rem;
+        if (take) {
+            n++;
+            rem -= take;
+        }
+    }
+    if (rem)
+        return NULL;   /* the caller's buffers are shorter than the range */
+    struct iovec *out = malloc(sizeof *out * (size_t)(n ? n : 1));
+    if (!out)
+        return NULL;
+    n = 0;
+    rem = len;
+    s = skip;
+    for (int j = i; rem && j < iovcnt; j++, s = 0) {
+        uint64_t take = iov[j].iov_len - s < rem ? iov[j].iov_len - s : rem;
+        if (take) {
+            out[n].iov_base = (char *)iov[j].iov_base + s;
+            out[n].iov_len = take;
+            n++;
+            rem -= take;
+        }
+    }
+    *outcnt = n;
+    return out;
+}
+
+void crbd_iov_to_buf(const struct iovec *iov, int iovcnt, char *dst, uint64_t len)
+{
+    for (int i = 0; i < iovcnt && len; i++) {
+        uint64_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+        memcpy(dst, iov[i].iov_base, n);
+        dst += n;
+        len -= n;
+    }
+}
+
+void crbd_buf_to_iov(const char *src, const struct iovec *iov, int iovcnt, uint64_t len)
+{
+    for (int i = 0; i < iovcnt && len; i++) {
+        uint64_t n = iov[i].iov_len < len ? iov[i].iov_len : len;
+        memcpy(iov[i].iov_base, src, n);
+        src += n;
+        len -= n;
+    }
+}
+
+/* ---- sub-requests ---- */
+
+static void op_fail(struct crbd_op *op, int err)
+{
+    int zero = 0;
+    atomic_compare_exchange_strong(&op->err, &zero, err);
+}
+
+static void op_put(struct crbd_op *op)
+{
+    if (atomic_fetch_sub(&op->pending, 1) == 1)
+        crbd_op_step(op);
+}
+
+static void sub_done(struct crbd_req *req, int ret)
+{
+    struct crbd_op *op = req->arg;
+    if (ret < 0)
+        op_fail(op, ret);
+    free(req->iov);
+    free(req);
+    op_put(op);
+}
+
+/* Send [start, start+len) of the volume as requests of at most one chunk; the data comes
+ * from / goes to bytes [skip, skip+len) of iov (NULL for discard and flush). */
+static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t len,
+                       const struct iovec *iov, int iovcnt, uint64_t skip)
+{
+    uint64_t chunk = nebd_op == CRBD_NEBD_DISCARD ? DISCARD_CHUNK : CRBD_MAX_CHUNK;
+    uint64_t done = 0;
+    do {
+        uint64_t n = len - done < chunk ? len - done : chunk;
+        struct crbd_req *req = calloc(1, sizeof *req);
+        if (req && iov && !(req->iov = crbd_iov_slice(iov, iovcnt, skip + done, n, &req->iovcnt))) {
+            free(req);
+            req = NULL;
+        }
+        if (!req) {
+            op_fail(op, -ENOMEM);
+            return;
+        }
+        req->op = nebd_op;
+        req->fd = op->img->nebd_fd;
+        req->offset = start + done;
+        req->size = n;
+        req->done = sub_done;
+        req->arg = op;
+        atomic_fetch_add(&op->pending, 1);
+        crbd_conn_submit(op->img->conn, req);
+        done += n;
+    } while (done < len);
+}
+
+/* Sends issued between batch_begin and batch_end complete the stage together:
+ * the extra count keeps the op from stepping while sends are still being issued. */
+static void batch_begin(struct crbd_op *op) { atomic_store(&op->pending, 1); }
+static void batch_end(struct crbd_op *op) { op_put(op); }
+
+static void send_bounce(struct crbd_op *op, int nebd_op, uint64_t start, char *buf, uint64_t len)
+{
+    struct iovec v = { buf, len };
+    send_range(op, nebd_op, start, len, &v, 1, 0);
+}
+
+/* ---- finishing ---- */
+
+static void op_finish(struct crbd_op *op, ssize_t ret)
+{
+    struct crbd_image *img = op->img;
+    struct crbd_op *ready = NULL;
+    if (is_write_kind(op->kind)) {
+        pthread_mutex_lock(&img->lock);
+        for (struct crbd_op **pp = &img->writes; *pp; pp = &(*pp)->wnext) {
+            if (*pp == op) {
+                *pp = op->wnext;
+                break;
+            }
+        }
+        for (struct crbd_op **pp = &img->flushes; *pp;) {
+            struct crbd_op *f = *pp;
+            if (!img->writes || img->writes->seq >= f->seq) {
+                *pp = f->wnext;
+                f->wnext = ready;
+                ready = f;
+            } else {
+                pp = &f->wnext;
+            }
+        }
+        pthread_mutex_unlock(&img->lock);
+    }
+    crbd_completion_fire(op->comp, ret, op->notify ? img : NULL);
+    crbd_completion_put(op->comp);
+    free(op->iov);
+    free(op->bounce);
+    free(op);
+    while (ready) {
+        struct crbd_op *f = ready;
+        ready = f->wnext;
+        crbd_op_step(f);
+    }
+    pthread_mutex_lock(&img->lock);
+    if (--img->inflight == 0)
+        pthread_cond_broadcast(&img->idle);
+    pthread_mutex_unlock(&img->lock);
+}
+
+static void finish_unlock(struct crbd_op *op, ssize_t ok)
+{
+    crbd_range_release(op);
+    int err = atomic_load(&op->err);
+    op_finish(op, err ? err : ok);
+}
+
+/* ---- stages per kind ---- */
+
+static void read_step(struct crbd_op *op)
+{
+    uint64_t bs = op->img->block_size;
+    if (op->stage == ST_START) {
+        op->stage = ST_DONE;
+        batch_begin(op);
+        if (op->off % bs == 0 && op->len % bs == 0) {
+            send_range(op, CRBD_NEBD_READ, op->off, op->len, op->iov, op->iovcnt, 0);
+        } else if ((op->bounce = malloc(op->lock1 - op->lock0))) {
+            send_bounce(op, CRBD_NEBD_READ, op->lock0, op->bounce, op->lock1 - op->lock0);
+        } else {
+            op_fail(op, -ENOMEM);
+        }
+        batch_end(op);
+        return;
+    }
+    int err = atomic_load(&op->err);
+    if (!err && op->bounce)
+        crbd_buf_to_iov(op->bounce + (op->off - op->lock0), op->iov, op->iovcnt, op->len);
+    op_finish(op, err ? err : (ssize_t)op->len);
+}
+
+static void write_step(struct crbd_op *op)
+{
+    uint64_t bs = op->img->block_size, end = op->off + op->len;
+    switch (op->stage) {
+    case ST_START:
+        op->stage = ST_LOCKED;
+        crbd_range_acquire(op);
+        return;
+    case ST_LOCKED:
+        batch_begin(op);
+        if (op->off % bs == 0 && op->len % bs == 0) {
+            op->stage = ST_DONE;
+            send_range(op, CRBD_NEBD_WRITE, op->off, op->len, op->iov, op->iovcnt, 0);
+        } else if ((op->bounce = malloc(op->lock1 - op->lock0))) {
+            op->stage = ST_EDGES;
+            uint64_t tail = op->lock1 - bs;
+            if (op->off % bs)
+                send_bounce(op, CRBD_NEBD_READ, op->lock0, op->bounce, bs);
+            if (end % bs && !(tail == op->lock0 && op->off % bs))
+                send_bounce(op, CRBD_NEBD_READ, tail, op->bounce + (tail - op->lock0), bs);
+        } else {
+            op->stage = ST_DONE;
+            op_fail(op, -ENOMEM);
+        }
+        batch_end(op);
+        return;
+    case ST_EDGES:
+        if (atomic_load(&op->err)) {
+            finish_unlock(op, 0);
+            return;
+        }
+        crbd_iov_to_buf(op->iov, op->iovcnt, op->bounce + (op->off - op->lock0), op->len);
+        op->stage = ST_DONE;
+        batch_begin(op);
+        send_bounce(op, CRBD_NEBD_WRITE, op->lock0, op->bounce, op->lock1 - op->lock0);
+        batch_end(op);
+        return;
+    default:
+        finish_unlock(op, (ssize_t)op->len);
+    }
+}
+
+/* Discard and write-zeroes: the aligned middle is discarded (reads as zeros), the partial
+ * edge blocks are read, zeroed in part and written back. Slot 0 of the bounce buffer holds
+ * the head block, slot 1 the tail block. */
+static void zero_edges(struct crbd_op *op, uint64_t *head, uint64_t *tail)
+{
+    uint64_t bs = op->img->block_size, end = op->off + op->len;
+    *head = op->off % bs ? op->lock0 : UINT64_MAX;
+    *tail = end % bs ? op->lock1 - bs : UINT64_MAX;
+    if (*tail == *head)
+        *tail = UINT64_MAX;
+}
+
+static void zero_step(struct crbd_op *op)
+{
+    uint64_t bs = op->img->block_size, end = op->off + op->len;
+    uint64_t head, tail, mid0 = (op->off + bs - 1) / bs * bs, mid1 = end / bs * bs;
+    zero_edges(op, &head, &tail);
+    switch (op->stage) {
+    case ST_START:
+        op->stage = ST_LOCKED;
+        crbd_range_acquire(op);
+        return;
+    case ST_LOCKED:
+        batch_begin(op);
+        if (head == UINT64_MAX && tail == UINT64_MAX) {
+            op->stage = ST_DONE;
+            send_range(op, CRBD_NEBD_DISCARD, mid0, mid1 - mid0, NULL, 0, 0);
+        } else if ((op->bounce = malloc(2 * bs))) {
+            op->stage = ST_EDGES;
+            if (head != UINT64_MAX)
+                send_bounce(op, CRBD_NEBD_READ, head, op->bounce, bs);
+            if (tail != UINT64_MAX)
+                send_bounce(op, CRBD_NEBD_READ, tail, op->bounce + bs, bs);
+        } else {
+            op->stage = ST_DONE;
+            op_fail(op, -ENOMEM);
+        }
+        batch_end(op);
+        return;
+    case ST_EDGES:
+        if (atomic_load(&op->err)) {
+            finish_unlock(op, 0);
+            return;
+        }
+        op->stage = ST_DONE;
+        batch_begin(op);
+        for (int slot = 0; slot < 2; slot++) {
+            uint64_t blk = slot ? tail : head;
+            if (blk == UINT64_MAX)
+                continue;
+            uint64_t z0 = op->off > blk ? op->off : blk, z1 = end < blk + bs ? end : blk + bs;
+            memset(op->bounce + slot * bs + (z0 - blk), 0, z1 - z0);
+            send_bounce(op, CRBD_NEBD_WRITE, blk, op->bounce + slot * bs, bs);
+        }
+        if (mid1 > mid0)
+            send_range(op, CRBD_NEBD_DISCARD, mid0, mid1 - mid0, NULL, 0, 0);
+        batch_end(op);
+        return;
+    default:
+        finish_unlock(op, (ssize_t)op->len);
+    }
+}
+
+static void flush_step(struct crbd_op *op)
+{
+    struct crbd_image *img = op->img;
+    switch (op->stage) {
+    case ST_START:
+        pthread_mutex_lock(&img->lock);
+        op->stage = ST_LOCKED;
+        if (img->writes && img->writes->seq < op->seq) {
+            op->wnext = img->flushes;   /* released by op_finish of the last earlier write */
+            img->flushes = op;
+            pthread_mutex_unlock(&img->lock);
+            return;
+        }
+        pthread_mutex_unlock(&img->lock);
+        /* fall through */
+    case ST_LOCKED:
+        op->stage = ST_DONE;
+        batch_begin(op);
+        send_range(op, CRBD_NEBD_FLUSH, 0, 0, NULL, 0, 0);
+        batch_end(op);
+        return;
+    default: {
+        int err = atomic_load(&op->err);
+        op_finish(op, err ? err : 0);
+    }
+    }
+}
+
+void crbd_op_step(struct crbd_op *op)
+{
+    switch (op->kind) {
+    case CRBD_OP_READ: read_step(op); break;
+    case CRBD_OP_WRITE: write_step(op); break;
+    case CRBD_OP_FLUSH: flush_step(op); break;
+    default: zero_step(op); break;
+    }
+}
+
+/* ---- submission ---- */
+
+static void complete_now(struct crbd_completion *comp, ssize_t ret, struct crbd_image *img, int notify)
+{
+    crbd_completion_fire(comp, ret, notify ? img : NULL);
+}
+
+int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
+                   int iovcnt, struct crbd_completion *comp, int notify)
+{
+    if (!img || !comp)
+        return -EINVAL;
+    if (is_write_kind(kind) && img->read_only) {
+        complete_now(comp, -EROFS, img, notify);
+        return 0;
+    }
+    if (kind != CRBD_OP_FLUSH) {
+        uint64_t size = atomic_load(&img->size);
+        if (off > size) {
+            complete_now(comp, -EINVAL, img, notify);
+            return 0;
+        }
+        if (len > size - off)
+            len = size - off;
+        if (len == 0) {
+            complete_now(comp, 0, img, notify);
+            return 0;
+        }
+    }
+    struct crbd_op *op = calloc(1, sizeof *op);
+    if (!op)
+        return -ENOMEM;
+    if (iov) {
+        if (!(op->iov = crbd_iov_slice(iov, iovcnt, 0, len, &op->iovcnt))) {
+            free(op);
+            return -EINVAL;
+        }
+    }
+    uint64_t bs = img->block_size;
+    op->img = img;
+    op->comp = comp;
+    op->notify = notify;
+    op->kind = kind;
+    op->stage = ST_START;
+    op->off = off;
+    op->len = len;
+    op->lock0 = off / bs * bs;
+    op->lock1 = (off + len + bs - 1) / bs * bs;
+    crbd_completion_ref(comp);
+
+    pthread_mutex_lock(&img->lock);
+    img->inflight++;
+    if (is_write_kind(kind)) {
+        op->seq = img->write_seq++;
+        struct crbd_op **pp = &img->writes;
+        while (*pp)
+            pp = &(*pp)->wnext;
+        *pp = op;
+    } else if (kind == CRBD_OP_FLUSH) {
+        op->seq = img->write_seq;
+    }
+    pthread_mutex_unlock(&img->lock);
+    crbd_op_step(op);
+    return 0;
+}
+
+void crbd_io_wait_idle(struct crbd_image *img)
+{
+    pthread_mutex_lock(&img->lock);
+    while (img->inflight)
+        pthread_cond_wait(&img->idle, &img->lock);
+    pthread_mutex_unlock(&img->lock);
+}

@@ -1,0 +1,36 @@
+/* Prototypes of the librados functions implemented for real (everything else a known client
+ * imports is generated as a stub from exports.txt). Plain C: cffi's cdef parses this too. */
+
+int rados_create(rados_t *cluster, const char *const id);
+int rados_create2(rados_t *pcluster, const char *const clustername, const char *const name, uint64_t flags);
+int rados_conf_read_file(rados_t cluster, const char *path);
+int rados_conf_set(rados_t cluster, const char *option, const char *value);
+int rados_conf_get(rados_t cluster, const char *option, char *buf, size_t len);
+int rados_connect(rados_t cluster);
+void rados_shutdown(rados_t cluster);
+void rados_version(int *major, int *minor, int *extra);
+int rados_cluster_stat(rados_t cluster, struct rados_cluster_stat_t *result);
+
+int rados_ioctx_create(rados_t cluster, const char *pool_name, rados_ioctx_t *ioctx);
+void rados_ioctx_destroy(rados_ioctx_t io);
+void rados_ioctx_set_namespace(rados_ioctx_t io, const char *nspace);
+int rados_ioctx_pool_stat(rados_ioctx_t io, struct rados_pool_stat_t *stats);
+
+/* object API: fio's rados engine imports these; objects are not stored yet */
+int rados_write(rados_ioctx_t io, const char *oid, const char *buf, size_t len, uint64_t off);
+int rados_remove(rados_ioctx_t io, const char *oid);
+int rados_aio_create_completion(void *cb_arg, rados_callback_t cb_complete, rados_callback_t cb_safe,
+                                rados_completion_t *pc);
+void rados_aio_release(rados_completion_t c);
+int rados_aio_is_complete(rados_completion_t c);
+int rados_aio_wait_for_complete(rados_completion_t c);
+int rados_aio_get_return_value(rados_completion_t c);
+int rados_aio_read(rados_ioctx_t io, const char *oid, rados_completion_t completion, char *buf,
+                   size_t len, uint64_t off);
+int rados_aio_write(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
+                    size_t len, uint64_t off);
+rados_write_op_t rados_create_write_op(void);
+void rados_release_write_op(rados_write_op_t write_op);
+void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len);
+int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
+                               const char *oid, time_t *mtime, int flags);

@@ -1,0 +1,253 @@
+/* librados: cluster and pool handles. The control plane is the Python core (crbd_py_*);
+ * C keeps the handle structs and, per connected cluster, the nebd data connection. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct crbd_cluster *crbd_cluster_get(void *handle)
+{
+    struct crbd_cluster *c = handle;
+    return c && c->magic == CRBD_MAGIC_CLUSTER ? c : NULL;
+}
+
+struct crbd_ioctx *crbd_ioctx_get(void *handle)
+{
+    struct crbd_ioctx *io = handle;
+    return io && io->magic == CRBD_MAGIC_IOCTX ? io : NULL;
+}
+
+int crbd_cluster_conn(struct crbd_cluster *c, struct crbd_conn **out)
+{
+    pthread_mutex_lock(&c->lock);
+    int r = 0;
+    if (!c->connected)
+        r = -ENOTCONN;
+    else if (!c->conn)   /* dropped earlier: try once more for a new image */
+        r = crbd_conn_open(c->socket_path, &c->conn);
+    *out = c->conn;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+static int cluster_new(const char *user, rados_t *out)
+{
+    if (!out)
+        return -EINVAL;
+    int r = crbd_ensure_python();
+    if (r < 0)
+        return r;
+    struct crbd_cluster *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    r = crbd_py_cluster_create(user, &c->py);
+    if (r < 0) {
+        free(c);
+        return r;
+    }
+    c->magic = CRBD_MAGIC_CLUSTER;
+    pthread_mutex_init(&c->lock, NULL);
+    *out = c;
+    return 0;
+}
+
+CRBD_API int rados_create(rados_t *cluster, const char *const id)
+{
+    return cluster_new(id, cluster);
+}
+
+CRBD_API int rados_create2(rados_t *pcluster, const char *const clustername, const char *const name,
+                           uint64_t flags)
+{
+    (void)clustername;
+    (void)flags;
+    const char *user = name;
+    if (user && strncmp(user, "client.", 7) == 0)
+        user += 7;
+    return cluster_new(user, pcluster);
+}
+
+CRBD_API int rados_conf_read_file(rados_t cluster, const char *path)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    return c ? crbd_py_conf_read_file(c->py, path) : -EINVAL;
+}
+
+CRBD_API int rados_conf_set(rados_t cluster, const char *option, const char *value)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    return c && option ? crbd_py_conf_set(c->py, option, value) : -EINVAL;
+}
+
+CRBD_API int rados_conf_get(rados_t cluster, const char *option, char *buf, size_t len)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !option || !buf)
+        return -EINVAL;
+    struct crbd_blob value = { 0 };
+    int r = crbd_py_conf_get(c->py, option, &value);
+    if (r == 0) {
+        if (value.len + 1 > len) {
+            r = -ENAMETOOLONG;
+        } else {
+            memcpy(buf, value.data, value.len);
+            buf[value.len] = 0;
+        }
+    }
+    free(value.data);
+    return r;
+}
+
+CRBD_API int rados_connect(rados_t cluster)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c)
+        return -EINVAL;
+    if (c->connected)
+        return -EISCONN;
+    struct crbd_blob path = { 0 };
+    int r = crbd_py_connect(c->py, &path);
+    if (r == 0 && !path.data)
+        r = -EIO;
+    if (r == 0) {
+        c->socket_path = path.data;
+        r = crbd_conn_open(c->socket_path, &c->conn);
+        if (r == 0)
+            c->connected = 1;
+    } else {
+        free(path.data);
+    }
+    return r;
+}
+
+CRBD_API void rados_shutdown(rados_t cluster)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c)
+        return;
+    c->magic = CRBD_MAGIC_DEAD;
+    crbd_conn_close(c->conn);
+    crbd_py_cluster_shutdown(c->py);
+    pthread_mutex_destroy(&c->lock);
+    free(c->socket_path);
+    free(c);
+}
+
+CRBD_API void rados_version(int *major, int *minor, int *extra)
+{
+    if (major)
+        *major = LIBRADOS_VER_MAJOR;
+    if (minor)
+        *minor = LIBRADOS_VER_MINOR;
+    if (extra)
+        *extra = LIBRADOS_VER_EXTRA;
+}
+
+CRBD_API int rados_cluster_stat(rados_t cluster, struct rados_cluster_stat_t *result)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !result)
+        return -EINVAL;
+    memset(result, 0, sizeof *result);
+    return crbd_py_cluster_stat(c->py, result);
+}
+
+CRBD_API int rados_ioctx_create(rados_t cluster, const char *pool_name, rados_ioctx_t *ioctx)
+{
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !pool_name || !ioctx)
+        return -EINVAL;
+    if (!c->connected)
+        return -ENOTCONN;
+    struct crbd_ioctx *io = calloc(1, sizeof *io);
+    if (!io)
+        return -ENOMEM;
+    int r = crbd_py_ioctx_create(c->py, pool_name, &io->py);
+    if (r < 0) {
+        free(io);
+        return r;
+    }
+    io->magic = CRBD_MAGIC_IOCTX;
+    io->cluster = c;
+    *ioctx = io;
+    return 0;
+}
+
+CRBD_API void rados_ioctx_destroy(rados_ioctx_t ioctx)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io)
+        return;
+    io->magic = CRBD_MAGIC_DEAD;
+    crbd_py_ioctx_destroy(io->py);
+    free(io);
+}
+
+/* Namespaces are not supported: "" and NULL (the default namespace, which QEMU always
+ * sets) are accepted; QEMU asks rbd_namespace_exists before setting any other. */
+CRBD_API void rados_ioctx_set_namespace(rados_ioctx_t ioctx, const char *nspace)
+{
+    if (crbd_ioctx_get(ioctx) && nspace && *nspace)
+        crbd_log("namespace '%s' requested; namespaces are not supported, using the default", nspace);
+}
+
+CRBD_API int rados_ioctx_pool_stat(rados_ioctx_t ioctx, struct rados_pool_stat_t *stats)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !stats)
+        return -EINVAL;
+    memset(stats, 0, sizeof *stats);
+    return crbd_py_pool_stat(io->py, stats);
+}
+
+/* ---- object API (fio's rados engine links it; RADOS objects are not stored yet) ---- */
+
+struct crbd_write_op { uint32_t magic; };
+
+CRBD_API int rados_write(rados_ioctx_t io, const char *oid, const char *buf, size_t len, uint64_t off)
+{
+    (void)oid; (void)buf; (void)len; (void)off;
+    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+}
+
+CRBD_API int rados_remove(rados_ioctx_t io, const char *oid)
+{
+    (void)oid;
+    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+}
+
+CRBD_API int rados_aio_read(rados_ioctx_t io, const char *oid, rados_completion_t completion, char *buf,
+                            size_t len, uint64_t off)
+{
+    (void)oid; (void)completion; (void)buf; (void)len; (void)off;
+    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+}
+
+CRBD_API int rados_aio_write(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
+                             size_t len, uint64_t off)
+{
+    (void)oid; (void)completion; (void)buf; (void)len; (void)off;
+    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+}
+
+CRBD_API rados_write_op_t rados_create_write_op(void)
+{
+    return calloc(1, sizeof(struct crbd_write_op));
+}
+
+CRBD_API void rados_release_write_op(rados_write_op_t write_op)
+{
+    free(write_op);
+}
+
+CRBD_API void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len)
+{
+    (void)write_op; (void)offset; (void)len;
+}
+
+CRBD_API int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
+                                        const char *oid, time_t *mtime, int flags)
+{
+    (void)write_op; (void)completion; (void)oid; (void)mtime; (void)flags;
+    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+}

@@ -1,0 +1,366 @@
+/* librbd control plane: image lifecycle, info, snapshots, diff. Anything that needs the
+ * catalog goes to the Python core; what the C side already knows (size, geometry) is
+ * answered here without taking the GIL. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct crbd_image *crbd_image_get(void *handle)
+{
+    struct crbd_image *img = handle;
+    return img && img->magic == CRBD_MAGIC_IMAGE ? img : NULL;
+}
+
+CRBD_API void rbd_version(int *major, int *minor, int *extra)
+{
+    if (major)
+        *major = LIBRBD_VER_MAJOR;
+    if (minor)
+        *minor = LIBRBD_VER_MINOR;
+    if (extra)
+        *extra = LIBRBD_VER_EXTRA;
+}
+
+/* ---- pool level ---- */
+
+CRBD_API int rbd_create(rados_ioctx_t ioctx, const char *name, uint64_t size, int *order)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !name)
+        return -EINVAL;
+    int r = crbd_py_image_create(io->py, name, size, order ? *order : 0);
+    if (r == 0 && order && *order == 0)
+        *order = RBD_DEFAULT_ORDER;
+    return r;
+}
+
+CRBD_API int rbd_remove(rados_ioctx_t ioctx, const char *name)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    return io && name ? crbd_py_image_remove(io->py, name) : -EINVAL;
+}
+
+/* The blob holds "id\0name\0" per image. */
+CRBD_API int rbd_list2(rados_ioctx_t ioctx, rbd_image_spec_t *images, size_t *max_images)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !max_images)
+        return -EINVAL;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_image_list(io->py, &blob);
+    if (r < 0)
+        return r;
+    size_t n = 0;
+    for (size_t i = 0; i < blob.len; i++)
+        n += blob.data[i] == 0;
+    n /= 2;
+    if (*max_images < n || (n && !images)) {
+        *max_images = n;
+        free(blob.data);
+        return -ERANGE;
+    }
+    const char *p = blob.data;
+    for (size_t i = 0; i < n; i++) {
+        images[i].id = strdup(p);
+        p += strlen(p) + 1;
+        images[i].name = strdup(p);
+        p += strlen(p) + 1;
+    }
+    *max_images = n;
+    free(blob.data);
+    return 0;
+}
+
+CRBD_API void rbd_image_spec_list_cleanup(rbd_image_spec_t *images, size_t num_images)
+{
+    for (size_t i = 0; images && i < num_images; i++) {
+        free(images[i].id);
+        free(images[i].name);
+    }
+}
+
+CRBD_API int rbd_clone2(rados_ioctx_t p_ioctx, const char *p_name, const char *p_snapname, rados_ioctx_t c_ioctx,
+                        const char *c_name, uint64_t features, int *c_order, uint64_t stripe_unit,
+                        int stripe_count)
+{
+    (void)stripe_unit;
+    (void)stripe_count;
+    struct crbd_ioctx *pio = crbd_ioctx_get(p_ioctx), *cio = crbd_ioctx_get(c_ioctx);
+    if (!pio || !cio || !p_name || !p_snapname || !c_name)
+        return -EINVAL;
+    int r = crbd_py_image_clone(pio->py, p_name, p_snapname, cio->py, c_name, features, c_order ? *c_order : 0);
+    if (r == 0 && c_order && *c_order == 0)
+        *c_order = RBD_DEFAULT_ORDER;
+    return r;
+}
+
+CRBD_API int rbd_namespace_exists(rados_ioctx_t ioctx, const char *namespace_name, bool *exists)
+{
+    if (!crbd_ioctx_get(ioctx) || !exists)
+        return -EINVAL;
+    *exists = !namespace_name || !*namespace_name;   /* only the default namespace */
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image, const char *snap, int read_only)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !name || !image)
+        return -EINVAL;
+    struct crbd_open_info info;
+    memset(&info, 0, sizeof info);
+    int r = crbd_py_image_open(io->py, name, snap, read_only, &info);
+    if (r < 0)
+        return r;
+    struct crbd_conn *conn;
+    struct crbd_image *img = calloc(1, sizeof *img);
+    if (!img)
+        r = -ENOMEM;
+    else
+        r = crbd_cluster_conn(io->cluster, &conn);
+    if (r < 0) {
+        free(img);
+        crbd_py_image_close(info.handle);
+        return r;
+    }
+    img->py = info.handle;
+    img->cluster = io->cluster;
+    img->conn = conn;
+    img->nebd_fd = info.nebd_fd;
+    img->block_size = info.block_size ? info.block_size : 4096;
+    atomic_init(&img->size, info.size);
+    img->read_only = read_only || (snap && *snap);
+    memcpy(img->block_name_prefix, info.block_name_prefix, sizeof img->block_name_prefix);
+    img->block_name_prefix[sizeof img->block_name_prefix - 1] = 0;
+    pthread_mutex_init(&img->lock, NULL);
+    pthread_cond_init(&img->idle, NULL);
+    img->event_fd = -1;
+    img->magic = CRBD_MAGIC_IMAGE;
+    *image = img;
+    return 0;
+}
+
+CRBD_API int rbd_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name)
+{
+    return image_open(io, name, image, snap_name, 0);
+}
+
+CRBD_API int rbd_open_read_only(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name)
+{
+    return image_open(io, name, image, snap_name, 1);
+}
+
+CRBD_API int rbd_close(rbd_image_t image)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    crbd_io_wait_idle(img);   /* like librbd: close waits for I/O in flight */
+    img->magic = CRBD_MAGIC_DEAD;
+    int r = crbd_py_image_close(img->py);
+    for (size_t i = 0; i < img->nevents; i++)
+        crbd_completion_put(img->events[i]);
+    free(img->events);
+    pthread_mutex_destroy(&img->lock);
+    pthread_cond_destroy(&img->idle);
+    free(img);
+    return r;
+}
+
+/* ---- info ---- */
+
+CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !info)
+        return -EINVAL;
+    if (infosize < sizeof *info)
+        return -ERANGE;
+    uint64_t size = atomic_load(&img->size);
+    memset(info, 0, sizeof *info);
+    info->size = size;
+    info->obj_size = RBD_OBJECT_SIZE;
+    info->num_objs = (size + RBD_OBJECT_SIZE - 1) / RBD_OBJECT_SIZE;
+    info->order = RBD_DEFAULT_ORDER;
+    memcpy(info->block_name_prefix, img->block_name_prefix, sizeof info->block_name_prefix);
+    info->parent_pool = -1;
+    return 0;
+}
+
+CRBD_API int rbd_get_size(rbd_image_t image, uint64_t *size)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !size)
+        return -EINVAL;
+    *size = atomic_load(&img->size);
+    return 0;
+}
+
+/* The image answers with a constant: fill *out and return 0, or -EINVAL for bad arguments. */
+static int image_const(rbd_image_t image, void *out, uint64_t value, size_t width)
+{
+    if (!crbd_image_get(image) || !out)
+        return -EINVAL;
+    if (width == 1)
+        *(uint8_t *)out = (uint8_t)value;
+    else
+        *(uint64_t *)out = value;
+    return 0;
+}
+
+/* LAYERING only: without FAST_DIFF, QEMU and libvirt never rely on rbd_diff_iterate2
+ * for allocation and treat every block as data. */
+CRBD_API int rbd_get_features(rbd_image_t image, uint64_t *features)
+{
+    return image_const(image, features, RBD_FEATURE_LAYERING, 8);
+}
+
+CRBD_API int rbd_get_flags(rbd_image_t image, uint64_t *flags) { return image_const(image, flags, 0, 8); }
+CRBD_API int rbd_get_old_format(rbd_image_t image, uint8_t *old) { return image_const(image, old, 0, 1); }
+CRBD_API int rbd_get_stripe_unit(rbd_image_t image, uint64_t *stripe_unit)
+{
+    return image_const(image, stripe_unit, RBD_OBJECT_SIZE, 8);
+}
+CRBD_API int rbd_get_stripe_count(rbd_image_t image, uint64_t *stripe_count)
+{
+    return image_const(image, stripe_count, 1, 8);
+}
+
+CRBD_API int rbd_get_parent_info(rbd_image_t image, char *parent_poolname, size_t ppoolnamelen, char *parent_name,
+                                 size_t pnamelen, char *parent_snapname, size_t psnapnamelen)
+{
+    (void)parent_poolname; (void)ppoolnamelen; (void)parent_name; (void)pnamelen;
+    (void)parent_snapname; (void)psnapnamelen;
+    return crbd_image_get(image) ? -ENOENT : -EINVAL;   /* no clones yet: never a parent */
+}
+
+CRBD_API int rbd_resize(rbd_image_t image, uint64_t size)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    if (img->read_only)
+        return -EROFS;
+    int r = crbd_py_image_resize(img->py, size);
+    if (r == 0)
+        atomic_store(&img->size, size);
+    return r;
+}
+
+CRBD_API int rbd_invalidate_cache(rbd_image_t image)
+{
+    return crbd_image_get(image) ? 0 : -EINVAL;   /* no client-side cache to drop */
+}
+
+/* ---- snapshots ---- */
+
+static int snap_op(rbd_image_t image, int op, const char *name, int *result)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !name)
+        return -EINVAL;
+    int dummy = 0;
+    return crbd_py_snap_op(img->py, op, name, result ? result : &dummy);
+}
+
+CRBD_API int rbd_snap_create(rbd_image_t image, const char *name) { return snap_op(image, CRBD_SNAP_CREATE, name, NULL); }
+CRBD_API int rbd_snap_remove(rbd_image_t image, const char *name) { return snap_op(image, CRBD_SNAP_REMOVE, name, NULL); }
+CRBD_API int rbd_snap_rollback(rbd_image_t image, const char *name)
+{
+    return snap_op(image, CRBD_SNAP_ROLLBACK, name, NULL);
+}
+CRBD_API int rbd_snap_protect(rbd_image_t image, const char *name) { return snap_op(image, CRBD_SNAP_PROTECT, name, NULL); }
+CRBD_API int rbd_snap_unprotect(rbd_image_t image, const char *name)
+{
+    return snap_op(image, CRBD_SNAP_UNPROTECT, name, NULL);
+}
+CRBD_API int rbd_snap_is_protected(rbd_image_t image, const char *name, int *is_protected)
+{
+    if (!is_protected)
+        return -EINVAL;
+    return snap_op(image, CRBD_SNAP_IS_PROTECTED, name, is_protected);
+}
+
+/* The blob holds, per snapshot, id (u64) | size (u64) | name NUL. librbd's protocol: room
+ * for every snapshot plus a terminating entry, else -ERANGE with the count needed. */
+CRBD_API int rbd_snap_list(rbd_image_t image, rbd_snap_info_t *snaps, int *max_snaps)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !max_snaps)
+        return -EINVAL;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_snap_list(img->py, &blob);
+    if (r < 0)
+        return r;
+    int n = 0;
+    for (size_t pos = 0; pos + 16 < blob.len; n++)
+        pos += 16 + strlen(blob.data + pos + 16) + 1;
+    if (*max_snaps < n + 1 || !snaps) {
+        *max_snaps = n + 1;
+        free(blob.data);
+        return -ERANGE;
+    }
+    size_t pos = 0;
+    for (int i = 0; i < n; i++) {
+        memcpy(&snaps[i].id, blob.data + pos, 8);
+        memcpy(&snaps[i].size, blob.data + pos + 8, 8);
+        snaps[i].name = strdup(blob.data + pos + 16);
+        pos += 16 + strlen(blob.data + pos + 16) + 1;
+    }
+    memset(&snaps[n], 0, sizeof snaps[n]);
+    free(blob.data);
+    return n;
+}
+
+CRBD_API void rbd_snap_list_end(rbd_snap_info_t *snaps)
+{
+    for (; snaps && snaps->name; snaps++) {
+        free((void *)snaps->name);
+        snaps->name = NULL;
+    }
+}
+
+/* ---- diff / encryption ---- */
+
+/* No allocation map yet: every object-sized piece of the range is reported as data. */
+CRBD_API int rbd_diff_iterate2(rbd_image_t image, const char *fromsnapname, uint64_t ofs, uint64_t len,
+                               uint8_t include_parent, uint8_t whole_object, rbd_diff_cb_t cb, void *arg)
+{
+    (void)include_parent;
+    (void)whole_object;
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !cb)
+        return -EINVAL;
+    if (fromsnapname && *fromsnapname)
+        return -ENOENT;   /* no snapshots exist yet */
+    uint64_t size = atomic_load(&img->size);
+    if (ofs > size)
+        return -EINVAL;
+    uint64_t end = len > size - ofs ? size : ofs + len;
+    for (uint64_t pos = ofs; pos < end;) {
+        uint64_t next = (pos / RBD_OBJECT_SIZE + 1) * RBD_OBJECT_SIZE;
+        uint64_t n = (next < end ? next : end) - pos;
+        int r = cb(pos, (size_t)n, 1, arg);
+        if (r < 0)
+            return r;
+        pos += n;
+    }
+    return 0;
+}
+
+CRBD_API int rbd_encryption_format(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,
+                                   size_t opts_size)
+{
+    (void)format; (void)opts; (void)opts_size;
+    return crbd_image_get(image) ? -EOPNOTSUPP : -EINVAL;
+}
+
+CRBD_API int rbd_encryption_load(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,
+                                 size_t opts_size)
+{
+    (void)format; (void)opts; (void)opts_size;
+    return crbd_image_get(image) ? -EOPNOTSUPP : -EINVAL;
+}
