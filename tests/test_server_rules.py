@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from daemon import new_daemon, remove
-from rawwire import FILE, HEARTBEAT, Wire, fd_req, heartbeat_req, io_req, nebd_name
+from rawwire import FILE, HEARTBEAT, Wire, fd_req, fields, heartbeat_req, nebd_name
 from test_server_wire import log_has, make_image
 
 GiB = 1 << 30
@@ -58,7 +58,6 @@ def test_backend_size_rounds_to_segments_and_never_shrinks(wire):
     # the Curve volume itself (nebd GetInfo) has the backend length
     fd = wire.open_fd(nebd_name("rbd", "one", "admin"))
     info = wire.call(FILE, "GetInfo", fd_req(fd))
-    from rawwire import fields
     assert fields(info.fields[3][0])[1] == [16 * GiB]
     too_big = wire.catalog("CreateImage", owner="admin", pool="rbd", image="huge", size=(20 << 40) + 1)
     assert too_big["errno"] == errno.EINVAL

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rawwire import (CATALOG, FILE, HEARTBEAT, Wire, fb, fd_req, fv, heartbeat_req, io_req, nebd_name, open_req,
+from rawwire import (CATALOG, FILE, HEARTBEAT, Wire, fb, fd_req, fields, fv, heartbeat_req, io_req, nebd_name, open_req,
                      request_frame, resize_req)
 
 GiB = 1 << 30
@@ -65,8 +65,7 @@ def test_file_service_cycle(wire):
 
     info = wire.call(FILE, "GetInfo", fd_req(fd))
     assert info.ret_code == 0
-    fi = info.fields[3][0]
-    fi = {k: v[0] for k, v in __import__("rawwire").fields(fi).items()}
+    fi = {k: v[0] for k, v in fields(info.fields[3][0]).items()}
     assert fi == {1: 10 * GiB, 2: 16 << 20, 3: 640, 4: 4096}
 
     assert wire.call(FILE, "Discard", io_req(fd, 8192, 4096)).ret_code == 0
@@ -76,7 +75,7 @@ def test_file_service_cycle(wire):
 
     assert wire.call(FILE, "ResizeFile", resize_req(fd, 11 * GiB)).ret_code == 0
     info = wire.call(FILE, "GetInfo", fd_req(fd))
-    assert __import__("rawwire").fields(info.fields[3][0])[1] == [11 * GiB]
+    assert fields(info.fields[3][0])[1] == [11 * GiB]
     shrink = wire.call(FILE, "ResizeFile", resize_req(fd, 10 * GiB))
     assert shrink.ret_code == -1 and "NO_SHRINK" in shrink.ret_msg
     # the I/O just past the old end now works, past the new end fails

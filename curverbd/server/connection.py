@@ -2,8 +2,10 @@
 
 Each wakeup is one ``recv_into`` a large buffer; every complete frame in it is
 handled in place (write data goes from this buffer straight to the volume).
-Replies go out with one ``sendmsg([head, attachment])`` under a send lock, since
-Flush replies come from the flush pool. A byte stream that is not baidu_std
+Replies to the frames of one wakeup are gathered and go out together in one
+``sendmsg([head, attachment, head, ...])`` (read data is never copied into a
+frame); replies made on other threads (Flush, from the flush pool) are sent at
+once under the same send lock. A byte stream that is not baidu_std
 closes this connection only.
 """
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..nebd import framing, messages
 log = logging.getLogger("curverbd.server.connection")
 
 BUFFER = 1 << 20   # default receive buffer; grows for one frame larger than it
+MAX_PARTS = 512    # buffers per sendmsg, well below IOV_MAX
 HEADER = framing.HEADER_SIZE
 
 
@@ -41,16 +44,32 @@ class Connection:
         self.alive = True
         self._async = 0  # requests answered later (Flush): the socket stays open until they are
         self._async_done = threading.Condition()
+        self._reader = 0      # the connection thread's id: its replies are batched
+        self._batch: list = []
 
     # --- replies --------------------------------------------------------------------------------
     def reply(self, cid: int, payload: bytes, attachment=None) -> None:
         size = len(attachment) if attachment is not None else 0
         head = framing.response_head(cid, payload, size)
-        self._send([head, attachment] if size else [head])
+        self._queue([head, attachment] if size else [head])
 
     def reply_error(self, cid: int, code: int, text: str) -> None:
         log.info("%s: request %d refused with brpc error %d: %s", self.peer, cid, code, text)
-        self._send([framing.response_head(cid, b"", 0, error_code=code, error_text=text)])
+        self._queue([framing.response_head(cid, b"", 0, error_code=code, error_text=text)])
+
+    def _queue(self, parts: list) -> None:
+        if threading.get_ident() != self._reader:
+            self._send(parts)
+            return
+        self._batch += parts
+        if len(self._batch) >= MAX_PARTS:
+            self.flush_replies()
+
+    def flush_replies(self) -> None:
+        """Send the replies gathered on the connection thread."""
+        if self._batch:
+            batch, self._batch = self._batch, []
+            self._send(batch)
 
     def _send(self, parts: list) -> None:
         with self.send_lock:
@@ -78,6 +97,7 @@ class Connection:
 
     # --- receiving ------------------------------------------------------------------------------
     def run(self) -> None:
+        self._reader = threading.get_ident()
         try:
             cause = self._serve()
         except framing.FrameError as exc:
@@ -87,6 +107,7 @@ class Connection:
         except Exception as exc:  # a bug: drop this connection, keep the daemon
             log.exception("%s: connection handler failed", self.peer)
             cause = f"internal error: {exc}"
+        self.flush_replies()  # answers to the frames before a bad one still go out
         log.info("connection from %s closed: %s", self.peer, cause)
         with self._async_done:
             self._async_done.wait_for(lambda: self._async == 0, timeout=60)
@@ -125,6 +146,7 @@ class Connection:
                     break
                 self._handle(view[start + HEADER:stop], meta_size)
                 start = stop
+            self.flush_replies()
             if start == end:
                 start = end = 0
                 if len(buf) > BUFFER:  # drop the grown buffer once the big frame is done
