@@ -49,3 +49,4 @@ extern "Python" {
 int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
 void crbd_log_write(const char *line, size_t len);
 int crbd_log_set_path(const char *path);
+int crbd_embedded(void);   /* 1 if the library started the interpreter (the host is not Python) */

@@ -75,6 +75,11 @@ static void init_python(void)
     init_rc = 0;
 }
 
+int crbd_embedded(void)
+{
+    return we_own_python;
+}
+
 int crbd_ensure_python(void)
 {
     pthread_once(&init_once, init_python);

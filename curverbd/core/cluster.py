@@ -41,6 +41,11 @@ class Cluster:
     def __exit__(self, *exc) -> None:
         self.shutdown()
 
+    @property
+    def socket_path(self) -> str:
+        """The curverbd-server socket this handle connects to (conf, env CURVERBD_SOCKET wins)."""
+        return self.conf.socket
+
     # --- configuration -----------------------------------------------------------
     def conf_set(self, key: str, value: str) -> None:
         self.conf.set(key, value)

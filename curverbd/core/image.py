@@ -86,6 +86,11 @@ class Image:
     def block_size(self) -> int:
         return self._block
 
+    @property
+    def nebd_fd(self) -> int:
+        """The volume's fd on the daemon (server-wide: the C data path uses it on its own connection)."""
+        return self._fd
+
     def __enter__(self) -> "Image":
         return self
 

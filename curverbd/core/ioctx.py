@@ -56,6 +56,10 @@ class IoCtx:
     def stat_image(self, name: str) -> dict[str, Any]:
         return self._catalog.stat_image(self.pool, name)
 
+    def stat(self) -> dict[str, Any]:
+        """The pool's PoolStat: {pool, owner, images, bytes_used, bytes_provisioned}."""
+        return self._catalog.stat_pool(self.pool)
+
     def open_image(self, name: str, read_only: bool = False) -> Image:
         """Open image ``name``; Error(ENOENT) if missing, EPERM if another user's."""
         check_image_name(name)

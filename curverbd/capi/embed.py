@@ -1,0 +1,21 @@
+"""Start of the embedded control plane (run once by the library's cffi init code)."""
+from __future__ import annotations
+
+import signal
+
+
+def _restore_sigint() -> None:
+    """Importing ``signal`` installs CPython's SIGINT handler if the host left SIGINT at
+    SIG_DFL; give it back, or Ctrl-C would stop killing qemu-img (cffi-embedding.md 3.4)."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start(ffi, lib) -> None:
+    """Install logging, fix SIGINT, register every callback the C exports call."""
+    if lib.crbd_embedded():   # a Python host keeps its own signal handling
+        _restore_sigint()
+    from . import log, rados_calls, rbd_calls
+    log.install(lib)
+    rados_calls.register(ffi, lib)
+    rbd_calls.register(ffi, lib)

@@ -1,0 +1,91 @@
+"""Callbacks behind the librados exports: cluster handles, configuration, pools."""
+from __future__ import annotations
+
+import logging
+
+from ..core import Cluster, IoCtx
+from ..errors import Error
+from . import log
+from .externs import register as _register, set_blob, text
+from .handles import HANDLES
+
+LOG = logging.getLogger("curverbd.capi")
+
+
+def register(ffi, lib) -> None:
+    def crbd_py_cluster_create(user, handle_out):
+        # rados_create(NULL) is client.admin; rados_create2 passed the name without "client."
+        name = text(ffi, user) or "admin"
+        handle_out[0] = HANDLES.add(Cluster(user=name))
+        return 0
+
+    def crbd_py_conf_read_file(cluster, path):
+        # NULL searches the default places; finding no file there is fine (nothing is needed)
+        HANDLES.get(cluster, Cluster).conf_read_file(text(ffi, path) or None)
+        return 0
+
+    def crbd_py_conf_set(cluster, key, value):
+        # any key is accepted and kept: QEMU and libvirt send many Ceph keys
+        HANDLES.get(cluster, Cluster).conf_set(text(ffi, key), text(ffi, value) or "")
+        return 0
+
+    def crbd_py_conf_get(cluster, key, value_out):
+        value = HANDLES.get(cluster, Cluster).conf_get(text(ffi, key))
+        set_blob(lib, value_out, str(value).encode())
+        return 0
+
+    def crbd_py_connect(cluster, path_out):
+        c = HANDLES.get(cluster, Cluster)
+        log_file = c.conf.lookup("log_file")
+        if log_file:
+            log.set_path(lib, log_file)
+        try:
+            c.connect()
+        except Error as exc:
+            LOG.error("client.%s cannot connect to curverbd-server at %s: %s", c.user, c.socket_path, exc)
+            raise
+        set_blob(lib, path_out, c.socket_path.encode())
+        return 0
+
+    def crbd_py_cluster_shutdown(cluster):
+        HANDLES.pop(cluster, Cluster).shutdown()
+        return 0
+
+    def crbd_py_cluster_stat(cluster, stat):
+        s = HANDLES.get(cluster, Cluster).stat()
+        stat.kb = s.get("bytes_total", 0) // 1024
+        stat.kb_used = s.get("bytes_used", 0) // 1024
+        stat.kb_avail = s.get("bytes_avail", 0) // 1024
+        stat.num_objects = 0
+        return 0
+
+    def crbd_py_ioctx_create(cluster, pool, handle_out):
+        c = HANDLES.get(cluster, Cluster)
+        name = text(ffi, pool)
+        try:
+            io = c.open_ioctx(name)
+        except Error as exc:
+            LOG.error("client.%s cannot open pool %r: %s", c.user, name, exc)
+            raise
+        handle_out[0] = HANDLES.add(io)
+        return 0
+
+    def crbd_py_ioctx_destroy(ioctx):
+        HANDLES.pop(ioctx, IoCtx).close()
+        return 0
+
+    def crbd_py_pool_stat(ioctx, stat):
+        s = HANDLES.get(ioctx, IoCtx).stat()
+        used = s.get("bytes_used", 0)
+        stat.num_bytes = used
+        stat.num_kb = (used + 1023) // 1024
+        stat.num_user_bytes = used
+        stat.num_objects = s.get("images", 0)
+        return 0
+
+    _register(ffi, [crbd_py_cluster_create, crbd_py_conf_read_file, crbd_py_conf_set, crbd_py_conf_get,
+                    crbd_py_connect, crbd_py_cluster_shutdown, crbd_py_cluster_stat, crbd_py_ioctx_create,
+                    crbd_py_ioctx_destroy, crbd_py_pool_stat])
+
+
+__all__ = ["register"]

@@ -1,0 +1,107 @@
+"""Callbacks behind the librbd control-plane exports: image lifecycle, open/close, resize,
+snapshots. The data path never comes here: C speaks nebd itself on the fd opened here."""
+from __future__ import annotations
+
+import errno
+import logging
+import struct
+
+from ..core import Image, IoCtx
+from ..errors import Error
+from .externs import register as _register, set_blob, text
+from .handles import HANDLES
+
+LOG = logging.getLogger("curverbd.capi")
+
+# crbd_py_snap_op codes (shim_c/cdef.h) -> the core Image method, named as Ceph's Python
+# rbd.Image names them; absent until snapshots land in the core -> EOPNOTSUPP
+SNAP_METHODS = {
+    "CRBD_SNAP_CREATE": "create_snap", "CRBD_SNAP_REMOVE": "remove_snap",
+    "CRBD_SNAP_ROLLBACK": "rollback_to_snap", "CRBD_SNAP_PROTECT": "protect_snap",
+    "CRBD_SNAP_UNPROTECT": "unprotect_snap", "CRBD_SNAP_IS_PROTECTED": "is_protected_snap",
+}
+
+
+def register(ffi, lib) -> None:
+    snap_methods = {getattr(lib, code): method for code, method in SNAP_METHODS.items()}
+
+    def crbd_py_image_create(ioctx, name, size, order):
+        HANDLES.get(ioctx, IoCtx).create_image(text(ffi, name), size, order=order or None)
+        return 0
+
+    def crbd_py_image_remove(ioctx, name):
+        HANDLES.get(ioctx, IoCtx).remove_image(text(ffi, name))
+        return 0
+
+    def crbd_py_image_list(ioctx, specs_out):
+        io = HANDLES.get(ioctx, IoCtx)
+        out = bytearray()
+        for name in io.list_images():
+            try:
+                image_id = str(io.stat_image(name).get("id", name))
+            except Error:
+                continue   # removed meanwhile
+            out += image_id.encode() + b"\0" + name.encode() + b"\0"
+        set_blob(lib, specs_out, bytes(out))
+        return 0
+
+    def crbd_py_image_clone(p_ioctx, p_name, p_snap, c_ioctx, c_name, features, order):
+        parent = HANDLES.get(p_ioctx, IoCtx)
+        clone = getattr(parent, "clone", None)
+        if clone is None:
+            raise Error(errno.EOPNOTSUPP, f"clone of {parent.pool}/{text(ffi, p_name)}@{text(ffi, p_snap)}: "
+                                          "clones are not supported yet")
+        clone(text(ffi, p_name), text(ffi, p_snap), HANDLES.get(c_ioctx, IoCtx), text(ffi, c_name),
+              features=features, order=order or None)
+        return 0
+
+    def crbd_py_image_open(ioctx, name, snap, read_only, info):
+        io = HANDLES.get(ioctx, IoCtx)
+        image_name, snap_name = text(ffi, name), text(ffi, snap)
+        if snap_name:
+            raise Error(errno.ENOENT, f"image {io.pool}/{image_name}: no snapshot {snap_name!r}")
+        try:
+            img = io.open_image(image_name, read_only=bool(read_only))
+        except Error as exc:
+            LOG.error("client.%s cannot open image %s/%s: %s", io.cluster.user, io.pool, image_name, exc)
+            raise
+        try:
+            record = img.stat()
+            info.nebd_fd = img.nebd_fd
+            info.block_size = img.block_size
+            info.size = img.size()
+            info.block_name_prefix = f"rbd_data.{record.get('id', '')}".encode()[:23]
+            info.handle = HANDLES.add(img)
+        except BaseException:
+            img.close()
+            raise
+        return 0
+
+    def crbd_py_image_close(image):
+        HANDLES.pop(image, Image).close()
+        return 0
+
+    def crbd_py_image_resize(image, size):
+        HANDLES.get(image, Image).resize(size)
+        return 0
+
+    def crbd_py_snap_list(image, snaps_out):
+        img = HANDLES.get(image, Image)
+        out = bytearray()
+        for snap in getattr(img, "list_snaps", lambda: [])():
+            out += struct.pack("=QQ", snap["id"], snap["size"]) + snap["name"].encode() + b"\0"
+        set_blob(lib, snaps_out, bytes(out))
+        return 0
+
+    def crbd_py_snap_op(image, op, name, result):
+        img = HANDLES.get(image, Image)
+        method = getattr(img, snap_methods.get(op, ""), None)
+        if method is None:
+            raise Error(errno.EOPNOTSUPP, f"{img}: snapshots are not supported yet")
+        value = method(text(ffi, name))
+        result[0] = int(bool(value)) if value is not None else 0
+        return 0
+
+    _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
+                    crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_snap_list,
+                    crbd_py_snap_op])
