@@ -146,7 +146,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     return 0
 
 
-# command -> (handler, how a failure is described, extra arguments)
+# command -> (handler, how Ceph describes its failure)
 COMMANDS = {
     "create": (cmd_create, "create error"),
     "ls": (cmd_ls, "error listing images"),
@@ -193,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler, what = COMMANDS[args.command]
+    if what.startswith("error opening image"):
+        what = f"{what} {getattr(args, 'image_spec', None) or args.image}"
     try:
         return handler(args)
     except OSError as err:

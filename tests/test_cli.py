@@ -1,0 +1,78 @@
+"""The rbd and ceph commands against a real daemon, run as the user runs them (subprocesses)."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def run(daemon, prog, *args, ok=True):
+    proc = subprocess.run([sys.executable, "-m", f"curverbd.cli.{prog}", *args], env=daemon.env(),
+                          capture_output=True, text=True, timeout=60)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def pool(daemon):
+    run(daemon, "ceph", "osd", "pool", "create", "vms")
+    return "vms"
+
+
+def test_pool_create_and_ls(daemon, pool):
+    assert run(daemon, "ceph", "osd", "pool", "ls").stdout == "vms\n"
+    assert json.loads(run(daemon, "ceph", "osd", "pool", "ls", "--format", "json").stdout) == ["vms"]
+    # another user sees none of admin's pools
+    assert json.loads(run(daemon, "ceph", "--id", "bob", "osd", "pool", "ls", "--format", "json").stdout) == []
+
+
+def test_create_info_resize_rm(daemon, pool):
+    run(daemon, "rbd", "create", "--size", "1.5G", "vms/disk")
+    info = json.loads(run(daemon, "rbd", "info", "vms/disk", "--format", "json").stdout)
+    assert info["size"] == 1536 << 20
+    assert info["backend_size"] == 10 << 30
+    assert info["objects"] == 384 and info["order"] == 22
+    assert "size 1.5 GiB in 384 objects" in run(daemon, "rbd", "info", "vms/disk").stdout
+
+    bad = run(daemon, "rbd", "resize", "--size", "1M", "vms/disk", ok=False)
+    assert bad.returncode == 22 and "--allow-shrink" in bad.stderr
+    run(daemon, "rbd", "resize", "--size", "1M", "--allow-shrink", "vms/disk")
+    assert json.loads(run(daemon, "rbd", "info", "--format", "json", "vms/disk").stdout)["size"] == 1 << 20
+    run(daemon, "rbd", "resize", "--size", "12G", "-p", "vms", "--image", "disk")
+    info = json.loads(run(daemon, "rbd", "info", "vms/disk", "--format", "json").stdout)
+    assert (info["size"], info["backend_size"]) == (12 << 30, 12 << 30)
+
+    assert run(daemon, "rbd", "ls", "vms").stdout == "disk\n"
+    run(daemon, "rbd", "rm", "vms/disk")
+    assert run(daemon, "rbd", "ls", "vms").stdout == ""
+
+
+def test_plain_size_is_megabytes(daemon, pool):
+    run(daemon, "rbd", "create", "-s", "64", "-p", "vms", "small")
+    assert json.loads(run(daemon, "rbd", "info", "vms/small", "--format", "json").stdout)["size"] == 64 << 20
+
+
+def test_errors_are_cephs_one_line_and_errno_exit(daemon, pool):
+    missing = run(daemon, "rbd", "info", "vms/nope", ok=False)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("rbd: error opening image vms/nope: (2) No such file or directory\n")
+    run(daemon, "rbd", "create", "--size", "1G", "vms/disk")
+    exists = run(daemon, "rbd", "create", "--size", "1G", "vms/disk", ok=False)
+    assert exists.returncode == 17 and "rbd: create error: (17) File exists" in exists.stderr
+    other = run(daemon, "rbd", "-n", "client.bob", "info", "vms/disk", ok=False)
+    assert other.returncode == 1 and "(1) Operation not permitted" in other.stderr
+    other = run(daemon, "rbd", "rm", "--user", "bob", "vms/disk", ok=False)
+    assert other.returncode == 1
+    assert run(daemon, "rbd", "ls", "vms").stdout == "disk\n"
+    bad_user = run(daemon, "rbd", "--id", "x_y", "ls", "vms", ok=False)
+    assert bad_user.returncode == 22 and "x_y" in bad_user.stderr
+    bad_size = run(daemon, "rbd", "create", "--size", "lots", "vms/d2", ok=False)
+    assert bad_size.returncode == 22 and "invalid size 'lots'" in bad_size.stderr
+
+
+def test_daemon_down_is_a_clear_error(daemon):
+    daemon.stop()
+    down = run(daemon, "rbd", "ls", "rbd", ok=False)
+    assert down.returncode != 0
+    assert daemon.socket in down.stderr
