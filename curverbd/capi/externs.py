@@ -17,8 +17,8 @@ LOG = logging.getLogger("curverbd.capi")
 def _onerror(name: str):
     def onerror(exc_type, exc, tb):
         if isinstance(exc, OSError) and isinstance(exc.errno, int) and exc.errno > 0:
-            level = logging.INFO if isinstance(exc, Error) else logging.WARNING
-            LOG.log(level, "%s: %s", name, exc, exc_info=not isinstance(exc, Error))
+            # an Error's message names the object and the cause; anything else gets a traceback
+            LOG.warning("%s: %s", name, exc, exc_info=not isinstance(exc, Error))
             return -exc.errno
         LOG.error("%s failed", name, exc_info=(exc_type, exc, tb))
         return None   # -> error= (-EIO)

@@ -1,15 +1,10 @@
 """Callbacks behind the librados exports: cluster handles, configuration, pools."""
 from __future__ import annotations
 
-import logging
-
 from ..core import Cluster, IoCtx
-from ..errors import Error
 from . import log
 from .externs import register as _register, set_blob, text
 from .handles import HANDLES
-
-LOG = logging.getLogger("curverbd.capi")
 
 
 def register(ffi, lib) -> None:
@@ -39,11 +34,7 @@ def register(ffi, lib) -> None:
         log_file = c.conf.lookup("log_file")
         if log_file:
             log.set_path(lib, log_file)
-        try:
-            c.connect()
-        except Error as exc:
-            LOG.error("client.%s cannot connect to curverbd-server at %s: %s", c.user, c.socket_path, exc)
-            raise
+        c.connect()
         set_blob(lib, path_out, c.socket_path.encode())
         return 0
 
@@ -62,12 +53,7 @@ def register(ffi, lib) -> None:
     def crbd_py_ioctx_create(cluster, pool, handle_out):
         c = HANDLES.get(cluster, Cluster)
         name = text(ffi, pool)
-        try:
-            io = c.open_ioctx(name)
-        except Error as exc:
-            LOG.error("client.%s cannot open pool %r: %s", c.user, name, exc)
-            raise
-        handle_out[0] = HANDLES.add(io)
+        handle_out[0] = HANDLES.add(c.open_ioctx(name))
         return 0
 
     def crbd_py_ioctx_destroy(ioctx):

@@ -3,15 +3,12 @@ snapshots. The data path never comes here: C speaks nebd itself on the fd opened
 from __future__ import annotations
 
 import errno
-import logging
 import struct
 
 from ..core import Image, IoCtx
 from ..errors import Error
 from .externs import register as _register, set_blob, text
 from .handles import HANDLES
-
-LOG = logging.getLogger("curverbd.capi")
 
 # crbd_py_snap_op codes (shim_c/cdef.h) -> the core Image method, named as Ceph's Python
 # rbd.Image names them; absent until snapshots land in the core -> EOPNOTSUPP
@@ -60,11 +57,7 @@ def register(ffi, lib) -> None:
         image_name, snap_name = text(ffi, name), text(ffi, snap)
         if snap_name:
             raise Error(errno.ENOENT, f"image {io.pool}/{image_name}: no snapshot {snap_name!r}")
-        try:
-            img = io.open_image(image_name, read_only=bool(read_only))
-        except Error as exc:
-            LOG.error("client.%s cannot open image %s/%s: %s", io.cluster.user, io.pool, image_name, exc)
-            raise
+        img = io.open_image(image_name, read_only=bool(read_only))
         try:
             record = img.stat()
             info.nebd_fd = img.nebd_fd
