@@ -159,7 +159,7 @@ def test_image_matches_model(model_daemon, monkeypatch):
             m.ioctx = ioctx
             return m
         run_state_machine_as_test(machine, settings=settings(
-            max_examples=20, stateful_step_count=15, deadline=None,
+            max_examples=40, stateful_step_count=20, deadline=None,
             suppress_health_check=[HealthCheck.too_slow]))
     finally:
         cluster.shutdown()

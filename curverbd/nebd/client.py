@@ -13,7 +13,7 @@ import re
 from typing import Callable, Sequence
 
 from ..errors import CURVE_TO_ERRNO, CurveStatus, Error
-from . import messages
+from . import fastwire, messages
 from .connection import Connection
 
 Done = Callable[[Error | None], None]
@@ -107,37 +107,42 @@ class NebdClient:
         self._call("InvalidateCache", {"fd": fd}, f"nebd fd {fd}")
 
     # --- asynchronous data calls -----------------------------------------------
-    def _submit(self, method: str, request: dict, done: Done, attachment: Sequence = (),
+    def _submit(self, method: str, fd: int, payload: bytes, done: Done, attachment: Sequence = (),
                 into: list | None = None) -> None:
-        req_msg, reply_msg = messages.FILE_METHODS[method]
-
-        def on_reply(error, payload, att):
-            if error is None:
-                try:
-                    reply = reply_msg.decode(payload, check_required=False)
-                except ValueError as exc:
-                    error = Error(errno.EIO, f"nebd fd {request['fd']}: undecodable {method} reply: {exc}")
-                else:
-                    error = reply_error(method, reply, f"nebd fd {request['fd']}")
-                if error is None and att is not None and into is not None:
-                    # OK, but the data did not match the buffers (they were sized exactly)
-                    error = Error(errno.EIO, f"nebd fd {request['fd']}: Read returned {len(att)} bytes, "
-                                             f"expected {request['size']}")
+        def on_reply(error, reply, att):
+            if error is None and reply != fastwire.REPLY_OK:  # the common kOK reply needs no decoding
+                error = self._reply_error(method, fd, reply)
+            if error is None and att is not None and into is not None:
+                # kOK, but the data did not fit the buffers (they are sized exactly)
+                error = Error(errno.EIO, f"nebd fd {fd}: Read returned {len(att)} bytes, "
+                                         f"expected {sum(len(b) for b in into)}")
             done(error)
-        self.connection.submit(_SERVICE, method, req_msg.encode(request), on_reply, attachment, into)
+        self.connection.submit(_SERVICE, method, payload, on_reply, attachment, into)
+
+    @staticmethod
+    def _reply_error(method: str, fd: int, reply: bytes) -> Error | None:
+        try:
+            decoded = messages.FILE_METHODS[method][1].decode(reply, check_required=False)
+        except ValueError as exc:
+            return Error(errno.EIO, f"nebd fd {fd}: undecodable {method} reply: {exc}")
+        return reply_error(method, decoded, f"nebd fd {fd}")
 
     def aio_read(self, fd: int, offset: int, into: list, done: Done) -> None:
         """Read ``sum(len(into))`` bytes at ``offset`` straight into the ``into`` buffers."""
-        size = sum(len(b) for b in into)
-        self._submit("Read", {"fd": fd, "offset": offset, "size": size}, done, into=into)
+        size = 0
+        for buf in into:
+            size += len(buf)
+        self._submit("Read", fd, fastwire.io_request(fd, offset, size), done, into=into)
 
     def aio_write(self, fd: int, offset: int, data: Sequence, done: Done) -> None:
         """Write the concatenation of the ``data`` buffers at ``offset`` (sent without copying)."""
-        size = sum(len(b) for b in data)
-        self._submit("Write", {"fd": fd, "offset": offset, "size": size}, done, attachment=data)
+        size = 0
+        for buf in data:
+            size += len(buf)
+        self._submit("Write", fd, fastwire.io_request(fd, offset, size), done, attachment=data)
 
     def aio_discard(self, fd: int, offset: int, size: int, done: Done) -> None:
-        self._submit("Discard", {"fd": fd, "offset": offset, "size": size}, done)
+        self._submit("Discard", fd, fastwire.io_request(fd, offset, size), done)
 
     def aio_flush(self, fd: int, done: Done) -> None:
-        self._submit("Flush", {"fd": fd}, done)
+        self._submit("Flush", fd, fastwire.fd_request(fd), done)

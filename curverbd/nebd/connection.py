@@ -27,7 +27,7 @@ import threading
 from typing import Callable, Sequence
 
 from ..errors import Error
-from . import framing, messages
+from . import fastwire, framing
 from .protobuf import DecodeError
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ class Connection:
         self._draining = False                 # the flusher owns the send side while True
         self._flusher: threading.Thread | None = None
         self._receiver: threading.Thread | None = None
+        self._heads: dict[tuple[str, str], fastwire.HeadEncoder] = {}
         self._down: str | None = "not connected"   # why the connection cannot be used; None when up
 
     # --- life cycle ------------------------------------------------------------
@@ -137,7 +138,10 @@ class Connection:
         size = 0
         for buf in attachment:
             size += len(buf)
-        head = framing.request_head(service, method, cid, payload, size)
+        encoder = self._heads.get((service, method))
+        if encoder is None:
+            encoder = self._heads[(service, method)] = fastwire.HeadEncoder(service, method)
+        head = encoder.head(cid, payload, size)
         request = Request(cid, service, method, [head, *attachment], into, on_reply)
         with self._lock:
             reason = self._down
@@ -217,7 +221,7 @@ class Connection:
         view = memoryview(buf)
         start = end = 0
         inflight = self._inflight
-        decode_meta = messages.RpcMeta.decode
+        parse_meta = fastwire.response_meta
 
         def fill(n: int) -> None:
             """Make at least ``n`` bytes available at view[start:end]."""
@@ -244,16 +248,15 @@ class Connection:
             body_size, meta_size = framing.parse_header(view[start:start + framing.HEADER_SIZE])
             fill(framing.HEADER_SIZE + meta_size)
             start += framing.HEADER_SIZE
-            meta = decode_meta(view[start:start + meta_size])
+            cid, att_size, code, text = parse_meta(view[start:start + meta_size])
             start += meta_size
-            att_size = meta.get("attachment_size", 0)
             payload_size = body_size - meta_size - att_size
             if att_size < 0 or payload_size < 0:
                 raise framing.FrameError(f"attachment size {att_size} exceeds the frame body")
             fill(payload_size)
             payload = bytes(view[start:start + payload_size])
             start += payload_size
-            request = inflight.pop(meta.get("correlation_id", 0), None)
+            request = inflight.pop(cid, None)
             attachment = None
             if request is not None and request.into is not None and att_size == request.into_size:
                 # the data goes straight to the caller's buffers
@@ -267,7 +270,7 @@ class Connection:
                 attachment = view[start:start + att_size]
                 start += att_size
             if request is not None:
-                self._dispatch(request, meta, payload, attachment)
+                self._dispatch(request, code, text, payload, attachment)
 
     @staticmethod
     def _copy_into(targets: list, data: memoryview) -> list:
@@ -289,12 +292,9 @@ class Connection:
             raise EOFError
         return got
 
-    def _dispatch(self, request: Request, meta: dict, payload: bytes, attachment) -> None:
-        response = meta.get("response") or {}
-        code = response.get("error_code", 0)
+    def _dispatch(self, request: Request, code: int, text: str, payload: bytes, attachment) -> None:
         error = None
         if code:
-            text = response.get("error_text", "")
             error = Error(errno.EIO, f"{request.service}.{request.method} failed in brpc: error {code} {text}")
         try:
             request.on_reply(error, payload, attachment)
