@@ -269,3 +269,39 @@ def test_server_gone_fails_requests_with_enotconn(monkeypatch):
         c.shutdown()
     finally:
         remove(d)
+
+
+def test_large_io_crosses_frame_and_socket_limits(new_image):
+    size = image_module.MAX_IO + 8 * MiB + 12345
+    img = new_image(size)
+    data = pattern(size - 777, 11)
+    assert img.write(777, data) == len(data)              # > MAX_IO: split; > socket buffer: flusher
+    got = bytearray(size)
+    assert img.readinto(0, got) == size                   # replies larger than the receive buffer
+    assert got[:777] == bytes(777) and got[777:] == data
+
+
+def test_sync_io_from_a_callback_is_refused(new_image):
+    img = new_image(MiB)
+    seen = []
+
+    def cb(comp):
+        try:
+            img.read(0, 10)
+        except Error as exc:
+            seen.append(exc.errno)
+    img.aio_write(0, b"x", cb).wait()
+    assert seen == [errno.EDEADLK]
+
+
+def test_shutdown_closes_open_images(cluster, ioctx, core_daemon):
+    ioctx.create_image("held", MiB)
+    img = ioctx.open_image("held")
+    img.write(0, b"abc")
+    cluster.shutdown()
+    c2 = Cluster()
+    c2.connect()
+    try:
+        c2.open_ioctx(ioctx.pool).remove_image("held")   # EBUSY if the file were still open
+    finally:
+        c2.shutdown()

@@ -75,10 +75,18 @@ class Cluster:
         self._heartbeat.start()
 
     def shutdown(self) -> None:
-        """Close the connection (open images become unusable)."""
-        nebd, self._nebd = self._nebd, None
+        """Close the files still open and the connection (open images become unusable)."""
+        nebd = self._nebd
         if nebd is None:
             return
+        with self._files_lock:
+            fds, self._files = [fd for fd, _ in self._files.values()], {}
+        for fd in fds:
+            try:
+                nebd.close_file(fd)
+            except Error:
+                pass  # the server may be gone; nothing else to release
+        self._nebd = None
         self._stop.set()
         nebd.close()
         if self._heartbeat is not None and self._heartbeat is not threading.current_thread():

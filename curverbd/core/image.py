@@ -142,26 +142,32 @@ class Image:
         return self._catalog.list_meta(self.ioctx.pool, self.name)
 
     # --- synchronous I/O ---------------------------------------------------------
+    def _wait(self, completion: Completion) -> int:
+        """The result of a synchronous call (which a completion callback must not make)."""
+        if not completion.is_complete() and self._nebd.connection.on_receiver_thread():
+            raise Error(errno.EDEADLK, f"{self}: synchronous I/O from a completion callback")
+        return completion.result()
+
     def read(self, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes at ``offset`` (fewer at the end of the image)."""
         completion = self.aio_read(offset, length)
-        completion.result()
+        self._wait(completion)
         return completion.data
 
     def readinto(self, offset: int, buffer) -> int:
-        return self.aio_readinto(offset, buffer).result()
+        return self._wait(self.aio_readinto(offset, buffer))
 
     def write(self, offset: int, data) -> int:
-        return self.aio_write(offset, data).result()
+        return self._wait(self.aio_write(offset, data))
 
     def discard(self, offset: int, length: int) -> int:
-        return self.aio_discard(offset, length).result()
+        return self._wait(self.aio_discard(offset, length))
 
     def write_zeroes(self, offset: int, length: int) -> int:
-        return self.aio_write_zeroes(offset, length).result()
+        return self._wait(self.aio_write_zeroes(offset, length))
 
     def flush(self) -> None:
-        self.aio_flush().result()
+        self._wait(self.aio_flush())
 
     # --- asynchronous I/O ------------------------------------------------------
     def aio_read(self, offset: int, length: int, callback: Callback = None) -> Completion:

@@ -322,8 +322,14 @@ class Connection:
                 log.exception("nebd reply callback of %s.%s raised", request.service, request.method)
 
     # --- synchronous calls -----------------------------------------------------
+    def on_receiver_thread(self) -> bool:
+        """True in a reply callback: waiting there for another reply would wait forever."""
+        return threading.current_thread() is self._receiver
+
     def call(self, service: str, method: str, payload: bytes, attachment: Sequence = ()) -> tuple[bytes, bytes]:
         """Send and wait: (reply payload, reply attachment); raises the Error."""
+        if self.on_receiver_thread():
+            raise Error(errno.EDEADLK, f"{service}.{method}: synchronous call from a completion callback")
         done = threading.Lock()
         done.acquire()
         result: list = []
