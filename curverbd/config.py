@@ -1,9 +1,10 @@
 """Ceph-style configuration: ceph.conf sections, explicit settings, our own keys.
 
-A value is looked up, highest precedence first, in: explicit ``set()`` calls
-(``rados_conf_set``, ``key=value`` options of an ``rbd:`` spec), the
-environment (only for keys that have an env variable, e.g. CURVERBD_SOCKET),
-the conf file's ``[client.<id>]``, ``[client]`` and ``[global]`` sections,
+A value is looked up, highest precedence first, in: the environment (only for
+keys that have an env variable, e.g. CURVERBD_SOCKET: an operator's override
+of where the daemon is must beat whatever a client's spec or conf says),
+explicit ``set()`` calls (``rados_conf_set``, ``key=value`` options of an
+``rbd:`` spec), the conf file's ``[client.<id>]``, ``[client]`` and ``[global]`` sections,
 then built-in defaults. Keys are normalised the way Ceph does it, so
 ``rbd cache``, ``rbd-cache`` and ``rbd_cache`` are one key. Unknown keys are
 accepted and kept: QEMU and libvirt set many Ceph keys that mean nothing here.
@@ -29,7 +30,7 @@ DEFAULTS: dict[str, str] = {
     "rbd_cache": "true",
 }
 
-# Keys an environment variable overrides (over the conf file, under explicit set()).
+# Keys an environment variable overrides (over everything else).
 ENV_KEYS: dict[str, str] = {"curverbd_socket": "CURVERBD_SOCKET"}
 
 _SECTION = re.compile(r"^\[\s*([^\]]+?)\s*\]\s*(?:[#;].*)?$")
@@ -139,7 +140,7 @@ class Config:
         return found
 
     def set(self, key: str, value) -> None:
-        """Set ``key`` explicitly (wins over env, file and defaults). Unknown keys are kept."""
+        """Set ``key`` explicitly (wins over the file and defaults). Unknown keys are kept."""
         if not key or not key.strip():
             raise Error(errno.EINVAL, "config option name is empty")
         self._set[normalise_key(key)] = "" if value is None else str(value)
@@ -161,11 +162,11 @@ class Config:
     def lookup(self, key: str) -> str | None:
         """Like get(), but None for an unknown, unset key."""
         key = normalise_key(key)
-        if key in self._set:
-            return self._expand(self._set[key])
         env = ENV_KEYS.get(key)
         if env and os.environ.get(env):
             return os.environ[env]
+        if key in self._set:
+            return self._expand(self._set[key])
         if key in self._file:
             return self._expand(self._file[key])
         return DEFAULTS.get(key)

@@ -59,14 +59,15 @@ def test_sections_by_precedence(conf_file):
     assert admin.lookup("keyring") is None
 
 
-def test_env_beats_file_and_set_beats_env(conf_file, monkeypatch):
+def test_env_beats_everything(conf_file, monkeypatch):
+    monkeypatch.delenv("CURVERBD_SOCKET", raising=False)
     c = Config("cinder")
     c.read_file(conf_file)
-    monkeypatch.setenv("CURVERBD_SOCKET", "/run/env.sock")
-    assert c.socket == "/run/env.sock"
     c.set("curverbd-socket", "/run/set.sock")
     assert c.socket == "/run/set.sock"
-    assert c.get("curverbd_socket") == "/run/set.sock"
+    monkeypatch.setenv("CURVERBD_SOCKET", "/run/env.sock")
+    assert c.socket == "/run/env.sock"
+    assert c.get("curverbd_socket") == "/run/env.sock"
 
 
 def test_defaults_and_unknown_keys(monkeypatch):
