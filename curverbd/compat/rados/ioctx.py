@@ -1,0 +1,167 @@
+"""rados.Ioctx (a pool) and rados.Object (one small object in it)."""
+from __future__ import annotations
+
+import time
+
+from curverbd.compat.objects import ObjectStore
+
+from .errors import IoctxStateError, ObjectStateError, rados_errors
+
+_OBJECT_READ_DEFAULT = 1024 * 1024
+
+
+@rados_errors
+class Ioctx:
+    """An I/O context on one pool: rados objects here, and the handle rbd needs for images."""
+
+    def __init__(self, rados, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError("the pool name must be a string")
+        self.rados = rados
+        self.name = name
+        self.nspace = ""
+        self.state = "open"
+        self._io = rados._core().open_ioctx(name)   # ObjectNotFound if there is no such pool
+
+    def __repr__(self) -> str:
+        return f"<rados.Ioctx {self.name} {self.state}>"
+
+    def __enter__(self) -> "Ioctx":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
+    def require_ioctx_open(self) -> None:
+        """IoctxStateError once the Ioctx is closed."""
+        if self.state != "open":
+            raise IoctxStateError(f"The pool is {self.state}")
+
+    def close(self) -> None:
+        """Release the I/O context (images opened through it stay usable until closed)."""
+        if self.state == "open":
+            self._io.close()
+            self.state = "closed"
+
+    def _core_ioctx(self):
+        """The core IoCtx of this process (re-opened after the Rados handle reconnected in a fork child)."""
+        self.require_ioctx_open()
+        cluster = self.rados._core()
+        if self._io.cluster is not cluster:
+            self._io = cluster.open_ioctx(self.name)
+        return self._io
+
+    def _objects(self, nspace: str | None = None) -> ObjectStore:
+        return ObjectStore(self._core_ioctx(), self.nspace if nspace is None else nspace)
+
+    # --- pool --------------------------------------------------------------------------
+    def get_pool_name(self) -> str:
+        return self.name
+
+    def get_pool_id(self) -> int:
+        return self.rados.pool_lookup(self.name)
+
+    def set_namespace(self, nspace: str | None) -> None:
+        """Objects named from now on live in namespace ``nspace`` ("" or None: the default one)."""
+        self.require_ioctx_open()
+        if nspace is not None and not isinstance(nspace, str):
+            raise TypeError("nspace must be a string")
+        self.nspace = nspace or ""
+
+    def get_namespace(self) -> str:
+        return self.nspace
+
+    def get_stats(self) -> dict:
+        """Pool usage: num_bytes, num_kb, num_objects (the pool's images)."""
+        stat = self._core_ioctx().stat()
+        used = stat["bytes_used"]
+        return {"num_bytes": used, "num_kb": (used + 1023) // 1024, "num_objects": stat["images"],
+                "num_object_clones": 0, "num_object_copies": 0, "num_objects_missing_on_primary": 0,
+                "num_objects_unfound": 0, "num_objects_degraded": 0,
+                "num_rd": 0, "num_rd_kb": 0, "num_wr": 0, "num_wr_kb": 0}
+
+    # --- objects ---------------------------------------------------------------------
+    def write(self, key: str, data: bytes, offset: int = 0) -> int:
+        """Write ``data`` at ``offset`` of object ``key`` (created if missing); 0."""
+        self._objects().write(key, bytes(data), offset)
+        return 0
+
+    def write_full(self, key: str, data: bytes) -> int:
+        """Replace the whole object ``key`` with ``data``; 0."""
+        self._objects().write_full(key, bytes(data))
+        return 0
+
+    def append(self, key: str, data: bytes) -> int:
+        self._objects().append(key, bytes(data))
+        return 0
+
+    def read(self, key: str, length: int = 8192, offset: int = 0) -> bytes:
+        """Up to ``length`` bytes at ``offset``; ObjectNotFound if there is no such object."""
+        return self._objects().read(key, length, offset)
+
+    def stat(self, key: str) -> tuple[int, time.struct_time]:
+        """(size, mtime as time.localtime)."""
+        size, mtime = self._objects().stat(key)
+        return size, time.localtime(mtime)
+
+    def trunc(self, key: str, size: int) -> int:
+        self._objects().truncate(key, size)
+        return 0
+
+    def remove_object(self, key: str) -> bool:
+        """Delete object ``key``; True (ObjectNotFound if missing)."""
+        self._objects().remove(key)
+        return True
+
+    def list_objects(self):
+        """The objects of the current namespace, as rados.Object."""
+        return iter([Object(self, key, nspace=ns) for ns, key in self._objects().keys() if ns == self.nspace])
+
+
+@rados_errors
+class Object:
+    """One rados object with a read/write position, as ``rados.Object(ioctx, key)``."""
+
+    def __init__(self, ioctx: Ioctx, key: str, locator_key: str | None = None, nspace: str | None = None) -> None:
+        self.ioctx = ioctx
+        self.key = key
+        self.nspace = ioctx.nspace if nspace is None else nspace
+        self.offset = 0
+        self.state = "exists"
+
+    def __repr__(self) -> str:
+        return f"rados.Object(ioctx={self.ioctx!r}, key={self.key!r}, nspace={self.nspace!r})"
+
+    def require_object_exists(self) -> None:
+        """ObjectStateError after remove()."""
+        if self.state != "exists":
+            raise ObjectStateError(f"The object is {self.state}")
+
+    def read(self, length: int = _OBJECT_READ_DEFAULT) -> bytes:
+        """Read from the current position and advance it."""
+        self.require_object_exists()
+        data = self.ioctx._objects(self.nspace).read(self.key, length, self.offset)
+        self.offset += len(data)
+        return data
+
+    def write(self, string_to_write: bytes) -> None:
+        """Write at the current position and advance it."""
+        self.require_object_exists()
+        data = bytes(string_to_write)
+        self.ioctx._objects(self.nspace).write(self.key, data, self.offset)
+        self.offset += len(data)
+
+    def remove(self) -> None:
+        self.require_object_exists()
+        self.ioctx._objects(self.nspace).remove(self.key)
+        self.state = "removed"
+
+    def stat(self) -> tuple[int, time.struct_time]:
+        self.require_object_exists()
+        size, mtime = self.ioctx._objects(self.nspace).stat(self.key)
+        return size, time.localtime(mtime)
+
+    def seek(self, position: int) -> None:
+        self.require_object_exists()
+        self.offset = position
