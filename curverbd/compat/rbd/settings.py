@@ -1,0 +1,90 @@
+"""Metadata, per-image config (QoS) and mirroring methods of rbd.Image (a mixin)."""
+from __future__ import annotations
+
+import errno
+
+from curverbd.errors import Error as CoreError
+
+from .constants import QOS_OPTIONS, RBD_CONFIG_SOURCE_CONFIG, RBD_CONFIG_SOURCE_IMAGE
+from .errors import OperationNotSupported, rbd_errors
+
+CONF_PREFIX = "conf_"   # librbd keeps per-image config overrides as metadata "conf_<option>"
+
+
+def _missing_is_key_error(call, what: str):
+    """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding."""
+    try:
+        return call()
+    except CoreError as exc:
+        if exc.errno == errno.ENOENT:
+            raise KeyError(what) from None
+        raise
+
+
+@rbd_errors
+class ImageSettings:
+    """Image metadata, config overrides and (unsupported) mirroring (needs ``self._core()``)."""
+
+    # --- metadata --------------------------------------------------------------------------
+    def metadata_get(self, key: str) -> str:
+        """The value of ``key``; KeyError if it is not set."""
+        image = self._core()
+        return _missing_is_key_error(lambda: image.metadata_get(key), f"no metadata {key} for image {self.name}")
+
+    def metadata_set(self, key: str, value: str) -> None:
+        self._core().metadata_set(key, value)
+
+    def metadata_remove(self, key: str) -> None:
+        """Remove ``key``; KeyError if it is not set."""
+        image = self._core()
+        _missing_is_key_error(lambda: image.metadata_remove(key), f"no metadata {key} for image {self.name}")
+
+    def metadata_list(self) -> list[tuple[str, str]]:
+        """(key, value) pairs, sorted by key."""
+        return sorted(self._core().metadata_list().items())
+
+    # --- config overrides (QoS) ------------------------------------------------------------
+    def _check_option(self, key: str) -> None:
+        if not isinstance(key, str) or not key.startswith("rbd_"):
+            raise CoreError(errno.EINVAL, f"image {self.name}: {key!r} is not an rbd config option")
+
+    def config_set(self, key: str, value: str) -> None:
+        """Override rbd option ``key`` for this image."""
+        self._check_option(key)
+        self._core().metadata_set(CONF_PREFIX + key, str(value))
+
+    def config_get(self, key: str) -> str:
+        """The image's override of ``key``; KeyError if there is none."""
+        self._check_option(key)
+        image = self._core()
+        return _missing_is_key_error(lambda: image.metadata_get(CONF_PREFIX + key),
+                                     f"no config {key} for image {self.name}")
+
+    def config_remove(self, key: str) -> None:
+        """Drop the image's override of ``key``; KeyError if there is none."""
+        self._check_option(key)
+        image = self._core()
+        _missing_is_key_error(lambda: image.metadata_remove(CONF_PREFIX + key),
+                              f"no config {key} for image {self.name}")
+
+    def config_list(self) -> list[dict]:
+        """Dicts {name, value, source}: the image's overrides (source IMAGE) and the QoS options'
+        client values (source CONFIG, "0" = unlimited when unset)."""
+        image = self._core()
+        overrides = {k[len(CONF_PREFIX):]: v for k, v in image.metadata_list().items() if k.startswith(CONF_PREFIX)}
+        conf = self.ioctx.rados.conf_get
+        options = {name: {"name": name, "value": conf(name) or "0", "source": RBD_CONFIG_SOURCE_CONFIG}
+                   for name in QOS_OPTIONS}
+        for name, value in overrides.items():
+            options[name] = {"name": name, "value": value, "source": RBD_CONFIG_SOURCE_IMAGE}
+        return [options[name] for name in sorted(options)]
+
+    # --- mirroring: not available (Curve has no rbd-mirror) -----------------------------------
+    def _no_mirroring(self, *args, **kwargs):
+        """Mirroring needs rbd-mirror and journals/mirror snapshots: OperationNotSupported."""
+        raise OperationNotSupported(f"image {self.name}: mirroring is not supported by curverbd",
+                                    errno=errno.EOPNOTSUPP)
+
+    mirror_image_enable = mirror_image_disable = mirror_image_promote = mirror_image_demote = _no_mirroring
+    mirror_image_resync = mirror_image_get_info = mirror_image_get_mode = _no_mirroring
+    mirror_image_get_status = mirror_image_create_snapshot = _no_mirroring
