@@ -38,19 +38,23 @@ def nbd_export(daemon, rbd_env, tmp_path, client_log):  # noqa: F811
             proc.kill()
             pytest.fail(f"NBD exporter did not start: {proc.communicate()[0]}\n{log_text(client_log)}")
         time.sleep(0.05)
-    yield f"nbd+unix:///disk?socket={sock}"
-    proc.terminate()
-    proc.wait(CLIENT_TIMEOUT)
+    yield f"nbd+unix:///disk?socket={sock}", proc
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(CLIENT_TIMEOUT)
 
 
 def test_read_and_write_through_nbd(nbd_export, rbd_env):
+    uri, exporter_proc = nbd_export
     env = dict(rbd_env)
     env.pop("LD_LIBRARY_PATH")   # the NBD clients never load librbd
-    out = run(["qemu-img", "info", "--output=json", nbd_export], env).stdout
+    out = run(["qemu-img", "info", "--output=json", uri], env).stdout
     assert f'"virtual-size": {32 * MiB + 512}' in out
-    run(["qemu-io", "-f", "raw", nbd_export, "-c", "write -P 0x7e 3072 9216", "-c", "write -z 5120 1024",
+    run(["qemu-io", "-f", "raw", uri, "-c", "write -P 0x7e 3072 9216", "-c", "write -z 5120 1024",
          "-c", "flush"], env)
-    out = run(["qemu-io", "-f", "raw", nbd_export, "-c", "read -P 0x7e 3072 2048", "-c", "read -P 0 5120 1024",
+    out = run(["qemu-io", "-f", "raw", uri, "-c", "read -P 0x7e 3072 2048", "-c", "read -P 0 5120 1024",
                "-c", "read -P 0x7e 6144 6144", "-c", "read -P 0 0 3072"], env).stdout
     assert "Pattern verification failed" not in out
+    exporter_proc.terminate()   # closes the image cleanly (nebd has one fd per volume)
+    assert exporter_proc.wait(CLIENT_TIMEOUT) == 0
     assert read_image("pool", "exported", 3072, 9216) == b"\x7e" * 2048 + bytes(1024) + b"\x7e" * 6144
