@@ -82,6 +82,91 @@ class CatalogClient:
     def list_meta(self, pool: str, image: str) -> dict[str, str]:
         return dict(self.call("ListMeta", pool=pool, image=image)["meta"])
 
+    # snapshots
+    def create_snap(self, pool: str, image: str, snap: str) -> dict[str, Any]:
+        return self.call("CreateSnap", pool=pool, image=image, snap=snap)["snap"]
+
+    def remove_snap(self, pool: str, image: str, snap: str) -> None:
+        self.call("RemoveSnap", pool=pool, image=image, snap=snap)
+
+    def list_snaps(self, pool: str, image: str) -> list[dict[str, Any]]:
+        return list(self.call("ListSnaps", pool=pool, image=image)["snaps"])
+
+    def get_snap(self, pool: str, image: str, snap: str) -> dict[str, Any]:
+        return self.call("GetSnap", pool=pool, image=image, snap=snap)["snap"]
+
+    def rollback_snap(self, pool: str, image: str, snap: str) -> dict[str, Any]:
+        return self.call("RollbackSnap", pool=pool, image=image, snap=snap)["image"]
+
+    def rename_snap(self, pool: str, image: str, snap: str, new_name: str) -> None:
+        self.call("RenameSnap", pool=pool, image=image, snap=snap, new_name=new_name)
+
+    def protect_snap(self, pool: str, image: str, snap: str) -> None:
+        self.call("ProtectSnap", pool=pool, image=image, snap=snap)
+
+    def unprotect_snap(self, pool: str, image: str, snap: str) -> None:
+        self.call("UnprotectSnap", pool=pool, image=image, snap=snap)
+
+    # clones and data
+    def clone(self, pool: str, image: str, snap: str, child_pool: str, child_image: str,
+              features: int | None = None, order: int | None = None) -> dict[str, Any]:
+        args: dict[str, Any] = {"pool": pool, "image": image, "snap": snap, "child_pool": child_pool,
+                                "child_image": child_image}
+        if features is not None:
+            args["features"] = features
+        if order is not None:
+            args["order"] = order
+        return self.call("Clone", **args)["image"]
+
+    def flatten(self, pool: str, image: str, offset: int, length: int) -> dict[str, Any]:
+        """One chunk: {done, total, copied}."""
+        return self.call("Flatten", pool=pool, image=image, offset=offset, length=length)
+
+    def list_children(self, pool: str, image: str, snap: str | None = None) -> list[tuple[str, str]]:
+        args = {"snap": snap} if snap is not None else {}
+        return [tuple(c) for c in self.call("ListChildren", pool=pool, image=image, **args)["children"]]
+
+    def parent_info(self, pool: str, image: str) -> dict[str, str]:
+        return self.call("ParentInfo", pool=pool, image=image)["parent"]
+
+    def copy_image(self, pool: str, image: str, dest_pool: str, dest_image: str,
+                   snap: str | None = None) -> dict[str, Any]:
+        args = {"snap": snap} if snap is not None else {}
+        return self.call("CopyImage", pool=pool, image=image, dest_pool=dest_pool, dest_image=dest_image,
+                         **args)["image"]
+
+    def diff_extents(self, pool: str, image: str, offset: int, length: int, from_snap: str | None = None,
+                     snap: str | None = None, include_parent: bool = True,
+                     whole_object: bool = False) -> list[tuple[int, int, bool]]:
+        args: dict[str, Any] = {"include_parent": include_parent, "whole_object": whole_object}
+        if from_snap is not None:
+            args["from_snap"] = from_snap
+        if snap is not None:
+            args["snap"] = snap
+        reply = self.call("DiffExtents", pool=pool, image=image, offset=offset, length=length, **args)
+        return [(o, n, bool(x)) for o, n, x in reply["extents"]]
+
+    def allocated(self, pool: str, image: str, snap: str | None = None) -> int:
+        args = {"snap": snap} if snap is not None else {}
+        return int(self.call("Allocated", pool=pool, image=image, **args)["bytes"])
+
+    def update_features(self, pool: str, image: str, features: int, enabled: bool) -> dict[str, Any]:
+        return self.call("UpdateFeatures", pool=pool, image=image, features=features, enabled=enabled)["image"]
+
+    # trash
+    def trash_move(self, pool: str, image: str, delay: int = 0) -> str:
+        return self.call("TrashMove", pool=pool, image=image, delay=delay)["id"]
+
+    def trash_list(self, pool: str) -> list[dict[str, Any]]:
+        return list(self.call("TrashList", pool=pool)["images"])
+
+    def trash_remove(self, pool: str, image_id: str, force: bool = False) -> None:
+        self.call("TrashRemove", pool=pool, image_id=image_id, force=force)
+
+    def trash_restore(self, pool: str, image_id: str, name: str | None = None) -> None:
+        args = {"name": name} if name else {}
+        self.call("TrashRestore", pool=pool, image_id=image_id, **args)
+
     # cluster
     def cluster_stat(self) -> dict[str, Any]:
         reply = self.call("ClusterStat")

@@ -26,9 +26,50 @@ Methods (arguments -> results). ``pool`` is the RBD pool (Curve directory
     ListMeta    {owner, pool, image}                            -> {meta: {str: str}}
     ClusterStat {}                     -> {fsid, bytes_total, bytes_used, bytes_avail, pools}
 
+Snapshots, clones, data (``snap`` is a snapshot name; no '@' or '/' in it):
+
+    CreateSnap    {owner, pool, image, snap}                    -> {snap: SnapRecord}
+    RemoveSnap    {owner, pool, image, snap}                    -> {}   EBUSY protected or open
+    ListSnaps     {owner, pool, image}                          -> {snaps: [SnapRecord]} oldest first
+    GetSnap       {owner, pool, image, snap}                    -> {snap: SnapRecord}
+    RollbackSnap  {owner, pool, image, snap}                    -> {image: ImageRecord} (size = snap's)
+    RenameSnap    {owner, pool, image, snap, new_name}          -> {}
+    ProtectSnap   {owner, pool, image, snap}                    -> {}   EBUSY if already protected
+    UnprotectSnap {owner, pool, image, snap}                    -> {}   EINVAL unprotected, EBUSY clones
+    Clone         {owner, pool, image, snap, child_pool, child_image, features?, order?}
+                                                                -> {image: ImageRecord}  EINVAL unprotected
+    Flatten       {owner, pool, image, offset?, length?}        -> {done, total, copied}
+                  copies the parent's data for one chunk; the call whose chunk reaches ``total`` (the
+                  largest size of the image and its snapshots; no length = to the end) cuts the link.
+                  EINVAL if the image has no parent.
+    ListChildren  {owner, pool, image, snap?}                   -> {children: [[pool, image]]}
+    ParentInfo    {owner, pool, image}                          -> {parent: {pool, image, snap}}  ENOENT
+    CopyImage     {owner, pool, image, dest_pool, dest_image, snap?} -> {image: ImageRecord}
+    DiffExtents   {owner, pool, image, offset, length, from_snap?, snap?, include_parent?, whole_object?}
+                  -> {extents: [[offset, length, exists]]}: where the image (or ``snap``) differs from
+                  ``from_snap`` (or from zeros); exists = holds non-zero data; whole_object widens to
+                  objects of 2**order bytes.
+    Allocated     {owner, pool, image, snap?}                   -> {bytes} stored in the head (snap's layer)
+    UpdateFeatures {owner, pool, image, features, enabled}      -> {image: ImageRecord}
+    TrashMove     {owner, pool, image, delay?}                  -> {id}
+    TrashList     {owner, pool}  -> {images: [{id, name, source, deletion_time, deferment_end_time}]}
+    TrashRemove   {owner, pool, image_id, force?}               -> {}   EPERM before deferment end
+    TrashRestore  {owner, pool, image_id, name?}                -> {}
+
+RemoveImage refuses an image with clones (EBUSY), with snapshots (ENOTEMPTY)
+or open by a client (EBUSY).
+
 ImageRecord: {id, pool, name, owner, size (the exact logical size),
 backend_size (the Curve volume's length, >= 10 GiB), features, order,
-created (unix seconds), meta: {key: value}}.
+created (unix seconds), meta: {key: value}, snapshot_count,
+parent: {pool, image, snap} or null, op_features (1 clone parent, 2 clone child)}.
+SnapRecord: {id, name, size (logical, at snapshot time), timestamp (unix
+seconds, float), protected, namespace_type (0)}.
+
+Snapshot data through nebd: OpenFile of the nebd name of Curve path
+``/<pool>/<image>@<snap>`` (``format_name("/p/img@s1", owner)``) opens a
+read-only view of the snapshot; Write and Discard on it answer kNoOK naming
+the snapshot as read-only.
 """
 from __future__ import annotations
 
@@ -42,6 +83,9 @@ METHODS = (
     "CreateImage", "RemoveImage", "ListImages", "StatImage", "ResizeImage", "RenameImage",
     "SetMeta", "GetMeta", "RemoveMeta", "ListMeta",
     "ClusterStat",
+    "CreateSnap", "RemoveSnap", "ListSnaps", "GetSnap", "RollbackSnap", "RenameSnap", "ProtectSnap",
+    "UnprotectSnap", "Clone", "Flatten", "ListChildren", "ParentInfo", "CopyImage", "DiffExtents",
+    "Allocated", "UpdateFeatures", "TrashMove", "TrashList", "TrashRemove", "TrashRestore",
 )
 
 

@@ -29,6 +29,7 @@ from ..nebd.names import format_name
 from .alignment import RangeLock, covering, cut, inner, pieces
 from .completion import Completion
 from .op import Op, Step
+from .snapshots import ImageSnapshots
 
 if TYPE_CHECKING:
     from .ioctx import IoCtx
@@ -47,10 +48,11 @@ def _bytes_view(data, writable: bool = False) -> memoryview:
     return view
 
 
-class Image:
-    """An open image. Thread-safe; aio callbacks run on the cluster's receiver thread."""
+class Image(ImageSnapshots):
+    """An open image (at a snapshot: read-only). Thread-safe; aio callbacks run on the cluster's receiver
+    thread."""
 
-    def __init__(self, ioctx: "IoCtx", name: str, read_only: bool = False) -> None:
+    def __init__(self, ioctx: "IoCtx", name: str, read_only: bool = False, snapshot: str | None = None) -> None:
         self.ioctx = ioctx
         self.name = name
         self.read_only = read_only
@@ -59,7 +61,10 @@ class Image:
         self._catalog = cluster._catalog
         self._record = self._catalog.stat_image(ioctx.pool, name)   # ENOENT, EPERM
         self._size: int = self._record["size"]
-        self._file = format_name(f"/{ioctx.pool}/{name}", cluster.user)
+        self._snap: str | None = snapshot
+        if snapshot is not None:
+            self._size = self._catalog.get_snap(ioctx.pool, name, snapshot)["size"]   # ENOENT
+        self._file = self._view_name(snapshot)
         self._fd = cluster._open_file(self._file)
         try:
             self._block: int = self._nebd.get_info(self._fd)["blocksize"]
@@ -76,7 +81,8 @@ class Image:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"<Image {self.ioctx.pool}/{self.name}>"
+        at = f"@{self._snap}" if self._snap is not None else ""
+        return f"<Image {self.ioctx.pool}/{self.name}{at}>"
 
     @property
     def spec(self) -> str:
@@ -106,7 +112,8 @@ class Image:
         """The catalog's ImageRecord (refreshes the cached size)."""
         self._check_open()
         self._record = self._catalog.stat_image(self.ioctx.pool, self.name)
-        self._size = self._record["size"]
+        if self._snap is None:
+            self._size = self._record["size"]
         return dict(self._record)
 
     def resize(self, size: int) -> None:
@@ -250,6 +257,15 @@ class Image:
         self._check_open()
         if self.read_only:
             raise Error(errno.EROFS, f"{self} is open read-only")
+        if self._snap is not None:
+            raise Error(errno.EROFS, f"{self} is set to snapshot {self._snap!r}: snapshots are read-only")
+
+    def _switch_file(self, name: str, size: int) -> None:
+        """Do I/O on nebd file ``name`` from now on (the image or one of its snapshot views)."""
+        cluster = self.ioctx.cluster
+        fd = cluster._open_file(name)
+        old, self._file, self._fd, self._size = self._file, name, fd, size
+        cluster._close_file(old)
 
     def _read(self, op: Op, offset: int, dest: memoryview) -> None:
         length = len(dest)
@@ -380,7 +396,7 @@ class Image:
         if self._closed:
             return
         try:
-            if not self.read_only:
+            if not self.read_only and self._snap is None:
                 self.flush()
         finally:
             self._closed = True

@@ -60,10 +60,35 @@ class IoCtx:
         """The pool's PoolStat: {pool, owner, images, bytes_used, bytes_provisioned}."""
         return self._catalog.stat_pool(self.pool)
 
-    def open_image(self, name: str, read_only: bool = False) -> Image:
-        """Open image ``name``; Error(ENOENT) if missing, EPERM if another user's."""
+    def open_image(self, name: str, read_only: bool = False, snapshot: str | None = None) -> Image:
+        """Open image ``name`` (at ``snapshot``: a read-only view of it); Error(ENOENT) if either is
+        missing, EPERM if another user's."""
         check_image_name(name)
-        return Image(self, name, read_only)
+        return Image(self, name, read_only, snapshot)
+
+    def clone(self, parent_name: str, parent_snap: str, child_ioctx: "IoCtx", child_name: str,
+              features: int | None = None, order: int | None = None) -> None:
+        """A new image ``child_name`` in ``child_ioctx``'s pool that shows the protected snapshot
+        ``parent_name@parent_snap`` of this pool until written (EINVAL if it is not protected)."""
+        check_image_name(child_name)
+        self._catalog.clone(self.pool, parent_name, parent_snap, child_ioctx.pool, child_name, features, order)
+
+    # --- trash --------------------------------------------------------------------------------
+    def trash_move(self, name: str, delay: int = 0) -> str:
+        """Move image ``name`` out of the listing into the trash; its id."""
+        return self._catalog.trash_move(self.pool, name, delay)
+
+    def trash_list(self) -> list[dict[str, Any]]:
+        """[{id, name, source, deletion_time, deferment_end_time}] (times in unix seconds)."""
+        return self._catalog.trash_list(self.pool)
+
+    def trash_remove(self, image_id: str, force: bool = False) -> None:
+        """Delete a trashed image; EPERM before its deferment ends unless ``force``."""
+        self._catalog.trash_remove(self.pool, image_id, force)
+
+    def trash_restore(self, image_id: str, name: str) -> None:
+        """Put a trashed image back under ``name``."""
+        self._catalog.trash_restore(self.pool, image_id, name)
 
     def close(self) -> None:
         self._closed = True

@@ -1,7 +1,8 @@
 """The RBD catalog: pools, images and image metadata, kept beside the Curve namespace.
 
 A pool is the Curve directory ``/<pool>`` owned by its creator; an image is the
-Curve file ``/<pool>/<image>``. The catalog keeps what Curve cannot: the exact
+Curve file ``/<pool>/<image>`` (snapshots, clones and the trash are in
+catalog_snapshots.py and catalog_trash.py). The catalog keeps what Curve cannot: the exact
 logical size (any byte count; the Curve volume behind it is at least the
 minimum volume size, grows by whole segments and never shrinks), RBD features
 and order, creation time and key/value metadata. Each operation changes the
@@ -19,6 +20,7 @@ from typing import Callable
 from ..errors import Error
 from .config import ServerConfig
 from .db import Database
+from .snapshots import Snapshots
 from .store import RECYCLE_BIN, Store, check_name, check_owner
 
 MAX_IMAGE_NAME_BYTES = 95  # RBD_MAX_IMAGE_NAME_SIZE (96) minus the NUL
@@ -35,7 +37,18 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS rbd_image_meta (
         image_id TEXT NOT NULL REFERENCES rbd_images(id) ON DELETE CASCADE, key TEXT NOT NULL,
         value TEXT NOT NULL, PRIMARY KEY (image_id, key))""",
+    # snap_id is the store's snapshot (layer) id; name and time live in the store
+    """CREATE TABLE IF NOT EXISTS rbd_snaps (
+        snap_id INTEGER PRIMARY KEY, image_id TEXT NOT NULL REFERENCES rbd_images(id) ON DELETE CASCADE,
+        size INTEGER NOT NULL, protected INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS rbd_clones (
+        child_id TEXT PRIMARY KEY REFERENCES rbd_images(id) ON DELETE CASCADE,
+        parent_id TEXT NOT NULL REFERENCES rbd_images(id), snap_id INTEGER NOT NULL REFERENCES rbd_snaps(snap_id))""",
+    """CREATE TABLE IF NOT EXISTS rbd_trash (
+        image_id TEXT PRIMARY KEY REFERENCES rbd_images(id) ON DELETE CASCADE, name TEXT NOT NULL,
+        source TEXT NOT NULL, deletion_time INTEGER NOT NULL, deferment_end_time INTEGER NOT NULL)""",
 )
+OP_CLONE_PARENT, OP_CLONE_CHILD = 1, 2  # RBD_OPERATION_FEATURE_*
 
 
 def _int_arg(value, what: str, minimum: int = 0) -> int:
@@ -55,6 +68,7 @@ class Catalog:
 
     def __init__(self, db: Database, store: Store, config: ServerConfig, busy: Callable[[str], bool]) -> None:
         self.db, self.store, self.config, self.busy = db, store, config, busy
+        self.snapshots = Snapshots(store)
         with db.transaction() as conn:
             for sql in _SCHEMA:
                 conn.execute(sql)
@@ -77,7 +91,8 @@ class Catalog:
         self._pool(owner, pool)
         check_name(image, "image", MAX_IMAGE_NAME_BYTES)
         rows = self.db.query('SELECT id, name, owner, size, features, "order", created FROM rbd_images '
-                             "WHERE pool=? AND name=?", (pool, image))
+                             "WHERE pool=? AND name=? AND id NOT IN (SELECT image_id FROM rbd_trash)",
+                             (pool, image))
         if not rows:
             raise Error(errno.ENOENT, f"image {pool}/{image} does not exist")
         return rows[0]
@@ -87,8 +102,38 @@ class Catalog:
         backend = self.store.stat(f"/{pool}/{name}", owner)["length"]
         meta = dict(self.db.query("SELECT key, value FROM rbd_image_meta WHERE image_id=? ORDER BY key",
                                   (image_id,)))
+        snaps = self.db.query("SELECT COUNT(*) FROM rbd_snaps WHERE image_id=?", (image_id,))[0][0]
+        parent = self.parent_of(image_id)
+        op_features = (OP_CLONE_CHILD if parent else 0) | (OP_CLONE_PARENT if self.children_of(image_id) else 0)
         return {"id": image_id, "pool": pool, "name": name, "owner": owner, "size": size,
-                "backend_size": backend, "features": features, "order": order, "created": created, "meta": meta}
+                "backend_size": backend, "features": features, "order": order, "created": created, "meta": meta,
+                "snapshot_count": snaps, "parent": parent, "op_features": op_features}
+
+    def parent_of(self, image_id: str) -> dict | None:
+        """{pool, image, snap} of a clone's parent snapshot, or None."""
+        row = self.db.query("SELECT i.pool, i.name, c.snap_id FROM rbd_clones c JOIN rbd_images i "
+                            "ON i.id = c.parent_id WHERE c.child_id=?", (image_id,))
+        if not row:
+            return None
+        pool, name, snap_id = row[0]
+        snap = self.db.query("SELECT name FROM curve_layers WHERE id=?", (snap_id,))
+        return {"pool": pool, "image": name, "snap": snap[0][0] if snap else ""}
+
+    def children_of(self, image_id: str, snap_id: int | None = None) -> list[tuple[str, str]]:
+        """(pool, image) of the clones of any snapshot (or snapshot ``snap_id``) of image ``image_id``."""
+        sql = ("SELECT i.pool, i.name FROM rbd_clones c JOIN rbd_images i ON i.id = c.child_id "
+               "WHERE c.parent_id=? AND c.child_id NOT IN (SELECT image_id FROM rbd_trash)")
+        args: tuple = (image_id,)
+        if snap_id is not None:
+            sql, args = sql + " AND c.snap_id=?", (image_id, snap_id)
+        return [tuple(r) for r in self.db.query(sql + " ORDER BY i.pool, i.name", args)]
+
+    def check_removable(self, pool: str, image: str, image_id: str) -> None:
+        """An image goes only without clones, snapshots and clients (EBUSY / ENOTEMPTY / EBUSY)."""
+        if self.db.query("SELECT 1 FROM rbd_clones WHERE parent_id=? LIMIT 1", (image_id,)):
+            raise Error(errno.EBUSY, f"image {pool}/{image} has clones (children)")
+        if self.db.query("SELECT 1 FROM rbd_snaps WHERE image_id=? LIMIT 1", (image_id,)):
+            raise Error(errno.ENOTEMPTY, f"image {pool}/{image} has snapshots")
 
     # --- pools ----------------------------------------------------------------------------------
     def create_pool(self, owner: str, pool: str) -> dict:
@@ -153,6 +198,7 @@ class Catalog:
     def remove_image(self, owner: str, pool: str, image: str) -> dict:
         with self.db.transaction() as conn:
             row = self._image(owner, pool, image)
+            self.check_removable(pool, image, row[0])
             if self.busy(f"/{pool}/{image}"):
                 raise Error(errno.EBUSY, f"image {pool}/{image} is open by a client")
             conn.execute("DELETE FROM rbd_images WHERE id=?", (row[0],))
@@ -162,8 +208,9 @@ class Catalog:
     def list_images(self, owner: str, pool: str) -> dict:
         with self.db.lock:
             self._pool(owner, pool)
-            return {"images": [r[0] for r in self.db.query("SELECT name FROM rbd_images WHERE pool=? "
-                                                           "ORDER BY name", (pool,))]}
+            return {"images": [r[0] for r in self.db.query(
+                "SELECT name FROM rbd_images WHERE pool=? AND id NOT IN (SELECT image_id FROM rbd_trash) "
+                "ORDER BY name", (pool,))]}
 
     def stat_image(self, owner: str, pool: str, image: str) -> dict:
         with self.db.lock:

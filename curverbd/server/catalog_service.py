@@ -9,6 +9,8 @@ from ..catalog import protocol
 from ..errors import Error
 from ..nebd import messages
 from .catalog import Catalog
+from .catalog_snapshots import SnapshotCatalog
+from .catalog_trash import TrashCatalog
 
 log = logging.getLogger("curverbd.server.catalog")
 
@@ -18,6 +20,13 @@ _HANDLERS = {
     "ListImages": "list_images", "StatImage": "stat_image", "ResizeImage": "resize_image",
     "RenameImage": "rename_image", "SetMeta": "set_meta", "GetMeta": "get_meta",
     "RemoveMeta": "remove_meta", "ListMeta": "list_meta", "ClusterStat": "cluster_stat",
+    "CreateSnap": "create_snap", "RemoveSnap": "remove_snap", "ListSnaps": "list_snaps", "GetSnap": "get_snap",
+    "RollbackSnap": "rollback_snap", "RenameSnap": "rename_snap", "ProtectSnap": "protect_snap",
+    "UnprotectSnap": "unprotect_snap", "Clone": "clone", "Flatten": "flatten", "ListChildren": "list_children",
+    "ParentInfo": "parent_info", "CopyImage": "copy_image", "DiffExtents": "diff_extents",
+    "Allocated": "allocated", "UpdateFeatures": "update_features",
+    "TrashMove": "trash_move", "TrashList": "trash_list", "TrashRemove": "trash_remove",
+    "TrashRestore": "trash_restore",
 }
 assert set(_HANDLERS) == set(protocol.METHODS)
 
@@ -27,8 +36,9 @@ class CatalogService:
 
     def __init__(self, catalog: Catalog) -> None:
         self.methods = {}
+        parts = (catalog, SnapshotCatalog(catalog), TrashCatalog(catalog))
         for method, attr in _HANDLERS.items():
-            fn = getattr(catalog, attr)
+            fn = next(getattr(part, attr) for part in parts if hasattr(part, attr))
             params = inspect.signature(fn).parameters
             required = [p for p, v in params.items() if v.default is inspect.Parameter.empty]
             self.methods[method] = (fn, set(params), required)

@@ -1,47 +1,45 @@
 """An open Curve volume of the stand-in store: a sparse data file and Curve's I/O rules.
 
-I/O goes straight between the frame buffers and the data file (preadv/pwritev),
-so the daemon never copies volume data. The OS file descriptor is closed when
-the last reference goes away, so a request still running on another thread keeps
-a volume valid even after CloseFile or the heartbeat checker dropped it.
+I/O goes straight between the frame buffers and the head layer's file
+(preadv/pwritev), so the daemon never copies volume data; volumes with
+snapshots or a clone parent read and write through their layers (layers.py).
+Layer files are closed when the last reference goes away, so a request still
+running on another thread keeps a volume valid even after CloseFile or the
+heartbeat checker dropped it.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
+import errno
 import os
+import threading
 
-from ..errors import CurveError, CurveStatus
-
-FALLOC_FL_KEEP_SIZE = 1
-FALLOC_FL_PUNCH_HOLE = 2
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_fallocate = _libc.fallocate
-_fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
-_fallocate.restype = ctypes.c_int
+from ..errors import CurveError, CurveStatus, Error
+from . import layers
+from .layers import punch_hole
 
 
 class FileState:
-    """What every open handle of one Curve file shares: its current length and block size."""
-    __slots__ = ("id", "path", "length", "blocksize", "__weakref__")
+    """What every open handle of one Curve file shares: its length, block size and head layer.
 
-    def __init__(self, file_id: int, path: str, length: int, blocksize: int) -> None:
+    ``head`` is the layer taking the writes (see layers.py); a snapshot or a
+    rollback replaces it under ``lock``, which writers of a head with a parent
+    also hold. Writers of a head without a parent (the fast path) take no lock
+    and redo their write if the head was replaced under them.
+    """
+    __slots__ = ("id", "path", "length", "blocksize", "head", "lock", "__weakref__")
+
+    def __init__(self, file_id: int, path: str, length: int, blocksize: int, head) -> None:
         self.id, self.path, self.length, self.blocksize = file_id, path, length, blocksize
+        self.head = head
+        self.lock = threading.Lock()
 
 
 class Volume:
     """An open handle on a Curve file; methods raise CurveError like Curve's client does."""
 
-    def __init__(self, fd: int, state: FileState, align_check: bool) -> None:
-        self.fd = fd
+    def __init__(self, state: FileState, align_check: bool) -> None:
         self.state = state
         self.align_check = align_check
-
-    def __del__(self) -> None:
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
 
     @property
     def length(self) -> int:
@@ -67,28 +65,65 @@ class Volume:
     def read(self, offset: int, size: int) -> bytearray:
         self.check(offset, size)
         buf = bytearray(size)
-        done = 0
+        head = self.state.head
         view = memoryview(buf)
-        while done < size:
-            n = os.preadv(self.fd, [view[done:]], offset + done)
-            if n <= 0:  # past the data file's end reads as zeros (already zero)
-                break
-            done += n
+        if head.parent is None:
+            done = 0
+            fd = head.fd
+            while done < size:
+                n = os.preadv(fd, [view[done:]], offset + done)
+                if n <= 0:  # past the data file's end reads as zeros (already zero)
+                    break
+                done += n
+        else:
+            layers.read_into(head, offset, view)
         view.release()
         return buf
 
     def write(self, offset: int, data) -> None:
         size = len(data)
         self.check(offset, size)
-        done = 0
-        while done < size:
-            done += os.pwritev(self.fd, [data[done:]], offset + done)
+        state = self.state
+        head = state.head
+        if head.parent is None:
+            done = 0
+            fd = head.fd
+            while done < size:
+                done += os.pwritev(fd, [data[done:]], offset + done)
+            if state.head is head:
+                return
+        with state.lock:  # layered, or the head was replaced while we wrote: (re)write the current head
+            layers.write(state.head, offset, data)
 
     def discard(self, offset: int, size: int) -> None:
         self.check(offset, size)
-        if size and _fallocate(self.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, size):
-            err = ctypes.get_errno()
-            raise CurveError(CurveStatus.FAILED, f"{self.state.path}: discard failed: {os.strerror(err)}")
+        state = self.state
+        try:
+            head = state.head
+            if head.parent is None:
+                punch_hole(head.fd, offset, size)
+                if state.head is head:
+                    return
+            with state.lock:
+                layers.zero(state.head, offset, size)
+        except OSError as exc:
+            raise CurveError(CurveStatus.FAILED, f"{state.path}: discard failed: {exc.strerror}") from None
 
     def flush(self) -> None:
-        os.fsync(self.fd)
+        os.fsync(self.state.head.fd)
+
+
+class SnapshotView(Volume):
+    """A read-only handle on a snapshot (nebd name of ``/<pool>/<image>@<snapshot>``)."""
+
+    def _refuse(self, what: str):
+        raise Error(errno.EROFS, f"{self.state.path}: {what} refused: snapshot is read-only")
+
+    def write(self, offset: int, data) -> None:
+        self._refuse("write")
+
+    def discard(self, offset: int, size: int) -> None:
+        self._refuse("discard")
+
+    def flush(self) -> None:
+        pass  # nothing is ever written through a view

@@ -1,0 +1,189 @@
+"""The snapshot, clone and whole-image operations of an Image (a mixin of image.Image).
+
+Everything here is a catalog call; the data moves inside the daemon. An image
+reads a snapshot through the daemon's read-only view of it: the nebd file of
+Curve path ``/<pool>/<image>@<snapshot>`` (see curverbd/catalog/protocol.py),
+so the data path (Python or C) is the same as for the image itself.
+"""
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import Error
+from ..nebd.names import format_name
+
+if TYPE_CHECKING:
+    from ..catalog.client import CatalogClient
+    from .ioctx import IoCtx
+
+FLATTEN_CHUNK = 64 << 20    # bytes per Flatten call at least (progress is reported per call)
+FLATTEN_STEPS = 200         # ... and at most about this many calls for a large image
+DIFF_CHUNK = 1 << 30        # bytes per DiffExtents call
+
+DiffCallback = Callable[[int, int, bool], Any]
+Progress = Callable[[int, int], Any] | None
+
+
+class ImageSnapshots:
+    """Snapshot / clone / copy / diff / features methods; expects Image's attributes."""
+    ioctx: "IoCtx"
+    name: str
+    _catalog: "CatalogClient"
+    _record: dict
+    _size: int
+    _snap: str | None
+    # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size)
+
+    @property
+    def _where(self) -> tuple[str, str]:
+        return self.ioctx.pool, self.name
+
+    def _view_name(self, snap: str | None) -> str:
+        """The nebd name of the image's head (None) or of its snapshot ``snap``."""
+        suffix = f"@{snap}" if snap is not None else ""
+        return format_name(f"/{self.ioctx.pool}/{self.name}{suffix}", self.ioctx.cluster.user)
+
+    # --- identity and features -----------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        """The image's stable id (kept across renames and the trash)."""
+        return self._record["id"]
+
+    def features(self) -> int:
+        self._check_open()
+        return self._record["features"]
+
+    def op_features(self) -> int:
+        """RBD_OPERATION_FEATURE_CLONE_PARENT (1) if it has clones, CLONE_CHILD (2) if it is one."""
+        self._check_open()
+        return self._catalog.stat_image(*self._where)["op_features"]
+
+    def update_features(self, mask: int, enabled: bool) -> None:
+        self._check_writable()
+        self._record = self._catalog.update_features(*self._where, mask, bool(enabled))
+
+    def stripe_unit(self) -> int:
+        self._check_open()
+        return 1 << self._record["order"]
+
+    def stripe_count(self) -> int:
+        self._check_open()
+        return 1
+
+    def allocated(self) -> int:
+        """Bytes actually stored for the image (or the snapshot it is set to), for ``rbd du``."""
+        self._check_open()
+        return self._catalog.allocated(*self._where, self._snap)
+
+    # --- snapshots -------------------------------------------------------------------------------
+    def create_snap(self, name: str) -> None:
+        """Snapshot the image as it is once the writes submitted so far have completed."""
+        self._check_writable()
+        self.flush()
+        self._catalog.create_snap(*self._where, name)
+
+    def remove_snap(self, name: str) -> None:
+        """Error ENOENT if missing, EBUSY if protected."""
+        self._check_open()
+        self._catalog.remove_snap(*self._where, name)
+
+    def list_snaps(self) -> list[dict[str, Any]]:
+        """[{id, name, size, timestamp, protected, namespace_type}], oldest first."""
+        self._check_open()
+        return self._catalog.list_snaps(*self._where)
+
+    def rollback_to_snap(self, name: str) -> None:
+        """The image shows snapshot ``name`` again (and has its size)."""
+        self._check_writable()
+        self.flush()
+        self._record = self._catalog.rollback_snap(*self._where, name)
+        self._size = self._record["size"]
+
+    def rename_snap(self, old: str, new: str) -> None:
+        self._check_open()
+        self._catalog.rename_snap(*self._where, old, new)
+
+    def protect_snap(self, name: str) -> None:
+        self._check_open()
+        self._catalog.protect_snap(*self._where, name)
+
+    def unprotect_snap(self, name: str) -> None:
+        """EBUSY if the snapshot has clones; EINVAL if it is not protected."""
+        self._check_open()
+        self._catalog.unprotect_snap(*self._where, name)
+
+    def is_protected_snap(self, name: str) -> bool:
+        self._check_open()
+        return bool(self._catalog.get_snap(*self._where, name)["protected"])
+
+    def set_snap(self, name: str | None) -> None:
+        """Read snapshot ``name`` from now on (writes fail with EROFS), or the image again (None)."""
+        self._check_open()
+        if name == self._snap:
+            return
+        if name is None:
+            size = self._catalog.stat_image(*self._where)["size"]
+        else:
+            size = self._catalog.get_snap(*self._where, name)["size"]
+        self._switch_file(self._view_name(name), size)
+        self._snap = name
+
+    @property
+    def snapshot(self) -> str | None:
+        """The snapshot the image reads, or None for the image itself."""
+        return self._snap
+
+    # --- clones ----------------------------------------------------------------------------------
+    def parent_info(self) -> tuple[str, str, str]:
+        """(pool, image, snapshot) of a clone's parent; Error(ENOENT) if the image has none."""
+        self._check_open()
+        parent = self._catalog.parent_info(*self._where)
+        return parent["pool"], parent["image"], parent["snap"]
+
+    def list_children(self) -> list[tuple[str, str]]:
+        """(pool, image) of the clones of any snapshot of this image (of the set snapshot, if one is)."""
+        self._check_open()
+        return self._catalog.list_children(*self._where, self._snap)
+
+    def flatten(self, progress: Progress = None) -> None:
+        """Copy the parent's data into the clone and cut the link; ``progress(done, total)`` after each
+        step, a non-zero return stops it with ECANCELED (the steps done stay done)."""
+        self._check_writable()
+        offset, chunk = 0, FLATTEN_CHUNK
+        while True:
+            step = self._catalog.flatten(*self._where, offset, chunk)
+            total = step["total"]
+            offset = min(offset + chunk, total)
+            if progress is not None and progress(offset, total):
+                if not step["done"]:
+                    raise Error(errno.ECANCELED, f"{self}: flatten cancelled by its progress callback")
+            if step["done"]:
+                self._record = self._catalog.stat_image(*self._where)
+                return
+            chunk = max(FLATTEN_CHUNK, -(-total // FLATTEN_STEPS))
+
+    def copy(self, dest_ioctx: "IoCtx", dest_name: str) -> None:
+        """A new image ``dest_name`` in ``dest_ioctx``'s pool with this image's data (of the set snapshot
+        if one is), size, features, order and metadata; no snapshots."""
+        self._check_open()
+        self._catalog.copy_image(*self._where, dest_ioctx.pool, dest_name, self._snap)
+
+    def diff_iterate(self, offset: int, length: int, from_snap: str | None, callback: DiffCallback,
+                     include_parent: bool = True, whole_object: bool = False) -> int:
+        """Call ``callback(offset, length, exists)`` for each range where the image (or its set snapshot)
+        differs from ``from_snap`` (from zeros if None); a negative callback return stops and is returned."""
+        self._check_open()
+        if offset < 0 or length < 0 or offset > self._size:
+            raise Error(errno.EINVAL, f"{self}: diff range {offset}+{length} outside the image "
+                                      f"size {self._size}")
+        end = min(offset + length, self._size)
+        for lo in range(offset, end, DIFF_CHUNK):
+            hi = min(lo + DIFF_CHUNK, end)
+            extents = self._catalog.diff_extents(*self._where, lo, hi - lo, from_snap, self._snap,
+                                                 include_parent, whole_object)
+            for start, size, exists in extents:
+                ret = callback(start, size, exists)
+                if ret is not None and ret < 0:
+                    return ret
+        return 0
