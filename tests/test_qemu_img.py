@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
+
+from curverbd.core import Cluster
 
 from capi_helpers import (capi_libs, client_log, log_text, make_image, make_pool, preload_env,  # noqa: F401
                           rbd_env, read_image, run)
@@ -97,3 +102,39 @@ def test_daemon_not_running(daemon, rbd_env, client_log):  # noqa: F811
     err = failing(["qemu-img", "info", "rbd:pool/img"], rbd_env)
     assert "error connecting" in err
     assert daemon.socket in log_text(client_log)
+
+
+def test_broken_control_plane_is_an_error_not_silent_success(daemon, rbd_env, tmp_path, client_log):  # noqa: F811
+    """If the embedded Python cannot load curverbd, every call is -EIO (never cffi's 0)."""
+    make_pool(daemon, "pool")
+    broken = tmp_path / "broken" / "curverbd"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('deliberately broken')\n")
+    env = dict(rbd_env, PYTHONPATH=str(broken.parent))
+    proc = run(["qemu-img", "create", "-f", "raw", "rbd:pool/never", "1M"], env, check=False)
+    assert proc.returncode == 1
+    assert "error initializing: Input/output error" in proc.stderr
+    assert "deliberately broken" in log_text(client_log)
+    with Cluster() as c:
+        c.connect()
+        with c.open_ioctx("pool") as io:
+            assert io.list_images() == []
+
+
+def test_sigint_still_kills_the_host(daemon, rbd_env):
+    """The embedded interpreter must not keep SIGINT: qemu-img dies of it as with a plain file."""
+    make_pool(daemon, "pool")
+    make_image(daemon, "pool", "img", 64 * MiB)
+    proc = subprocess.Popen(["qemu-img", "bench", "-c", "1000000000", "-d", "4", "-s", "4096", "-f", "raw",
+                             "rbd:pool/img"], env=rbd_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60   # wait until the image is open: the library is loaded and running
+        while "opened cbd:pool//pool/img_admin_" not in log_text(daemon.log):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == -signal.SIGINT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
