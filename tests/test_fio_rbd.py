@@ -7,11 +7,11 @@ from capi_helpers import capi_libs, client_log, make_image, make_pool, rbd_env, 
 MiB = 1 << 20
 
 
-def fio(env: dict, *extra: str) -> str:
+def fio(env: dict, cwd, *extra: str) -> str:
     args = ["fio", "--name=job", "--ioengine=rbd", "--clientname=admin", "--pool=pool", "--rbdname=img",
             "--rw=randwrite", "--bs=4k", "--size=32M", "--iodepth=16", "--verify=crc32c",
             "--randrepeat=1", "--randseed=42", "--output-format=terse", "--terse-version=3", *extra]
-    proc = run(args, env)
+    proc = run(args, env, cwd=cwd)   # fio leaves *-verify.state files in its cwd
     assert "verify" not in proc.stderr.lower() or "bad" not in proc.stderr.lower(), proc.stderr
     return proc.stdout
 
@@ -21,32 +21,32 @@ def terse_errors(out: str) -> int:
     return int(out.strip().splitlines()[-1].split(";")[4])
 
 
-def test_randwrite_verify_then_verify_only(daemon, rbd_env):
+def test_randwrite_verify_then_verify_only(daemon, rbd_env, tmp_path):
     make_pool(daemon, "pool")
     make_image(daemon, "pool", "img", 48 * MiB)
-    assert terse_errors(fio(rbd_env)) == 0
-    assert terse_errors(fio(rbd_env, "--verify_only")) == 0
+    assert terse_errors(fio(rbd_env, tmp_path)) == 0
+    assert terse_errors(fio(rbd_env, tmp_path, "--verify_only")) == 0
 
 
-def test_verify_only_detects_other_data(daemon, rbd_env):
+def test_verify_only_detects_other_data(daemon, rbd_env, tmp_path):
     """The verify-only run can fail: on an image never written, every block is bad."""
     make_pool(daemon, "pool")
     make_image(daemon, "pool", "img", 48 * MiB)
     args = ["fio", "--name=job", "--ioengine=rbd", "--clientname=admin", "--pool=pool", "--rbdname=img",
             "--rw=randwrite", "--bs=4k", "--size=4M", "--iodepth=4", "--verify=crc32c", "--verify_only"]
-    proc = run(args, rbd_env, check=False)
+    proc = run(args, rbd_env, check=False, cwd=tmp_path)
     assert proc.returncode != 0
     assert "verify: bad magic header" in proc.stdout + proc.stderr
 
 
-def test_unaligned_block_sizes_and_trim(daemon, rbd_env):
+def test_unaligned_block_sizes_and_trim(daemon, rbd_env, tmp_path):
     make_pool(daemon, "pool")
     make_image(daemon, "pool", "img", 48 * MiB)
     args = ["fio", "--name=job", "--ioengine=rbd", "--clientname=admin", "--pool=pool", "--rbdname=img",
             "--rw=randwrite", "--bsrange=512-12k", "--size=8M", "--iodepth=8", "--verify=crc32c",
             "--randseed=7", "--output-format=terse", "--terse-version=3"]
-    assert terse_errors(run(args, rbd_env).stdout) == 0
+    assert terse_errors(run(args, rbd_env, cwd=tmp_path).stdout) == 0
     trim = ["fio", "--name=trim", "--ioengine=rbd", "--clientname=admin", "--pool=pool", "--rbdname=img",
             "--rw=randtrim", "--bs=8k", "--size=8M", "--iodepth=8", "--output-format=terse",
             "--terse-version=3"]
-    assert terse_errors(run(trim, rbd_env).stdout) == 0
+    assert terse_errors(run(trim, rbd_env, cwd=tmp_path).stdout) == 0
