@@ -32,6 +32,8 @@ def _find_by_id(io, image_id: str) -> str:
 class Image(ImageSnapshots, ImageSettings):
     """``rbd.Image(ioctx, name, snapshot=None, read_only=False)``; a context manager."""
 
+    name: str | None = None  # the image's name (os-brick reads it; Ceph's class keeps it private)
+
     def __init__(self, ioctx, name: str | None = None, snapshot: str | None = None, read_only: bool = False,
                  image_id: str | None = None, _oncomplete=None) -> None:
         self.closed = True
