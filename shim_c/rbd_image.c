@@ -229,12 +229,36 @@ CRBD_API int rbd_get_stripe_count(rbd_image_t image, uint64_t *stripe_count)
     return image_const(image, stripe_count, 1, 8);
 }
 
+/* Copy a NUL-terminated field into a caller buffer, librbd style: -ERANGE if it does not fit. */
+static int copy_out(char *dst, size_t len, const char *src)
+{
+    size_t n = strlen(src) + 1;
+    if (n > len || !dst)
+        return -ERANGE;
+    memcpy(dst, src, n);
+    return 0;
+}
+
+/* -ENOENT for an image that is not a clone (QEMU relies on exactly that). The blob holds
+ * "pool\0image\0snap\0". */
 CRBD_API int rbd_get_parent_info(rbd_image_t image, char *parent_poolname, size_t ppoolnamelen, char *parent_name,
                                  size_t pnamelen, char *parent_snapname, size_t psnapnamelen)
 {
-    (void)parent_poolname; (void)ppoolnamelen; (void)parent_name; (void)pnamelen;
-    (void)parent_snapname; (void)psnapnamelen;
-    return crbd_image_get(image) ? -ENOENT : -EINVAL;   /* no clones yet: never a parent */
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_parent_info(img->py, &blob);
+    if (r == 0) {
+        const char *pool = blob.data, *name = pool + strlen(pool) + 1, *snap = name + strlen(name) + 1;
+        r = copy_out(parent_poolname, ppoolnamelen, pool);
+        if (r == 0)
+            r = copy_out(parent_name, pnamelen, name);
+        if (r == 0)
+            r = copy_out(parent_snapname, psnapnamelen, snap);
+    }
+    free(blob.data);
+    return r;
 }
 
 CRBD_API int rbd_resize(rbd_image_t image, uint64_t size)
@@ -255,7 +279,7 @@ CRBD_API int rbd_invalidate_cache(rbd_image_t image)
     return crbd_image_get(image) ? 0 : -EINVAL;   /* no client-side cache to drop */
 }
 
-/* ---- snapshots ---- */
+/* ---- snapshots (the core's; a snapshot opens as a read-only view with its own nebd fd) ---- */
 
 static int snap_op(rbd_image_t image, int op, const char *name, int *result)
 {
@@ -263,7 +287,12 @@ static int snap_op(rbd_image_t image, int op, const char *name, int *result)
     if (!img || !name)
         return -EINVAL;
     int dummy = 0;
-    return crbd_py_snap_op(img->py, op, name, result ? result : &dummy);
+    uint64_t size = atomic_load(&img->size);
+    if (op == CRBD_SNAP_CREATE || op == CRBD_SNAP_ROLLBACK)
+        crbd_io_wait_idle(img);   /* the snapshot / rollback sees every write submitted before it */
+    int r = crbd_py_snap_op(img->py, op, name, result ? result : &dummy, &size);
+    atomic_store(&img->size, size);   /* a rollback brings back the snapshot's size */
+    return r;
 }
 
 CRBD_API int rbd_snap_create(rbd_image_t image, const char *name) { return snap_op(image, CRBD_SNAP_CREATE, name, NULL); }
@@ -325,30 +354,19 @@ CRBD_API void rbd_snap_list_end(rbd_snap_info_t *snaps)
 
 /* ---- diff / encryption ---- */
 
-/* No allocation map yet: every object-sized piece of the range is reported as data. */
+/* Extents come from the catalog (what is allocated, or what changed since fromsnapname);
+ * a negative return of the callback stops the walk and is returned (QEMU stops with -9000). */
 CRBD_API int rbd_diff_iterate2(rbd_image_t image, const char *fromsnapname, uint64_t ofs, uint64_t len,
                                uint8_t include_parent, uint8_t whole_object, rbd_diff_cb_t cb, void *arg)
 {
-    (void)include_parent;
-    (void)whole_object;
     struct crbd_image *img = crbd_image_get(image);
     if (!img || !cb)
         return -EINVAL;
-    if (fromsnapname && *fromsnapname)
-        return -ENOENT;   /* no snapshots exist yet */
-    uint64_t size = atomic_load(&img->size);
-    if (ofs > size)
+    if (ofs > atomic_load(&img->size))
         return -EINVAL;
-    uint64_t end = len > size - ofs ? size : ofs + len;
-    for (uint64_t pos = ofs; pos < end;) {
-        uint64_t next = (pos / RBD_OBJECT_SIZE + 1) * RBD_OBJECT_SIZE;
-        uint64_t n = (next < end ? next : end) - pos;
-        int r = cb(pos, (size_t)n, 1, arg);
-        if (r < 0)
-            return r;
-        pos += n;
-    }
-    return 0;
+    crbd_io_wait_idle(img);   /* report the writes that completed before the call */
+    return crbd_py_diff_iterate(img->py, fromsnapname && *fromsnapname ? fromsnapname : NULL, ofs, len,
+                                include_parent, whole_object, cb, arg);
 }
 
 CRBD_API int rbd_encryption_format(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,

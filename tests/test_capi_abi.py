@@ -273,18 +273,74 @@ def test_resize_changes_the_c_side_size(image):
     assert lib.rbd_read(image.image, 5001, 1, ffi.new("char[1]")) == -errno.EINVAL
 
 
-def test_snapshots_are_empty_for_now(image):
-    ffi, lib = image.ffi, image.lib
+def snap_names(h) -> list[tuple[bytes, int]]:
+    ffi, lib = h.ffi, h.lib
     count = ffi.new("int *", 0)
-    snaps = ffi.new("rbd_snap_info_t[4]")
-    assert lib.rbd_snap_list(image.image, snaps, count) == -errno.ERANGE and count[0] == 1
-    assert lib.rbd_snap_list(image.image, snaps, count) == 0 and snaps[0].name == ffi.NULL
+    assert lib.rbd_snap_list(h.image, ffi.NULL, count) == -errno.ERANGE
+    snaps = ffi.new("rbd_snap_info_t[]", count[0])
+    n = lib.rbd_snap_list(h.image, snaps, count)
+    assert n == count[0] - 1 and snaps[n].name == ffi.NULL     # room for the terminating entry
+    out = [(ffi.string(snaps[i].name), snaps[i].size) for i in range(n)]
     lib.rbd_snap_list_end(snaps)
-    assert lib.rbd_snap_create(image.image, b"s1") == -errno.EOPNOTSUPP
-    assert lib.rbd_open(image.ioctx, b"img", ffi.new("rbd_image_t *"), b"s1") == -errno.ENOENT
+    return out
 
 
-def test_diff_iterate_reports_object_chunks_and_stops(image):
+def open_more(h, name: bytes, snap=None, read_only=False):
+    out = h.ffi.new("rbd_image_t *")
+    opener = h.lib.rbd_open_read_only if read_only else h.lib.rbd_open
+    r = opener(h.ioctx, name, out, snap if snap is not None else h.ffi.NULL)
+    return r, out[0]
+
+
+def test_snapshots_views_rollback_and_clones(image):
+    ffi, lib = image.ffi, image.lib
+    assert snap_names(image) == []
+    assert pwrite(image, 5000, b"before") == 6
+    assert lib.rbd_snap_create(image.image, b"s1") == 0
+    assert lib.rbd_snap_create(image.image, b"s1") == -errno.EEXIST
+    assert pwrite(image, 5000, b"after!") == 6
+    assert snap_names(image) == [(b"s1", SIZE)]
+    assert open_more(image, b"img", b"nosuch")[0] == -errno.ENOENT
+    r, view = open_more(image, b"img", b"s1")
+    assert r == 0
+    buf = ffi.new("char[6]")
+    assert lib.rbd_read(view, 5000, 6, buf) == 6 and ffi.buffer(buf)[:] == b"before"
+    assert lib.rbd_write(view, 0, 1, b"x") == -errno.EROFS
+    assert lib.rbd_close(view) == 0
+
+    protected = ffi.new("int *", 7)
+    assert lib.rbd_snap_is_protected(image.image, b"s1", protected) == 0 and protected[0] == 0
+    assert lib.rbd_clone2(image.ioctx, b"img", b"s1", image.ioctx, b"child", 1, ffi.NULL, 0, 0) == -errno.EINVAL
+    assert lib.rbd_snap_protect(image.image, b"s1") == 0
+    assert lib.rbd_snap_is_protected(image.image, b"s1", protected) == 0 and protected[0] == 1
+    assert lib.rbd_snap_remove(image.image, b"s1") == -errno.EBUSY
+    order = ffi.new("int *", 0)
+    assert lib.rbd_clone2(image.ioctx, b"img", b"s1", image.ioctx, b"child", 1, order, 0, 0) == 0
+    r, child = open_more(image, b"child")
+    assert r == 0
+    assert lib.rbd_read(child, 5000, 6, buf) == 6 and ffi.buffer(buf)[:] == b"before"
+    pool, name, snap = ffi.new("char[16]"), ffi.new("char[16]"), ffi.new("char[3]")
+    assert lib.rbd_get_parent_info(child, pool, 16, name, 16, snap, 3) == 0
+    assert (ffi.string(pool), ffi.string(name), ffi.string(snap)) == (b"pool", b"img", b"s1")
+    assert lib.rbd_get_parent_info(child, pool, 16, name, 16, snap, 2) == -errno.ERANGE
+    assert lib.rbd_get_parent_info(child, ffi.NULL, 0, ffi.NULL, 0, ffi.NULL, 0) == -errno.ERANGE
+    assert lib.rbd_get_parent_info(image.image, pool, 16, name, 16, snap, 3) == -errno.ENOENT
+    assert lib.rbd_close(child) == 0
+    assert lib.rbd_snap_unprotect(image.image, b"s1") == -errno.EBUSY   # it has a clone
+    assert lib.rbd_remove(image.ioctx, b"child") == 0
+    assert lib.rbd_snap_unprotect(image.image, b"s1") == 0
+
+    assert lib.rbd_resize(image.image, SIZE + MiB) == 0
+    assert lib.rbd_snap_rollback(image.image, b"s1") == 0
+    size = ffi.new("uint64_t *")
+    assert lib.rbd_get_size(image.image, size) == 0 and size[0] == SIZE   # the snapshot's size
+    assert pread(image, 5000, 6) == b"before"
+    assert lib.rbd_remove(image.ioctx, b"img") == -errno.ENOTEMPTY
+    assert lib.rbd_snap_remove(image.image, b"s1") == 0
+    assert snap_names(image) == []
+
+
+def test_diff_iterate_reports_written_extents_and_stops(image):
     ffi, lib = image.ffi, image.lib
     seen = []
 
@@ -293,14 +349,25 @@ def test_diff_iterate_reports_object_chunks_and_stops(image):
         seen.append((offset, length, exists))
         return 0
 
-    assert lib.rbd_diff_iterate2(image.image, ffi.NULL, 1000, 2 * SIZE, 1, 1, collect, ffi.NULL) == 0
-    assert seen == [(1000, 4 * MiB - 1000, 1), (4 * MiB, 4 * MiB, 1), (8 * MiB, 1000, 1)]
+    assert lib.rbd_diff_iterate2(image.image, ffi.NULL, 0, SIZE, 1, 1, collect, ffi.NULL) == 0
+    assert seen == []                                   # nothing written yet
+    assert pwrite(image, 5 * MiB + 10, b"x" * 100) == 100
+    assert lib.rbd_snap_create(image.image, b"s1") == 0
+    assert pwrite(image, 1000, b"y") == 1
+    assert lib.rbd_diff_iterate2(image.image, ffi.NULL, 0, SIZE, 1, 1, collect, ffi.NULL) == 0
+    covered = lambda pos: any(o <= pos < o + n and e for o, n, e in seen)   # noqa: E731
+    assert covered(5 * MiB + 10) and covered(1000) and not covered(8 * MiB + 500)   # whole objects
+    seen.clear()
+    assert lib.rbd_diff_iterate2(image.image, b"s1", 0, SIZE, 1, 0, collect, ffi.NULL) == 0
+    assert covered(1000) and not covered(5 * MiB + 10)  # only what changed since s1
+    assert lib.rbd_diff_iterate2(image.image, ffi.NULL, SIZE + 1, 10, 1, 1, collect, ffi.NULL) == -errno.EINVAL
 
     @ffi.callback("int(uint64_t, size_t, int, void *)")
     def stop(offset, length, exists, arg):
         return -9000
 
     assert lib.rbd_diff_iterate2(image.image, ffi.NULL, 0, SIZE, 1, 1, stop, ffi.NULL) == -9000
+    assert lib.rbd_snap_remove(image.image, b"s1") == 0
 
 
 # --- I/O ------------------------------------------------------------------------------
@@ -440,3 +507,33 @@ def test_daemon_gone_fails_io_with_enotconn(image, daemon, log_file):
     lib.rbd_aio_release(c[0])
     assert "nebd connection to " + daemon.socket + " lost: the daemon closed the connection" in log_text(log_file)
     image.image = None   # closing needs the daemon; the handles are dropped with the process
+
+
+def test_vectored_io_across_chunks(image):
+    """Hundreds of odd-sized iovecs, more than one 4 MiB request, unaligned start."""
+    ffi, lib = image.ffi, image.lib
+    rng = random.Random(5)
+    sizes = [rng.randrange(1, 40000) for _ in range(300)]
+    data = os.urandom(sum(sizes))
+    off = 4096 * 3 + 777
+    assert off + len(data) < SIZE
+    bufs = [ffi.from_buffer(data[sum(sizes[:i]):sum(sizes[:i + 1])]) for i in range(len(sizes))]
+    iov = ffi.new("struct iovec[]", len(sizes))
+    for i, b in enumerate(bufs):
+        iov[i].iov_base, iov[i].iov_len = ffi.cast("void *", b), sizes[i]
+    c = ffi.new("rbd_completion_t *")
+    assert lib.rbd_aio_create_completion(ffi.NULL, ffi.NULL, c) == 0
+    assert lib.rbd_aio_writev(image.image, iov, len(sizes), off, c[0]) == 0
+    lib.rbd_aio_wait_for_complete(c[0])
+    assert lib.rbd_aio_get_return_value(c[0]) == len(data)
+    lib.rbd_aio_release(c[0])
+    out = [ffi.new("char[]", n) for n in reversed(sizes)]          # a different split for the read
+    riov = ffi.new("struct iovec[]", len(out))
+    for i, b in enumerate(out):
+        riov[i].iov_base, riov[i].iov_len = b, len(b)
+    assert lib.rbd_aio_create_completion(ffi.NULL, ffi.NULL, c) == 0
+    assert lib.rbd_aio_readv(image.image, riov, len(out), off, c[0]) == 0
+    lib.rbd_aio_wait_for_complete(c[0])
+    assert lib.rbd_aio_get_return_value(c[0]) == len(data)
+    lib.rbd_aio_release(c[0])
+    assert b"".join(ffi.buffer(b)[:] for b in out) == data

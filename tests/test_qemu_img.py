@@ -138,3 +138,21 @@ def test_sigint_still_kills_the_host(daemon, rbd_env):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_qemu_img_snapshots(daemon, rbd_env):
+    """qemu-img snapshot -c/-l/-a/-d and reading a snapshot as rbd:pool/img@snap."""
+    make_pool(daemon, "pool")
+    make_image(daemon, "pool", "img", 16 * MiB)
+    run(["qemu-io", "-f", "raw", "rbd:pool/img", "-c", "write -P 0x31 4608 8192"], rbd_env)
+    run(["qemu-img", "snapshot", "-c", "before", "rbd:pool/img"], rbd_env)
+    run(["qemu-io", "-f", "raw", "rbd:pool/img", "-c", "write -P 0x32 4608 8192"], rbd_env)
+    listing = run(["qemu-img", "snapshot", "-l", "rbd:pool/img"], rbd_env).stdout
+    assert "before" in listing
+    out = run(["qemu-io", "-r", "-f", "raw", "rbd:pool/img@before", "-c", "read -P 0x31 4608 8192"], rbd_env).stdout
+    assert "Pattern verification failed" not in out
+    run(["qemu-img", "snapshot", "-a", "before", "rbd:pool/img"], rbd_env)
+    out = run(["qemu-io", "-f", "raw", "rbd:pool/img", "-c", "read -P 0x31 4608 8192"], rbd_env).stdout
+    assert "Pattern verification failed" not in out
+    run(["qemu-img", "snapshot", "-d", "before", "rbd:pool/img"], rbd_env)
+    assert "before" not in run(["qemu-img", "snapshot", "-l", "rbd:pool/img"], rbd_env).stdout

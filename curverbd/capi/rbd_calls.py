@@ -10,8 +10,7 @@ from ..errors import Error
 from .externs import register as _register, set_blob, text
 from .handles import HANDLES
 
-# crbd_py_snap_op codes (shim_c/cdef.h) -> the core Image method, named as Ceph's Python
-# rbd.Image names them; absent until snapshots land in the core -> EOPNOTSUPP
+# crbd_py_snap_op codes (shim_c/cdef.h) -> the core Image method
 SNAP_METHODS = {
     "CRBD_SNAP_CREATE": "create_snap", "CRBD_SNAP_REMOVE": "remove_snap",
     "CRBD_SNAP_ROLLBACK": "rollback_to_snap", "CRBD_SNAP_PROTECT": "protect_snap",
@@ -43,27 +42,20 @@ def register(ffi, lib) -> None:
         return 0
 
     def crbd_py_image_clone(p_ioctx, p_name, p_snap, c_ioctx, c_name, features, order):
-        parent = HANDLES.get(p_ioctx, IoCtx)
-        clone = getattr(parent, "clone", None)
-        if clone is None:
-            raise Error(errno.EOPNOTSUPP, f"clone of {parent.pool}/{text(ffi, p_name)}@{text(ffi, p_snap)}: "
-                                          "clones are not supported yet")
-        clone(text(ffi, p_name), text(ffi, p_snap), HANDLES.get(c_ioctx, IoCtx), text(ffi, c_name),
-              features=features, order=order or None)
+        HANDLES.get(p_ioctx, IoCtx).clone(text(ffi, p_name), text(ffi, p_snap), HANDLES.get(c_ioctx, IoCtx),
+                                          text(ffi, c_name), features=features or None, order=order or None)
         return 0
 
     def crbd_py_image_open(ioctx, name, snap, read_only, info):
         io = HANDLES.get(ioctx, IoCtx)
-        image_name, snap_name = text(ffi, name), text(ffi, snap)
-        if snap_name:
-            raise Error(errno.ENOENT, f"image {io.pool}/{image_name}: no snapshot {snap_name!r}")
-        img = io.open_image(image_name, read_only=bool(read_only))
+        snap_name = text(ffi, snap) or None
+        img = io.open_image(text(ffi, name), read_only=bool(read_only) or snap_name is not None,
+                            snapshot=snap_name)
         try:
-            record = img.stat()
             info.nebd_fd = img.nebd_fd
             info.block_size = img.block_size
             info.size = img.size()
-            info.block_name_prefix = f"rbd_data.{record.get('id', '')}".encode()[:23]
+            info.block_name_prefix = f"rbd_data.{img.id}".encode()[:23]
             info.handle = HANDLES.add(img)
         except BaseException:
             img.close()
@@ -81,20 +73,32 @@ def register(ffi, lib) -> None:
     def crbd_py_snap_list(image, snaps_out):
         img = HANDLES.get(image, Image)
         out = bytearray()
-        for snap in getattr(img, "list_snaps", lambda: [])():
+        for snap in img.list_snaps():
             out += struct.pack("=QQ", snap["id"], snap["size"]) + snap["name"].encode() + b"\0"
         set_blob(lib, snaps_out, bytes(out))
         return 0
 
-    def crbd_py_snap_op(image, op, name, result):
+    def crbd_py_snap_op(image, op, name, result, size_out):
         img = HANDLES.get(image, Image)
-        method = getattr(img, snap_methods.get(op, ""), None)
-        if method is None:
-            raise Error(errno.EOPNOTSUPP, f"{img}: snapshots are not supported yet")
-        value = method(text(ffi, name))
+        if op not in snap_methods:
+            raise Error(errno.EINVAL, f"{img}: unknown snapshot operation {op}")
+        value = getattr(img, snap_methods[op])(text(ffi, name))
         result[0] = int(bool(value)) if value is not None else 0
+        size_out[0] = img.size()
         return 0
+
+    def crbd_py_parent_info(image, spec_out):
+        pool, parent, snap = HANDLES.get(image, Image).parent_info()   # ENOENT: not a clone
+        set_blob(lib, spec_out, b"\0".join(s.encode() for s in (pool, parent, snap)) + b"\0")
+        return 0
+
+    def crbd_py_diff_iterate(image, fromsnap, ofs, length, include_parent, whole_object, cb, arg):
+        def extent(offset, size, exists):
+            return cb(offset, size, int(bool(exists)), arg)
+        return HANDLES.get(image, Image).diff_iterate(ofs, length, text(ffi, fromsnap), extent,
+                                                       include_parent=bool(include_parent),
+                                                       whole_object=bool(whole_object))
 
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
                     crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_snap_list,
-                    crbd_py_snap_op])
+                    crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate])
