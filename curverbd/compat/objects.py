@@ -135,6 +135,7 @@ class ObjectStore:
             self._store(image, key, data)
 
     def append(self, key: str, data: bytes) -> None:
+        """Add ``data`` at the end of the object (created if missing)."""
         self._modify(key, lambda old: old + data)
 
     def truncate(self, key: str, size: int) -> None:
@@ -150,6 +151,7 @@ class ObjectStore:
         return len(data), mtime
 
     def remove(self, key: str) -> None:
+        """Delete the object; Error(ENOENT) if there is none."""
         try:
             with self._image() as image:
                 image.metadata_remove(_meta_key(self.namespace, key))

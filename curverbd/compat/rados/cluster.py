@@ -162,9 +162,11 @@ class Rados:
 
     # --- pools -----------------------------------------------------------------------------
     def list_pools(self) -> list[str]:
+        """Names of this user's pools."""
         return self._core().list_pools()
 
     def pool_exists(self, pool_name: str) -> bool:
+        """True if pool ``pool_name`` exists."""
         return self._core().pool_exists(pool_name)
 
     def pool_lookup(self, pool_name: str) -> int | None:

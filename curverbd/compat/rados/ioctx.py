@@ -57,9 +57,11 @@ class Ioctx:
 
     # --- pool --------------------------------------------------------------------------
     def get_pool_name(self) -> str:
+        """The pool's name."""
         return self.name
 
     def get_pool_id(self) -> int:
+        """The pool's id (stable, derived from its name)."""
         return self.rados.pool_lookup(self.name)
 
     def set_namespace(self, nspace: str | None) -> None:
@@ -70,6 +72,7 @@ class Ioctx:
         self.nspace = nspace or ""
 
     def get_namespace(self) -> str:
+        """The namespace objects are named in ("" = the default one)."""
         return self.nspace
 
     def get_stats(self) -> dict:
@@ -93,6 +96,7 @@ class Ioctx:
         return 0
 
     def append(self, key: str, data: bytes) -> int:
+        """Add ``data`` at the end of object ``key``; 0."""
         self._objects().append(key, bytes(data))
         return 0
 
@@ -106,6 +110,7 @@ class Ioctx:
         return size, time.localtime(mtime)
 
     def trunc(self, key: str, size: int) -> int:
+        """Cut or zero-extend object ``key`` to ``size`` bytes; 0."""
         self._objects().truncate(key, size)
         return 0
 
@@ -153,15 +158,18 @@ class Object:
         self.offset += len(data)
 
     def remove(self) -> None:
+        """Delete the object (ObjectNotFound if missing); it can no longer be used."""
         self.require_object_exists()
         self.ioctx._objects(self.nspace).remove(self.key)
         self.state = "removed"
 
     def stat(self) -> tuple[int, time.struct_time]:
+        """(size, mtime as time.localtime) of the object."""
         self.require_object_exists()
         size, mtime = self.ioctx._objects(self.nspace).stat(self.key)
         return size, time.localtime(mtime)
 
     def seek(self, position: int) -> None:
+        """Move the read/write position to ``position``."""
         self.require_object_exists()
         self.offset = position

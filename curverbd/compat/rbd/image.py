@@ -82,6 +82,7 @@ class Image(ImageSnapshots, ImageSettings):
 
     # --- information ---------------------------------------------------------------------
     def get_name(self) -> str:
+        """The image's name."""
         return self.name
 
     def id(self) -> str:
@@ -90,6 +91,7 @@ class Image(ImageSnapshots, ImageSettings):
         return str(getattr(image, "id", None) or image.stat()["id"])
 
     def block_name_prefix(self) -> str:
+        """``rbd_data.<id>``, as librbd names an image's objects."""
         return f"rbd_data.{self.id()}"
 
     def size(self) -> int:
@@ -108,34 +110,42 @@ class Image(ImageSnapshots, ImageSettings):
                 "parent_pool": -1, "parent_name": b""}
 
     def old_format(self) -> bool:
+        """False: every curverbd image is format 2."""
         return False
 
     def features(self) -> int:
+        """The image's RBD_FEATURE_* bits."""
         image = self._core()
         return image.features() if hasattr(image, "features") else int(image.stat().get("features", 1))
 
     def op_features(self) -> int:
+        """The image's RBD_OPERATION_FEATURE_* bits (e.g. CLONE_PARENT while it has clones)."""
         image = self._core()
         return image.op_features() if hasattr(image, "op_features") else 0
 
     def update_features(self, features: int, enabled: bool) -> None:
+        """Enable (``enabled``) or disable the mutable features in ``features``."""
         self._core().update_features(features, bool(enabled))
 
     def flags(self) -> int:
+        """RBD_FLAG_* bits: none (no object map to invalidate)."""
         return 0
 
     def stripe_unit(self) -> int:
+        """Bytes per stripe unit: the object size."""
         image = self._core()
         if hasattr(image, "stripe_unit"):
             return image.stripe_unit()
         return 1 << (image.stat().get("order") or DEFAULT_ORDER)
 
     def stripe_count(self) -> int:
+        """Objects per stripe: 1 (no fancy striping)."""
         image = self._core()
         return image.stripe_count() if hasattr(image, "stripe_count") else 1
 
     # --- size and I/O --------------------------------------------------------------------
     def resize(self, size: int, allow_shrink: bool = True) -> None:
+        """Set the size in bytes (``allow_shrink=False`` refuses to shrink: InvalidArgument)."""
         image = self._core()
         if not allow_shrink and size < image.size():
             raise InvalidArgument(f"error resizing image {self.name}: shrinking is not allowed",
@@ -156,12 +166,15 @@ class Image(ImageSnapshots, ImageSettings):
         return written
 
     def discard(self, offset: int, length: int) -> None:
+        """Deallocate [offset, offset+length): it reads as zeros afterwards."""
         self._core().discard(offset, length)
 
     def write_zeroes(self, offset: int, length: int, zero_flags: int = 0, fadvise_flags: int = 0) -> None:
+        """Make [offset, offset+length) read as zeros."""
         self._core().write_zeroes(offset, length)
 
     def flush(self) -> None:
+        """Wait until everything written so far is durable."""
         self._core().flush()
 
     def invalidate_cache(self) -> None:

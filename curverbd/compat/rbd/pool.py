@@ -9,7 +9,7 @@ from curverbd.errors import Error as CoreError
 from .constants import LIBRBD_VERSION, RBD_TRASH_IMAGE_SOURCE_USER
 from .errors import InvalidArgument, OperationNotSupported, rbd_errors
 from .ioctx import core_ioctx
-from .snapshots import progress_callback, utc_datetime
+from .snapshots import utc_datetime
 
 _TRASH_SOURCES = {"user": 0, "mirroring": 1, "migration": 2, "removing": 3}
 
@@ -72,6 +72,7 @@ class RBD:
         return images
 
     def rename(self, ioctx, src: str, dest: str) -> None:
+        """Rename image ``src`` to ``dest`` (ImageExists if taken, ImageBusy if open)."""
         core_ioctx(ioctx).rename_image(src, dest)
 
     def clone(self, p_ioctx, p_name: str, p_snapname: str, c_ioctx, c_name: str, features: int | None = None,
@@ -92,6 +93,7 @@ class RBD:
         return [_trash_entry(entry) for entry in core_ioctx(ioctx).trash_list()]
 
     def trash_get(self, ioctx, image_id: str) -> dict:
+        """The trash entry with id ``image_id`` (ImageNotFound if none)."""
         for entry in self.trash_list(ioctx):
             if entry["id"] == image_id:
                 return entry

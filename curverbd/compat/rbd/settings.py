@@ -32,6 +32,7 @@ class ImageSettings:
         return _missing_is_key_error(lambda: image.metadata_get(key), f"no metadata {key} for image {self.name}")
 
     def metadata_set(self, key: str, value: str) -> None:
+        """Set metadata ``key`` to ``value``."""
         self._core().metadata_set(key, value)
 
     def metadata_remove(self, key: str) -> None:

@@ -29,27 +29,35 @@ class ImageSnapshots:
 
     # --- snapshots -----------------------------------------------------------------------
     def create_snap(self, name: str, flags: int = 0) -> None:
+        """Create snapshot ``name`` of the image's current data (ImageExists if taken)."""
         self._core().create_snap(name)
 
     def remove_snap(self, name: str) -> None:
+        """Remove snapshot ``name`` (ImageBusy if protected, ImageNotFound if missing)."""
         self._core().remove_snap(name)
 
     def remove_snap2(self, name: str, flags: int) -> None:
+        """Remove snapshot ``name`` (``flags`` are accepted; protected snapshots still refuse)."""
         self._core().remove_snap(name)
 
     def rename_snap(self, srcname: str, dstname: str) -> None:
+        """Rename snapshot ``srcname`` to ``dstname``."""
         self._core().rename_snap(srcname, dstname)
 
     def rollback_to_snap(self, name: str) -> None:
+        """Make the image's data that of snapshot ``name`` again."""
         self._core().rollback_to_snap(name)
 
     def protect_snap(self, name: str) -> None:
+        """Protect snapshot ``name`` so it can be cloned and cannot be removed."""
         self._core().protect_snap(name)
 
     def unprotect_snap(self, name: str) -> None:
+        """Unprotect snapshot ``name`` (ImageBusy while it has clones, InvalidArgument if not protected)."""
         self._core().unprotect_snap(name)
 
     def is_protected_snap(self, name: str) -> bool:
+        """True if snapshot ``name`` is protected."""
         return bool(self._core().is_protected_snap(name))
 
     def set_snap(self, name: str | None) -> None:
@@ -71,18 +79,23 @@ class ImageSnapshots:
         raise ImageNotFound(f"image {self.name}: no snapshot with {key} {value!r}", errno=errno.ENOENT)
 
     def snap_exists(self, name: str) -> bool:
+        """True if the image has a snapshot ``name``."""
         return any(snap["name"] == name for snap in self.list_snaps())
 
     def snap_get_id(self, snap_name: str) -> int:
+        """The id of snapshot ``snap_name``."""
         return self._snap("name", snap_name)["id"]
 
     def snap_get_name(self, snap_id: int) -> str:
+        """The name of the snapshot with id ``snap_id``."""
         return self._snap("id", snap_id)["name"]
 
     def snap_get_namespace_type(self, snap_id: int) -> int:
+        """RBD_SNAP_NAMESPACE_TYPE_* of the snapshot with id ``snap_id``."""
         return self._snap("id", snap_id)["namespace"]
 
     def get_snap_timestamp(self, snap_id: int) -> datetime:
+        """When the snapshot with id ``snap_id`` was taken (naive UTC datetime)."""
         return self._snap("id", snap_id)["timestamp"]
 
     # --- clones ----------------------------------------------------------------------------
@@ -91,6 +104,7 @@ class ImageSnapshots:
         return tuple(self._core().parent_info())
 
     def get_parent_image_spec(self) -> dict:
+        """The parent as a dict {pool_name, pool_namespace, image_name, snap_name}."""
         pool, image, snap = self.parent_info()
         return {"pool_name": pool, "pool_namespace": "", "image_name": image, "snap_name": snap}
 
@@ -103,6 +117,7 @@ class ImageSnapshots:
         return [tuple(child) for child in self._core().list_children()]
 
     def list_children2(self) -> list[dict]:
+        """The clones as dicts {pool, pool_namespace, image, trash}."""
         return [{"pool": pool, "pool_namespace": "", "image": image, "trash": False}
                 for pool, image in self.list_children()]
 
