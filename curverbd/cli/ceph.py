@@ -1,50 +1,47 @@
-"""The ``ceph`` command: the cluster and pool commands curverbd can answer."""
+"""The ``ceph`` command: the cluster and pool commands curverbd can answer (ceph_cluster.py, ceph_pool.py).
+
+Failures print Ceph's ``Error ENOENT: <message>`` and exit with the errno.
+"""
 from __future__ import annotations
 
-import argparse
+import errno
+import os
 import sys
 
-from .common import add_global_options, connected, emit, fail
+from ..errors import Error
+from . import ceph_cluster, ceph_pool
+from .common import Failed, Parser, accept_global_options_everywhere, add_global_options, parse
+
+SHORTHANDS = {"-s": "status", "-v": "version", "--version": "version"}
 
 
-def cmd_pool_create(args: argparse.Namespace) -> int:
-    with connected(args) as cluster:
-        cluster.create_pool(args.pool)
-    sys.stderr.write(f"pool '{args.pool}' created\n")
-    return 0
-
-
-def cmd_pool_ls(args: argparse.Namespace) -> int:
-    with connected(args) as cluster:
-        pools = sorted(cluster.list_pools())
-    emit(args, pools, "\n".join(pools) if pools else None)
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ceph", description="Cluster and pool commands of curverbd.")
+def build_parser() -> Parser:
+    parser = Parser(prog="ceph", description="Cluster and pool commands of curverbd.")
     add_global_options(parser)
-    top = parser.add_subparsers(dest="area", required=True)
-    osd = top.add_parser("osd").add_subparsers(dest="what", required=True)
-    pool = osd.add_parser("pool").add_subparsers(dest="verb", required=True)
-    p = pool.add_parser("create", help="create a pool (a Curve directory owned by the user)")
-    p.add_argument("pool")
-    p.add_argument("pg_num", nargs="*", help="accepted for compatibility; ignored")
-    p.set_defaults(handler=cmd_pool_create, what="error creating pool")
-    p = pool.add_parser("ls", help="list the user's pools")
-    p.add_argument("detail", nargs="?", choices=("detail",))
-    p.set_defaults(handler=cmd_pool_ls, what="error listing pools")
-    for p in pool.choices.values():
-        add_global_options(p, defaults=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<command>", parser_class=Parser)
+    ceph_cluster.register(sub)
+    ceph_pool.register(sub)
+    accept_global_options_everywhere(parser)
     return parser
 
 
+def _error(err: OSError) -> int:
+    code = err.errno or errno.EIO
+    name = errno.errorcode.get(code, str(code))
+    message = err.strerror if isinstance(err, Error) and err.strerror else os.strerror(code)
+    sys.stderr.write(f"Error {name}: {message}\n")
+    return min(code, 255)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = [SHORTHANDS.get(a, a) for a in (sys.argv[1:] if argv is None else argv)]
+    args = parse(build_parser(), argv)
     try:
-        return args.handler(args)
+        return args.handler(args) or 0
+    except Failed as failed:
+        return _error(failed.error)
     except OSError as err:
-        return fail("ceph", args.what, err)
+        return _error(err)
 
 
 if __name__ == "__main__":
