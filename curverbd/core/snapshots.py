@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from ..catalog.client import CatalogClient
     from .ioctx import IoCtx
 
-FLATTEN_CHUNK = 64 << 20    # bytes per Flatten call at least (progress is reported per call)
-FLATTEN_STEPS = 200         # ... and at most about this many calls for a large image
+FLATTEN_STEPS = 200         # Flatten calls for a large image (at least one object each; progress per call)
 DIFF_CHUNK = 1 << 30        # bytes per DiffExtents call
 
 DiffCallback = Callable[[int, int, bool], Any]
@@ -150,7 +149,8 @@ class ImageSnapshots:
         """Copy the parent's data into the clone and cut the link; ``progress(done, total)`` after each
         step, a non-zero return stops it with ECANCELED (the steps done stay done)."""
         self._check_writable()
-        offset, chunk = 0, FLATTEN_CHUNK
+        obj = 1 << self._record["order"]
+        offset, chunk = 0, obj
         while True:
             step = self._catalog.flatten(*self._where, offset, chunk)
             total = step["total"]
@@ -161,7 +161,7 @@ class ImageSnapshots:
             if step["done"]:
                 self._record = self._catalog.stat_image(*self._where)
                 return
-            chunk = max(FLATTEN_CHUNK, -(-total // FLATTEN_STEPS))
+            chunk = max(obj, -(-total // FLATTEN_STEPS // obj) * obj)
 
     def copy(self, dest_ioctx: "IoCtx", dest_name: str) -> None:
         """A new image ``dest_name`` in ``dest_ioctx``'s pool with this image's data (of the set snapshot

@@ -302,20 +302,24 @@ def changed_extents(top: Layer, base: Layer | None, lo: int, hi: int, own_file: 
 
 
 def zero_runs(top: Layer, extents: list[Extent], grain: int) -> list[tuple[int, int, bool]]:
-    """``extents`` as [(start, end, exists)], exists meaning the view shows a non-zero byte there,
-    decided per ``grain`` (adjacent runs with equal ``exists`` joined)."""
+    """``extents`` as [(start, end, exists)], exists meaning the view shows a non-zero byte in the
+    (aligned) grain around it; adjacent runs with equal ``exists`` joined."""
     out: list[list] = []
     zero_grain = bytes(grain)
     for lo, hi in extents:
-        for at in range(lo, hi, COPY_CHUNK):
-            n = min(COPY_CHUNK, hi - at)
+        start_all, end_all = lo - lo % grain, hi + (-hi) % grain
+        for at in range(start_all, end_all, COPY_CHUNK):
+            n = min(COPY_CHUNK, end_all - at)
             data = read(top, at, n)
             if data == _ZEROS[:n]:  # the common cases cost one comparison
                 runs = [(at, at + n, False)]
             else:
-                runs = [(at + off, at + min(off + grain, n), data[off:off + grain] != zero_grain[:min(grain, n - off)])
+                runs = [(at + off, at + off + grain, data[off:off + grain] != zero_grain)
                         for off in range(0, n, grain)]
             for start, end, exists in runs:
+                start, end = max(start, lo), min(end, hi)
+                if start >= end:
+                    continue
                 if out and out[-1][1] == start and out[-1][2] == exists:
                     out[-1][1] = end
                 else:
