@@ -12,6 +12,10 @@ size (Curve refuses unaligned I/O):
 - discard / write_zeroes: partial edge blocks get zeros by read-modify-write,
   whole blocks are discarded (a discarded block reads as zeros).
 
+An image opened at a snapshot (or ``set_snap``) reads the daemon's read-only
+view of it and refuses writes with EROFS; snapshot, clone and whole-image
+operations are in snapshots.py.
+
 Writes, discards and zeroes hold a lock on the blocks they touch from
 submission until their last sub-request completes, so overlapping
 read-modify-writes never lose each other's bytes. Flush waits for the

@@ -51,16 +51,14 @@ class Volume:
 
     def check(self, offset: int, size: int) -> None:
         """Curve's CheckAlign and the volume bounds."""
-        if self.align_check:
-            mask = self.state.blocksize - 1
-            if offset & mask or size & mask:
-                raise CurveError(CurveStatus.NOT_ALIGNED,
-                                 f"{self.state.path}: NOT_ALIGNED: offset {offset} length {size} "
-                                 f"not multiples of the block size {self.state.blocksize}")
-        if offset + size > self.state.length:
+        state = self.state
+        if self.align_check and (offset | size) & (state.blocksize - 1):
+            raise CurveError(CurveStatus.NOT_ALIGNED,
+                             f"{state.path}: NOT_ALIGNED: offset {offset} length {size} "
+                             f"not multiples of the block size {state.blocksize}")
+        if offset + size > state.length:
             raise CurveError(CurveStatus.PARAM_ERROR,
-                             f"{self.state.path}: I/O at {offset}+{size} beyond the volume length "
-                             f"{self.state.length}")
+                             f"{state.path}: I/O at {offset}+{size} beyond the volume length {state.length}")
 
     def read(self, offset: int, size: int) -> bytearray:
         self.check(offset, size)
