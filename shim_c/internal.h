@@ -50,6 +50,9 @@ struct crbd_req {
     void *arg;
 };
 
+/* Work the receiver thread must not do itself (see crbd_conn_defer). */
+struct crbd_deferred { struct crbd_deferred *next; void (*fn)(void *); void *arg; };
+
 struct crbd_conn {
     int sock;
     char *path;
@@ -61,11 +64,17 @@ struct crbd_conn {
     int dead;                   /* errno once the connection failed */
     int closing;                /* shutdown requested by us: no "dropped" log line */
     pthread_t receiver;
+    pthread_t worker;           /* runs deferred work: sends the receiver must never block on */
+    pthread_cond_t work_cond;
+    struct crbd_deferred *work, **work_tail;
+    int worker_exit;
 };
 
 int crbd_conn_open(const char *path, struct crbd_conn **out);
 void crbd_conn_close(struct crbd_conn *conn);
 void crbd_conn_submit(struct crbd_conn *conn, struct crbd_req *req);
+int crbd_conn_on_receiver(void);   /* 1 on a connection's receiver thread */
+void crbd_conn_defer(struct crbd_conn *conn, void (*fn)(void *), void *arg);
 
 /* wire helpers (nebd_wire.c) */
 struct crbd_reply {
@@ -170,6 +179,7 @@ void crbd_io_wait_idle(struct crbd_image *img);
 void crbd_range_acquire(struct crbd_op *op);       /* runs crbd_op_step(op) once granted */
 void crbd_range_release(struct crbd_op *op);
 void crbd_op_step(struct crbd_op *op);
+void crbd_op_continue(struct crbd_op *op);        /* crbd_op_step, deferred if it could block the receiver */
 
 /* iovec helpers (io.c) */
 struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt);

@@ -92,7 +92,7 @@ static void op_fail(struct crbd_op *op, int err)
 static void op_put(struct crbd_op *op)
 {
     if (atomic_fetch_sub(&op->pending, 1) == 1)
-        crbd_op_step(op);
+        crbd_op_continue(op);
 }
 
 static void sub_done(struct crbd_req *req, int ret)
@@ -180,7 +180,7 @@ static void op_finish(struct crbd_op *op, ssize_t ret)
     while (ready) {
         struct crbd_op *f = ready;
         ready = f->wnext;
-        crbd_op_step(f);
+        crbd_op_continue(f);
     }
     pthread_mutex_lock(&img->lock);
     if (--img->inflight == 0)
@@ -350,6 +350,19 @@ static void flush_step(struct crbd_op *op)
         op_finish(op, err ? err : 0);
     }
     }
+}
+
+static void step_deferred(void *op) { crbd_op_step(op); }
+
+/* The last stage only completes (ranges it frees are granted through here again), so it may
+ * run on the receiver thread; a stage that sends goes to the connection's worker, so the
+ * receiver keeps reading replies. */
+void crbd_op_continue(struct crbd_op *op)
+{
+    if (crbd_conn_on_receiver() && op->stage != ST_DONE)
+        crbd_conn_defer(op->img->conn, step_deferred, op);
+    else
+        crbd_op_step(op);
 }
 
 void crbd_op_step(struct crbd_op *op)

@@ -3,7 +3,10 @@
  * signal blocked reads replies, matches them by correlation id and receives read data
  * straight into the caller's buffers. Many requests in flight; replies in any order.
  * If the connection drops, every request in flight fails with -ENOTCONN and a log line names
- * the cause. Requests keep everything needed to be sent again (reconnect is a later step). */
+ * the cause. Requests keep everything needed to be sent again (reconnect is a later step).
+ * The receiver never sends: a send can block until the daemon reads, and the daemon may be
+ * blocked writing replies only the receiver reads. Continuations that send (the write after a
+ * read-modify-write's edge reads, lock grants, flushes) run on the connection's worker thread. */
 #include "internal.h"
 
 #include <signal.h>
@@ -14,6 +17,53 @@
 #include <unistd.h>
 
 #define MAX_SMALL (1u << 20)   /* meta and payload of a reply are tiny; more means a broken peer */
+
+static __thread int on_receiver;
+
+int crbd_conn_on_receiver(void)
+{
+    return on_receiver;
+}
+
+void crbd_conn_defer(struct crbd_conn *c, void (*fn)(void *), void *arg)
+{
+    struct crbd_deferred *d = malloc(sizeof *d);
+    if (!d) {   /* nothing better to do than run it here */
+        crbd_log("out of memory deferring work; running it on the receiver thread");
+        fn(arg);
+        return;
+    }
+    d->next = NULL;
+    d->fn = fn;
+    d->arg = arg;
+    pthread_mutex_lock(&c->lock);
+    *c->work_tail = d;
+    c->work_tail = &d->next;
+    pthread_cond_signal(&c->work_cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *worker(void *arg)
+{
+    struct crbd_conn *c = arg;
+    pthread_mutex_lock(&c->lock);
+    for (;;) {
+        while (!c->work && !c->worker_exit)
+            pthread_cond_wait(&c->work_cond, &c->lock);
+        struct crbd_deferred *d = c->work;
+        if (!d)
+            break;
+        c->work = d->next;
+        if (!c->work)
+            c->work_tail = &c->work;
+        pthread_mutex_unlock(&c->lock);
+        d->fn(d->arg);
+        free(d);
+        pthread_mutex_lock(&c->lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return NULL;
+}
 
 static struct crbd_req **bucket(struct crbd_conn *c, uint64_t cid)
 {
@@ -188,6 +238,7 @@ static int reply_errno(const struct crbd_reply *rep)
 static void *receiver(void *arg)
 {
     struct crbd_conn *c = arg;
+    on_receiver = 1;
     unsigned char *small = malloc(MAX_SMALL);
     char cause[128] = "out of memory";
     int err = ENOTCONN;
@@ -281,11 +332,20 @@ int crbd_conn_open(const char *path, struct crbd_conn **out)
     c->sock = sock;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->send_lock, NULL);
+    pthread_cond_init(&c->work_cond, NULL);
+    c->work_tail = &c->work;
 
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);   /* the receiver inherits: host signals stay with the host */
-    int r = pthread_create(&c->receiver, NULL, receiver, c);
+    pthread_sigmask(SIG_BLOCK, &all, &old);   /* the threads inherit: host signals stay with the host */
+    int r = pthread_create(&c->worker, NULL, worker, c);
+    if (r == 0 && (r = pthread_create(&c->receiver, NULL, receiver, c)) != 0) {
+        pthread_mutex_lock(&c->lock);
+        c->worker_exit = 1;
+        pthread_cond_signal(&c->work_cond);
+        pthread_mutex_unlock(&c->lock);
+        pthread_join(c->worker, NULL);
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r != 0) {
         close(sock);
@@ -305,12 +365,24 @@ void crbd_conn_close(struct crbd_conn *c)
     c->closing = 1;
     pthread_mutex_unlock(&c->lock);
     shutdown(c->sock, SHUT_RDWR);
-    if (pthread_equal(pthread_self(), c->receiver)) {
-        pthread_detach(c->receiver);   /* closed from a completion callback: leak the small struct */
+    if (pthread_equal(pthread_self(), c->receiver) || pthread_equal(pthread_self(), c->worker)) {
+        /* closed from a completion callback: let the threads end on their own, leak the struct */
+        pthread_detach(c->receiver);
+        pthread_detach(c->worker);
+        pthread_mutex_lock(&c->lock);
+        c->worker_exit = 1;
+        pthread_cond_signal(&c->work_cond);
+        pthread_mutex_unlock(&c->lock);
         return;
     }
     pthread_join(c->receiver, NULL);
+    pthread_mutex_lock(&c->lock);
+    c->worker_exit = 1;   /* after what is queued: failing requests still complete */
+    pthread_cond_signal(&c->work_cond);
+    pthread_mutex_unlock(&c->lock);
+    pthread_join(c->worker, NULL);
     close(c->sock);
+    pthread_cond_destroy(&c->work_cond);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->send_lock);
     free(c->path);

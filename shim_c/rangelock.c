@@ -2,7 +2,8 @@
  * block-aligned range from before its edge reads until its last write completed, so a
  * read-modify-write never resurrects old bytes of a concurrent overlapping write.
  * Waiters are granted in FIFO order among overlapping ranges (no starvation, and two
- * overlapping writes land in submission order). Grants may run on the receiver thread. */
+ * overlapping writes land in submission order). A grant made on the receiver thread is
+ * carried out on the connection's worker (crbd_op_continue). */
 #include "internal.h"
 
 static int overlaps(const struct crbd_op *a, uint64_t lo, uint64_t hi)
@@ -36,7 +37,7 @@ void crbd_range_acquire(struct crbd_op *op)
     }
     pthread_mutex_unlock(&img->lock);
     if (granted)
-        crbd_op_step(op);
+        crbd_op_continue(op);
 }
 
 void crbd_range_release(struct crbd_op *op)
@@ -70,6 +71,6 @@ void crbd_range_release(struct crbd_op *op)
     while (ready) {
         struct crbd_op *w = ready;
         ready = w->grant_next;
-        crbd_op_step(w);
+        crbd_op_continue(w);
     }
 }
