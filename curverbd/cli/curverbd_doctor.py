@@ -11,6 +11,7 @@ import errno
 import glob
 import os
 import pwd
+import socket as sockets
 import stat
 import subprocess
 import sys
@@ -160,17 +161,28 @@ def check_socket(socket: str) -> Check:
     return Check(name, True, f"{socket} is mode {mode:04o}, owner {_owner(st.st_uid)}, usable by this user")
 
 
+def _probe(socket: str) -> int:
+    """0 if a plain connect to the socket works, else the errno (the core reports them all as ECONNREFUSED)."""
+    with sockets.socket(sockets.AF_UNIX) as s:
+        s.settimeout(5)
+        try:
+            s.connect(socket)
+        except OSError as err:
+            return err.errno or errno.EIO
+    return 0
+
+
 def check_daemon(cluster: Cluster | None, error: Error | None, socket: str) -> Check:
     name = "daemon"
     if cluster is not None:
         return Check(name, True, f"curverbd-server answers on {socket} (fsid {cluster.stat()['fsid']})")
-    code = error.errno if error else errno.EIO
+    code = _probe(socket)
     if code in (errno.EACCES, errno.EPERM):
         return Check(name, False, f"permission denied connecting to {socket}", "see the socket line")
-    if code == errno.ECONNREFUSED or (code == errno.ENOENT and not os.path.exists(socket)):
+    if code in (errno.ECONNREFUSED, errno.ENOENT):
         return Check(name, False, f"nothing answers on {socket} ({os.strerror(code)})",
                      f"curverbd server start --socket {socket}")
-    return Check(name, False, f"cannot connect to {socket}: {error}", f"curverbd server status --socket {socket}; "
+    return Check(name, False, f"cannot use {socket}: {error}", f"curverbd server status --socket {socket}; "
                  "see the daemon's log in its data dir")
 
 

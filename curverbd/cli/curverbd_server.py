@@ -25,20 +25,26 @@ def _paths(args: argparse.Namespace) -> tuple[str, str, str]:
     return socket_of(args), data_dir, pid_file
 
 
+def _alive(pid: int, cmdline: bytes | None = None) -> bool:
+    """True if process ``pid`` runs (not a zombie) and, if given, its command line contains ``cmdline``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read()
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and (cmdline is None or cmdline in args)
+
+
 def _server_pid(pid_file: str) -> int | None:
     """The pid in ``pid_file`` if that process is alive and is curverbd-server; else None."""
     try:
         with open(pid_file) as f:
             pid = int(f.read().strip())
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            cmdline = f.read()
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         return None
-    if b"curverbd.server" not in cmdline and b"curverbd-server" not in cmdline or state == "Z":
-        return None
-    return pid
+    return pid if _alive(pid, b"curverbd.server") or _alive(pid, b"curverbd-server") else None
 
 
 def answers(socket: str) -> bool:
@@ -90,7 +96,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + WAIT
-    while _server_pid(pid_file) == pid:
+    while _alive(pid):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             info(f"curverbd-server (pid {pid}) did not stop within {WAIT:.0f}s; killed")
