@@ -1,7 +1,8 @@
 /* Completions: refcounted so the host may call rbd_aio_release inside its own callback
- * (QEMU does). Order on completion, as librbd: callback, then (if the image asked for
- * notification) queue for rbd_poll_io_events + write the event fd, then mark complete and
- * wake waiters. fio asserts its callback ran before it reaps the completion. */
+ * (QEMU does). Order on completion: callback, then mark complete and wake waiters, then (if
+ * the image asked for notification) queue for rbd_poll_io_events + write the event fd.
+ * fio asserts its callback ran before it reaps the completion; a reaped completion is
+ * also already complete. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -82,12 +83,12 @@ void crbd_completion_fire(struct crbd_completion *c, ssize_t ret, struct crbd_im
     c->ret = ret;
     if (c->cb)
         c->cb(c, c->arg);
-    if (notify)
-        notify_image(notify, c);
     pthread_mutex_lock(&c->lock);
     c->complete = 1;
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
+    if (notify)
+        notify_image(notify, c);
     crbd_completion_put(c);
 }
 
