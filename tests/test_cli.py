@@ -61,3 +61,49 @@ def test_daemon_down_is_a_clear_error(daemon):
     down = run(daemon, "rbd", "ls", "rbd", ok=False)
     assert down.returncode != 0
     assert daemon.socket in down.stderr
+
+
+def test_ceph_commands(daemon, pool):
+    assert run(daemon, "ceph", "version").stdout == "ceph version 16.2.15 (curverbd 0.1.0) pacific (stable)\n"
+    assert run(daemon, "ceph", "-v").stdout == run(daemon, "ceph", "--version").stdout
+    assert json.loads(run(daemon, "ceph", "version", "--format", "json").stdout) == {
+        "version": "ceph version 16.2.15 (curverbd 0.1.0) pacific (stable)"}
+    fsid = run(daemon, "ceph", "fsid").stdout.strip()
+    status = json.loads(run(daemon, "ceph", "-s", "--format", "json-pretty").stdout)
+    assert status["fsid"] == fsid and status["health"]["status"] == "HEALTH_OK"
+    assert status["pgmap"]["num_pools"] == 1
+    assert "health: HEALTH_OK" in run(daemon, "ceph", "status").stdout
+    df = run(daemon, "ceph", "df").stdout
+    assert "--- RAW STORAGE ---" in df and "\nvms " in df
+    detail = json.loads(run(daemon, "ceph", "osd", "pool", "ls", "detail", "--format=json").stdout)
+    assert [(p["pool_name"], p["size"]) for p in detail] == [("vms", 1)]
+    quota = json.loads(run(daemon, "ceph", "osd", "pool", "get-quota", "vms", "-f", "json").stdout)
+    assert quota == {"pool_name": "vms", "pool_id": detail[0]["pool_id"], "quota_max_objects": 0,
+                     "quota_max_bytes": 0}
+    assert "max bytes  : N/A" in run(daemon, "ceph", "osd", "pool", "get-quota", "vms").stdout
+    missing = run(daemon, "ceph", "osd", "pool", "get-quota", "nope", ok=False)
+    assert missing.returncode == 2 and missing.stderr == "Error ENOENT: unrecognized pool 'nope'\n"
+    assert "enabled application 'rbd'" in run(daemon, "ceph", "osd", "pool", "application", "enable", "vms",
+                                              "rbd").stderr
+    assert "already exists" in run(daemon, "ceph", "osd", "pool", "create", "vms", "32").stderr
+
+    unsure = run(daemon, "ceph", "osd", "pool", "rm", "vms", ok=False)
+    assert unsure.returncode == 1 and unsure.stderr.startswith("Error EPERM: WARNING: this will *PERMANENTLY DESTROY*")
+    unsure = run(daemon, "ceph", "osd", "pool", "rm", "vms", "vms", ok=False)
+    assert unsure.returncode == 1
+    assert run(daemon, "ceph", "osd", "pool", "ls").stdout == "vms\n"
+    assert "removed" in run(daemon, "ceph", "osd", "pool", "rm", "vms", "vms",
+                            "--yes-i-really-really-mean-it").stderr
+    assert run(daemon, "ceph", "osd", "pool", "ls").stdout == ""
+    assert "does not exist" in run(daemon, "ceph", "osd", "pool", "delete", "vms", "vms",
+                                   "--yes-i-really-really-mean-it").stderr
+
+
+def test_usage_errors(daemon, pool):
+    unknown = run(daemon, "rbd", "info", "vms/x", "--bogus", ok=False)
+    assert unknown.returncode == 22 and unknown.stderr.startswith("rbd: unrecognized arguments: --bogus")
+    no_image = run(daemon, "rbd", "info", ok=False)
+    assert no_image.returncode == 22 and "image name was not specified" in no_image.stderr
+    no_pool = run(daemon, "rbd", "ls", "nopool", ok=False)
+    assert no_pool.returncode == 2 and no_pool.stderr.startswith("rbd: error opening pool 'nopool': (2)")
+    assert run(daemon, "rbd", "create", "vms/x", ok=False).returncode == 22   # no --size

@@ -248,8 +248,9 @@ def run_command(prog: str, args: argparse.Namespace) -> int:
         return fail(prog, failed.what, failed.error)
     except OSError as err:
         return fail(prog, args.what, err)
-    except BrokenPipeError:
-        return errno.EPIPE
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130   # 128 + SIGINT, as a shell reports it
 
 
 # --- connections -----------------------------------------------------------------------------------
@@ -300,11 +301,6 @@ def opened_pool(args: argparse.Namespace, pool: str) -> Iterator[Any]:
 
 
 # --- output ----------------------------------------------------------------------------------------
-def structured(args: argparse.Namespace) -> bool:
-    """True when the user asked for json or xml instead of plain text."""
-    return args.format != "plain"
-
-
 def emit(args: argparse.Namespace, data: Any, plain: str | None, root: str = "data", item: str = "item") -> None:
     """Print ``data`` as JSON / XML when asked, else the plain text (if any)."""
     pretty = args.pretty_format or args.format.endswith("-pretty")

@@ -141,7 +141,7 @@ def check_socket(socket: str) -> Check:
         st = os.stat(socket)
     except PermissionError:
         return Check(name, False, f"this user cannot reach {socket} (a directory on its path is closed)",
-                     f"open the directories on the path (chmod o+x) or run as their owner")
+                     "open the directories on the path (chmod o+x) or run as their owner")
     except FileNotFoundError:
         return Check(name, False, f"no socket at {socket}: the daemon is not running there",
                      f"curverbd server start --socket {socket}")

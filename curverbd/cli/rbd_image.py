@@ -7,7 +7,7 @@ import time
 
 from ..errors import Error
 from .common import (add_dest_options, add_image_options, dest_target, emit, format_size, info, opened_image,
-                     opened_pool, parse_size, step, structured, table, target)
+                     opened_pool, parse_size, step, table, target)
 from .progress import Progress
 
 DEFAULT_ORDER = 22  # 4 MiB objects, as librbd reports
