@@ -57,7 +57,7 @@ class TrashCatalog:
             self.catalog._pool(owner, pool)
             rows = self.db.query("SELECT t.image_id, t.name, t.source, t.deletion_time, t.deferment_end_time "
                                  "FROM rbd_trash t JOIN rbd_images i ON i.id = t.image_id WHERE i.pool=? "
-                                 "ORDER BY t.deletion_time, t.image_id", (pool,))
+                                 "ORDER BY t.rowid", (pool,))  # the order they went in
         return {"images": [{"id": r[0], "name": r[1], "source": r[2], "deletion_time": r[3],
                             "deferment_end_time": r[4]} for r in rows]}
 
