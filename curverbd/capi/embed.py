@@ -13,9 +13,10 @@ def _restore_sigint() -> None:
 
 def start(ffi, lib) -> None:
     """Install logging, fix SIGINT, register every callback the C exports call."""
-    if lib.crbd_embedded():   # a Python host keeps its own signal handling
+    embedded = bool(lib.crbd_embedded())   # False in a Python host: its signals and logging are its own
+    if embedded:
         _restore_sigint()
     from . import log, rados_calls, rbd_calls
-    log.install(lib)
+    log.install(lib, embedded)
     rados_calls.register(ffi, lib)
     rbd_calls.register(ffi, lib)

@@ -25,11 +25,15 @@ class CLogHandler(logging.Handler):
             pass
 
 
-def install(lib) -> None:
-    """Route every ``curverbd.*`` logger to the client log, and nowhere else."""
-    LOGGER.handlers[:] = [CLogHandler(lib)]
-    LOGGER.setLevel(logging.INFO)
-    LOGGER.propagate = False
+def install(lib, embedded: bool) -> None:
+    """Route every ``curverbd.*`` logger to the client log: only there when we embed Python in
+    QEMU / fio; in a Python host (whose logging is its own) as one more handler."""
+    if embedded:
+        LOGGER.handlers[:] = [CLogHandler(lib)]
+        LOGGER.setLevel(logging.INFO)
+        LOGGER.propagate = False
+    elif not any(isinstance(h, CLogHandler) for h in LOGGER.handlers):
+        LOGGER.addHandler(CLogHandler(lib))
 
 
 _path_lock = threading.Lock()
