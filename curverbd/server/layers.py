@@ -248,6 +248,13 @@ def fill(target: Layer, extents: list[Extent], source: Layer | None) -> int:
     return copied
 
 
+def pieces(extents: list[Extent], size: int = COPY_CHUNK) -> Iterator[Extent]:
+    """``extents`` cut into ranges of at most ``size`` bytes (so a lock is held per piece, not per image)."""
+    for lo, hi in extents:
+        for at in range(lo, hi, size):
+            yield at, min(at + size, hi)
+
+
 def merge_extents(layer: Layer, child: Layer) -> list[Extent]:
     """Where ``child`` must get ``layer``'s view before ``child`` is re-linked to ``layer``'s parent:
     ``layer``'s own data, and whatever the new parent shows beyond ``layer``'s length (zeros before)."""

@@ -133,9 +133,11 @@ class Snapshots:
             conn.execute("UPDATE curve_layers SET parent=? WHERE parent=?", (new_parent_id, snap[0]))
             for (file_id,) in conn.execute("SELECT file_id FROM curve_heads WHERE parent=?", (snap[0],)).fetchall():
                 state = store.state_of(file_id)
+                head = state.head
+                for piece in layers.pieces(layers.merge_extents(layer, head)):
+                    with state.lock:  # per piece: client writes go on meanwhile (fill skips what they wrote)
+                        layers.fill(head, [piece], layer)
                 with state.lock:
-                    head = state.head
-                    layers.fill(head, layers.merge_extents(layer, head), layer)
                     head.parent = new_parent
             if new_parent_id is None:
                 conn.execute("DELETE FROM curve_heads WHERE parent=?", (snap[0],))
@@ -180,12 +182,12 @@ class Snapshots:
             _, row = store.existing_file(path, owner)
             state = store.state(row, path)
             for layer, is_head in self._roots(row[0], state):
-                extents = layers.flatten_extents(layer, lo, hi)
-                if is_head:
-                    with state.lock:
-                        copied += layers.fill(layer, extents, layer.parent)
-                else:
-                    copied += layers.fill(layer, extents, layer.parent)
+                for piece in layers.pieces(layers.flatten_extents(layer, lo, hi)):
+                    if is_head:
+                        with state.lock:  # per piece: client writes go on meanwhile
+                            copied += layers.fill(layer, [piece], layer.parent)
+                    else:
+                        copied += layers.fill(layer, [piece], layer.parent)
                 os.fsync(layer.fd)
                 if finish:
                     if is_head:
