@@ -91,3 +91,34 @@ def test_snapshot_views_survive_a_restart(daemon):
         assert child.parent_info() == ("p", "img", "s2")
         assert child.read(0, 2 * MiB) == b"B" * MiB + bytes(MiB)
     c.shutdown()
+
+
+def test_recovery_from_a_crash_in_the_middle_of_a_snapshot(daemon):
+    """The two crash windows of snapshot creation, laid out on disk by hand while the daemon is down."""
+    c = connect()
+    c.create_pool("p")
+    io = c.open_ioctx("p")
+    io.create_image("img", 4 * MiB)
+    with io.open_image("img") as img:
+        img.write(0, CHUNK)
+        img.create_snap("s1")
+        snap_id = img.list_snaps()[0]["id"]
+    c.shutdown()
+    daemon.stop()
+    head = os.path.join(daemon.data_dir, "volumes", "p", "img")
+    layer = os.path.join(daemon.data_dir, "layers", str(snap_id))
+    orphan = os.path.join(daemon.data_dir, "layers", str(snap_id + 100))
+    os.unlink(head)
+    os.link(layer, head)          # committed, but the new head never took the head's name
+    os.link(layer, orphan)        # a snapshot that never committed
+    daemon.start()
+    c = connect()
+    io = c.open_ioctx("p")   # answered: the store has started
+    assert not os.path.exists(orphan)
+    with io.open_image("img") as img:
+        assert img.read(0, MiB) == CHUNK
+        img.write(0, b"new" * 100)
+        assert os.stat(head).st_ino != os.stat(layer).st_ino
+    with io.open_image("img", snapshot="s1") as view:
+        assert view.read(0, MiB) == CHUNK
+    c.shutdown()

@@ -21,6 +21,17 @@ class Database:
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.lock = threading.RLock()
         self._depth = 0
+        self._after_commit: list = []
+        self._on_rollback: list = []
+
+    def after_commit(self, action) -> None:
+        """Run ``action()`` once the current transaction has committed (file steps that must not
+        happen unless the database says so)."""
+        self._after_commit.append(action)
+
+    def on_rollback(self, action) -> None:
+        """Run ``action()`` if the current transaction rolls back (undo of in-memory steps)."""
+        self._on_rollback.append(action)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -35,10 +46,16 @@ class Database:
                 self._depth -= 1
                 if outer:
                     self.conn.execute("ROLLBACK")
+                    undo, self._on_rollback, self._after_commit = self._on_rollback, [], []
+                    for action in reversed(undo):
+                        action()
                 raise
             self._depth -= 1
             if outer:
                 self.conn.execute("COMMIT")
+                done, self._after_commit, self._on_rollback = self._after_commit, [], []
+                for action in done:
+                    action()
 
     def query(self, sql: str, args: tuple = ()) -> list[tuple]:
         with self.lock:

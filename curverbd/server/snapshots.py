@@ -80,14 +80,25 @@ class Snapshots:
                                         (row[0], name, parent_id, state.length, ctime)).lastrowid
                 conn.execute("INSERT OR REPLACE INTO curve_heads VALUES (?, ?)", (row[0], layer_id))
                 os.fsync(old.fd)  # the snapshot is durable once it is reported
+                # Crash safety: the layer is a second name of the head's file until the commit; only
+                # then does a new empty file take the head's name. A crash before the commit leaves
+                # an orphan layer file (removed at start); one after it leaves the head and its
+                # parent as one file, which Store.state() detects and replaces by an empty head.
                 data = store.data_path(parts)
                 fresh = data + ".new"
                 fd = store.new_data_file(fresh, state.length)
-                os.rename(data, store.layer_path(layer_id))
-                os.rename(fresh, data)
+                os.link(data, store.layer_path(layer_id))
                 old.id, old.length = layer_id, state.length
                 store.adopt_layer(old)
                 state.head = Layer(None, row[0], fd, state.length, old)
+
+                def undo() -> None:
+                    state.head, old.id = old, None
+                    store.forget_layer(layer_id)
+                    for path in (store.layer_path(layer_id), fresh):
+                        _unlink(path)
+                self.db.on_rollback(undo)
+                self.db.after_commit(lambda: os.rename(fresh, data))
             return {"id": layer_id, "name": name, "length": state.length, "ctime": ctime}
 
     def rename(self, path: str, owner: str, old: str, new: str) -> None:
@@ -144,10 +155,7 @@ class Snapshots:
             else:
                 conn.execute("UPDATE curve_heads SET parent=? WHERE parent=?", (new_parent_id, snap[0]))
             conn.execute("DELETE FROM curve_layers WHERE id=?", (snap[0],))
-            try:
-                os.unlink(store.layer_path(snap[0]))
-            except FileNotFoundError:
-                pass
+            self.db.after_commit(lambda: _unlink(store.layer_path(snap[0])))
 
     # --- clones ---------------------------------------------------------------------------------
     def clone(self, src: str, snap: str, dst: str, owner: str, length: int) -> None:
@@ -233,3 +241,9 @@ class Snapshots:
             _, top = self._top(path, owner, snap)
         return layers.allocated(top)
 
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -104,6 +104,7 @@ class Store:
             for sql in _SCHEMA.split(";"):
                 if sql.strip():
                     conn.execute(sql)
+        self._remove_orphan_layers()
         # one shared FileState per open file, so an extend or a new head is seen by every open handle
         self._states: "weakref.WeakValueDictionary[int, FileState]" = weakref.WeakValueDictionary()
         # one Layer object per frozen layer in use, so re-linking a parent is seen by every reader
@@ -356,6 +357,16 @@ class Store:
         """Register a head that was just frozen as layer ``layer.id``."""
         self._layers[layer.id] = layer
 
+    def forget_layer(self, layer_id: int) -> None:
+        self._layers.pop(layer_id, None)
+
+    def _remove_orphan_layers(self) -> None:
+        """Layer files the database does not know: left by a crash before a snapshot committed."""
+        known = {str(r[0]) for r in self.db.query("SELECT id FROM curve_layers")}
+        for name in os.listdir(self.layers_dir):
+            if name not in known:
+                os.unlink(os.path.join(self.layers_dir, name))
+
     def state(self, row: tuple, path: str) -> FileState:
         """The shared FileState of the file ``row`` at ``path`` (its head layer opened on first use)."""
         with self.db.lock:
@@ -364,8 +375,14 @@ class Store:
                 return state
             found = self.db.conn.execute("SELECT parent FROM curve_heads WHERE file_id=?", (row[0],)).fetchone()
             parent = self.layer(found[0]) if found else None
+            data = self.data_path(split_path(path))
             try:
-                fd = os.open(self.data_path(split_path(path)), os.O_RDWR | os.O_CLOEXEC)
+                fd = os.open(data, os.O_RDWR | os.O_CLOEXEC)
+                if parent is not None and os.fstat(fd).st_ino == os.fstat(parent.fd).st_ino:
+                    # a crash between a snapshot's commit and its new head: give it the new head now
+                    os.close(fd)
+                    fd = self.new_data_file(data + ".new", row[3])
+                    os.rename(data + ".new", data)
             except OSError as exc:
                 raise CurveError(CurveStatus.DISK_FAIL,
                                  f"{path}: data file unusable: {os.strerror(exc.errno or errno.EIO)}") from exc
