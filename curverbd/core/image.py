@@ -29,7 +29,6 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Error
-from ..nebd.names import format_name
 from .alignment import RangeLock, covering, cut, inner, pieces
 from .completion import Completion
 from .op import Op, Step
