@@ -107,3 +107,13 @@ def test_usage_errors(daemon, pool):
     no_pool = run(daemon, "rbd", "ls", "nopool", ok=False)
     assert no_pool.returncode == 2 and no_pool.stderr.startswith("rbd: error opening pool 'nopool': (2)")
     assert run(daemon, "rbd", "create", "vms/x", ok=False).returncode == 22   # no --size
+
+
+def test_options_before_the_command(daemon, pool):
+    run(daemon, "rbd", "-p", "vms", "create", "--size", "1", "tmpimage")
+    run(daemon, "rbd", "-p", "vms", "snap", "create", "tmpimage", "--snap", "s")
+    assert run(daemon, "rbd", "-p", "vms", "snap", "purge", "tmpimage").stderr == ""
+    assert run(daemon, "rbd", "--pool", "vms", "--image", "tmpimage", "--format", "json", "info").stdout.startswith(
+        '{"name":"tmpimage"')
+    assert run(daemon, "rbd", "-p", "vms", "ls", "-l").stdout.splitlines()[1].split()[0] == "tmpimage"
+    run(daemon, "rbd", "-p", "vms", "rm", "tmpimage")

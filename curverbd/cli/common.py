@@ -177,10 +177,22 @@ def add_image_options(parser: argparse.ArgumentParser, snap: bool = False, posit
     """The image spec positional and -p/--pool, --image (and --snap)."""
     if positional:
         parser.add_argument(name, nargs="?", help=help + ("[@snap]" if snap else ""))
-    parser.add_argument("-p", "--pool")
-    parser.add_argument("--image")
+    spec_option(parser, "-p", "--pool")
+    spec_option(parser, "--image")
     if snap:
-        parser.add_argument("--snap")
+        spec_option(parser, "--snap")
+
+
+def spec_option(parser: argparse.ArgumentParser, *names: str, **kwargs) -> None:
+    """-p/--pool, --image or --snap of one command. Ceph also takes them before the command word
+    (``rbd -p vms snap purge img``), so their defaults come from the top parser (add_spec_defaults)."""
+    parser.add_argument(*names, default=argparse.SUPPRESS, **kwargs)
+
+
+def add_spec_defaults(parser: argparse.ArgumentParser) -> None:
+    """-p/--pool, --image and --snap before the command word; None when given nowhere."""
+    for names in (("-p", "--pool"), ("--image",), ("--snap",)):
+        parser.add_argument(*names, default=None)
 
 
 def target(args: argparse.Namespace, snapshot: str = "forbidden") -> tuple[str, str, str | None]:

@@ -9,7 +9,7 @@ import sys
 
 from . import (rbd_bench, rbd_clone, rbd_diff, rbd_image, rbd_io, rbd_map, rbd_meta, rbd_snap, rbd_trash,
                rbd_usage)
-from .common import Parser, accept_global_options_everywhere, add_global_options, parse, run_command
+from .common import Parser, accept_global_options_everywhere, add_global_options, add_spec_defaults, parse, run_command
 
 GROUPS = (rbd_image, rbd_snap, rbd_clone, rbd_io, rbd_diff, rbd_usage, rbd_trash, rbd_meta, rbd_bench, rbd_map)
 
@@ -17,6 +17,7 @@ GROUPS = (rbd_image, rbd_snap, rbd_clone, rbd_io, rbd_diff, rbd_usage, rbd_trash
 def build_parser() -> Parser:
     parser = Parser(prog="rbd", description="Manage RBD images stored on CurveBS (curverbd).")
     add_global_options(parser)
+    add_spec_defaults(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="<command>", parser_class=Parser)
     for group in GROUPS:
         group.register(sub)

@@ -7,7 +7,7 @@ import time
 
 from ..errors import Error
 from .common import (add_dest_options, add_image_options, dest_target, emit, format_size, info, opened_image,
-                     opened_pool, parse_size, step, table, target)
+                     opened_pool, parse_size, spec_option, step, table, target)
 from .progress import Progress
 
 DEFAULT_ORDER = 22  # 4 MiB objects, as librbd reports
@@ -218,7 +218,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("ls", aliases=["list"], help="list images in a pool")
     p.add_argument("pool_spec", nargs="?")
-    p.add_argument("-p", "--pool")
+    spec_option(p, "-p", "--pool")
     p.add_argument("-l", "--long", action="store_true", help="with sizes, parents and snapshots")
     p.set_defaults(handler=cmd_ls, what="error listing images")
 

@@ -15,7 +15,8 @@ import sys
 from typing import Iterator
 
 from ..errors import Error
-from .common import add_image_options, open_pool, opened_image, connected, image_spec, parse_size, step, target
+from .common import (add_image_options, connected, image_spec, open_pool, opened_image, parse_size, spec_option, step,
+                     target)
 from .progress import Progress
 from .rbd_image import features_of
 from .transfer import CHUNK, Window, allocated_extents, chunks, data_runs, read_ahead, read_full, write_full
@@ -187,10 +188,10 @@ def register(sub) -> None:
     p.add_argument("path_name", nargs="?", help="source file or '-'")
     p.add_argument("image_spec", nargs="?", help="[pool/]image to create (default: the file's name)")
     p.add_argument("--path")
-    p.add_argument("-p", "--pool")
+    spec_option(p, "-p", "--pool")
     p.add_argument("--dest-pool")
     p.add_argument("--dest")
-    p.add_argument("--image")
+    spec_option(p, "--image")
     p.add_argument("--order", type=int)
     p.add_argument("--object-size", help="accepted; curverbd uses --order")
     p.add_argument("--image-feature", action="append")

@@ -5,7 +5,7 @@ import argparse
 import errno
 import sys
 
-from .common import split_image_spec
+from .common import spec_option, split_image_spec
 
 
 def cmd_kernel(args: argparse.Namespace) -> int:
@@ -24,9 +24,9 @@ def cmd_kernel(args: argparse.Namespace) -> int:
 def _kernel_parser(sub, name: str, aliases: list[str] | None = None) -> None:
     p = sub.add_parser(name, aliases=aliases or [], help="not available: kernel RBD (see the message)")
     p.add_argument("image_spec", nargs="?")
-    p.add_argument("-p", "--pool")
-    p.add_argument("--image")
-    p.add_argument("--snap")
+    spec_option(p, "-p", "--pool")
+    spec_option(p, "--image")
+    spec_option(p, "--snap")
     p.add_argument("-o", "--options")
     p.add_argument("-t", "--device-type")
     p.add_argument("--read-only", action="store_true")

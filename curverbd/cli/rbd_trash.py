@@ -7,7 +7,8 @@ import errno
 import time
 
 from ..errors import Error
-from .common import add_image_options, emit, info, opened_pool, split_image_spec, step, table, target
+from .common import (add_image_options, emit, info, opened_pool, spec_option, split_image_spec, step, table,
+                     target)
 from .progress import Progress
 from .rbd_image import ctime
 
@@ -111,7 +112,7 @@ def register(sub) -> None:
         p = trash.add_parser(name, aliases=aliases, help="list trashed images" if name == "ls"
                              else "remove the expired images from the trash")
         p.add_argument("pool_spec", nargs="?")
-        p.add_argument("-p", "--pool")
+        spec_option(p, "-p", "--pool")
         if name == "ls":
             p.add_argument("-a", "--all", action="store_true", help="accepted for compatibility")
             p.add_argument("-l", "--long", action="store_true")
@@ -123,10 +124,10 @@ def register(sub) -> None:
                                          ("restore", [], cmd_restore, "restore error")):
         p = trash.add_parser(name, aliases=aliases, help=f"{name} an image in the trash by id")
         p.add_argument("image_id_spec", nargs="?", help="[pool/]image-id")
-        p.add_argument("-p", "--pool")
+        spec_option(p, "-p", "--pool")
         p.add_argument("--image-id")
         if name == "rm":
             p.add_argument("--force", action="store_true", help="even before its deferment ends")
         else:
-            p.add_argument("--image", help="restore under this name")
+            spec_option(p, "--image", help="restore under this name")
         p.set_defaults(handler=handler, what=what)

@@ -5,7 +5,7 @@ import argparse
 import errno
 
 from ..errors import Error
-from .common import emit, format_size, opened_image, opened_pool, split_image_spec, table, target, add_image_options
+from .common import add_image_options, emit, format_size, opened_image, opened_pool, split_image_spec, table, target
 
 
 def _image_usage(img, only_snap: str | None = None) -> list[dict]:
