@@ -403,9 +403,6 @@ def test_fork_with_open_image(rados_conn, ioctx, image):
         assert mine.read(0, 7) == b"child 1" and mine.read(100, 7) == b"child 2"
 
 
-@pytest.mark.xfail(strict=True, reason="curverbd-server shares one nebd fd per image among all clients and "
-                                       "closes it when any of them closes (server/openfiles.py): a second "
-                                       "process's close breaks the first one's open image")
 def test_two_clients_one_image(rados_conn, ioctx, image):
     other = rados.Rados(rados_id="admin")
     other.connect()

@@ -244,3 +244,17 @@ def test_heartbeat_timeout_closes_backend_keeps_record(started):
         name = nebd_name("rbd", "img", "admin")
         assert w.call(HEARTBEAT, "KeepAlive", heartbeat_req(1, [(fd, name)])).ret_code == 0
         assert w.call(HEARTBEAT, "KeepAlive", heartbeat_req(1, [(fd + 7, name)])).ret_code == -1
+
+
+def test_each_open_counts_and_the_last_close_frees_the_fd(daemon):
+    """Two clients opening one volume share its fd; one client's CloseFile leaves the other's working."""
+    with Wire(daemon.socket) as a, Wire(daemon.socket) as b:
+        assert a.catalog("CreatePool", owner="admin", pool="p")["errno"] == 0
+        assert a.catalog("CreateImage", owner="admin", pool="p", image="v", size=1 << 20)["errno"] == 0
+        name = nebd_name("p", "v", "admin")
+        fd = a.open_fd(name)
+        assert b.open_fd(name) == fd
+        assert a.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
+        assert b.write(fd, 0, b"x" * 4096).ret_code == 0
+        assert b.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
+        assert b.write(fd, 0, b"x" * 4096).ret_code == -1

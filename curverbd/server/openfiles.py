@@ -3,8 +3,11 @@
 As in nebd-server: the same name opened again with equal flags gets the same
 fd; new fds come from a counter above every fd ever persisted; a file whose
 client went silent for the heartbeat timeout has its backend handle closed but
-keeps its record, and the next request on that fd reopens it. CloseFile removes
-the record.
+keeps its record, and the next request on that fd reopens it. Unlike nebd
+(whose client takes a host-wide lock so a volume is opened once), several
+clients may open one volume (glance workers, cinder and nova at once): each
+OpenFile counts, and CloseFile removes the record only when the last opener
+has closed, so one client's close never pulls the fd from under another.
 """
 from __future__ import annotations
 
@@ -24,17 +27,17 @@ INT_MAX = 2**31 - 1
 
 class OpenFile:
     """One record: the nebd name, the Curve path and owner it names, and the backend handle if open."""
-    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen")
+    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen", "opens")
 
-    def __init__(self, fd: int, name: str, flags: dict | None) -> None:
+    def __init__(self, fd: int, name: str, flags: dict | None, opens: int = 1) -> None:
         parsed = parse_name(name)
-        self.fd, self.name, self.flags = fd, name, flags
+        self.fd, self.name, self.flags, self.opens = fd, name, flags, opens
         self.path, self.owner = parsed.path, parsed.owner
         self.volume: Volume | None = None
         self.last_seen = time.monotonic()
 
     def record(self) -> dict:
-        rec = {"filename": self.name, "fd": self.fd, "session": ""}
+        rec = {"filename": self.name, "fd": self.fd, "session": "", "opens": self.opens}
         if self.flags is not None:
             rec["openflags"] = self.flags
         return rec
@@ -52,7 +55,7 @@ class OpenFiles:
         self._files: dict[int, OpenFile] = {}
         for rec in records:
             try:
-                f = OpenFile(rec["fd"], rec["filename"], rec.get("openflags"))
+                f = OpenFile(rec["fd"], rec["filename"], rec.get("openflags"), rec.get("opens", 1))
             except Error as exc:
                 log.error("meta record %r dropped: %s", rec, exc.strerror)
                 continue
@@ -85,6 +88,8 @@ class OpenFiles:
                     if f.volume is None:
                         f.volume = self.store.open(f.path, f.owner)
                     f.last_seen = time.monotonic()
+                    f.opens += 1
+                    self._save()
                     return f.fd
             f = OpenFile(0, name, flags)
             f.volume = self.store.open(f.path, f.owner)
@@ -113,13 +118,18 @@ class OpenFiles:
         return f, vol
 
     def close(self, fd: int) -> None:
-        """CloseFile: forget ``fd``; in-flight requests keep their handle until they finish."""
+        """CloseFile: one opener of ``fd`` is done; the last one forgets it (in-flight requests keep
+        their handle until they finish)."""
         with self.lock:
-            f = self._files.pop(fd, None)
-            if f is not None:
+            f = self._files.get(fd)
+            if f is None:
+                return
+            f.opens -= 1
+            if f.opens <= 0:
+                del self._files[fd]
                 f.volume = None
-                self._save()
                 log.info("closed %s (fd %d)", f.name, fd)
+            self._save()
 
     def keepalive(self, fd: int) -> bool:
         f = self._files.get(fd)
