@@ -268,6 +268,7 @@ CRBD_API int rbd_resize(rbd_image_t image, uint64_t size)
         return -EINVAL;
     if (img->read_only)
         return -EROFS;
+    crbd_io_wait_idle(img);   /* a shrink zeroes the cut tail: no C write may land after it */
     int r = crbd_py_image_resize(img->py, size);
     if (r == 0)
         atomic_store(&img->size, size);
