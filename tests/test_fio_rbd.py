@@ -50,3 +50,16 @@ def test_unaligned_block_sizes_and_trim(daemon, rbd_env, tmp_path):
             "--rw=randtrim", "--bs=8k", "--size=8M", "--iodepth=8", "--output-format=terse",
             "--terse-version=3"]
     assert terse_errors(run(trim, rbd_env, cwd=tmp_path).stdout) == 0
+
+
+def test_two_jobs_forked_and_threaded(daemon, rbd_env, tmp_path):
+    """Jobs as forked processes (the parent already started Python: the fork hooks) and as
+    threads of one process (two cluster handles opening the same image)."""
+    make_pool(daemon, "pool")
+    make_image(daemon, "pool", "img", 64 * MiB)
+    for mode in ([], ["--thread"]):
+        args = ["fio", "--name=job", "--ioengine=rbd", "--clientname=admin", "--pool=pool", "--rbdname=img",
+                "--rw=randwrite", "--bs=4k", "--size=8M", "--iodepth=8", "--numjobs=2", "--offset_increment=16M",
+                "--verify=crc32c", "--output-format=terse", "--terse-version=3", *mode]
+        lines = run(args, rbd_env, cwd=tmp_path).stdout.strip().splitlines()
+        assert [int(line.split(";")[4]) for line in lines] == [0, 0]
