@@ -185,6 +185,46 @@ def test_ioctx_objects_and_namespaces(ioctx):
     assert ioctx.get_stats()["num_bytes"] >= 0
 
 
+def test_objects_all_namespaces_stats_and_limits(rados_conn, ioctx):
+    before = rados_conn.get_cluster_stats()["num_objects"]
+    ioctx.write_full("a", b"12345")
+    ioctx.set_namespace("ns")
+    ioctx.write_full("b", b"678")
+    assert [(o.nspace, o.key) for o in ioctx.list_objects()] == [("ns", "b")]
+    ioctx.set_namespace(rados.LIBRADOS_ALL_NSPACES)
+    listed = list(ioctx.list_objects())
+    assert [(o.nspace, o.key) for o in listed] == [("", "a"), ("ns", "b")]
+    assert [o.read() for o in listed] == [b"12345", b"678"]      # each Object reads in its own namespace
+    ioctx.set_namespace("")
+    stats = ioctx.get_stats()
+    assert stats["num_objects"] == 2 and stats["num_bytes"] == 8
+    assert rados_conn.get_cluster_stats()["num_objects"] == before + 2
+    assert ioctx.append("a", b"6") == 0 and ioctx.read("a") == b"123456"
+    with raises_exactly(rados.OSError, errno.EFBIG):
+        ioctx.write("a", b"x", 16 << 20)                          # objects hold at most 16 MiB
+    with raises_exactly(rados.ObjectNotFound, errno.ENOENT):
+        ioctx.trunc("missing", 4)                                # truncation does not create
+    with raises_exactly(rados.InvalidArgumentError, errno.EINVAL):
+        ioctx.write("", b"x")
+    obj = rados.Object(ioctx, "a")
+    obj.seek(2)
+    obj.write(b"ZZ")
+    assert obj.stat()[0] == 6 and ioctx.read("a") == b"12ZZ56"
+
+
+def test_objects_are_not_images(rados_conn, ioctx):
+    import rbd
+    rados.Object(ioctx, "obj").write(b"data")
+    assert rbd.RBD().list(ioctx) == []
+    assert rados_conn._core().open_ioctx(POOL).list_images() == []
+    rados_conn.create_pool("third")
+    with rados_conn.open_ioctx("third") as io:
+        io.set_namespace("n")
+        io.write_full("in-ns", b"x")
+    rados_conn.delete_pool("third")                               # objects of every namespace go with it
+    assert "third" not in rados_conn.list_pools()
+
+
 def test_ioctx_close(rados_conn):
     io = rados_conn.open_ioctx(POOL)
     io.close()

@@ -144,7 +144,7 @@ def test_read_only_and_busy(ioctx, image):
 
 def test_list_rename_remove(ioctx, image):
     r = rbd.RBD()
-    rados.Object(ioctx, "obj").write(b"objects live in a hidden image")
+    rados.Object(ioctx, "obj").write(b"objects are not images")
     assert r.list(ioctx) == [image]
     r.create(ioctx, "other", MiB)
     with raises_exactly(rbd.ImageExists, errno.EEXIST):

@@ -1,6 +1,7 @@
 """Typed calls of the catalog service (see protocol.py) over the nebd connection."""
 from __future__ import annotations
 
+import base64
 import errno
 from typing import Any
 
@@ -166,6 +167,31 @@ class CatalogClient:
     def trash_restore(self, pool: str, image_id: str, name: str | None = None) -> None:
         args = {"name": name} if name else {}
         self.call("TrashRestore", pool=pool, image_id=image_id, **args)
+
+    # small rados objects
+    def write_object(self, pool: str, namespace: str, key: str, data: bytes, offset: int = 0,
+                     truncate: bool = False, append: bool = False) -> None:
+        self.call("WriteObject", pool=pool, namespace=namespace, key=key,
+                  data=base64.b64encode(data).decode(), offset=offset, truncate=truncate, append=append)
+
+    def read_object(self, pool: str, namespace: str, key: str, offset: int = 0,
+                    length: int | None = None) -> bytes:
+        args = {"length": length} if length is not None else {}
+        reply = self.call("ReadObject", pool=pool, namespace=namespace, key=key, offset=offset, **args)
+        return base64.b64decode(reply["data"])
+
+    def stat_object(self, pool: str, namespace: str, key: str) -> dict[str, Any]:
+        """{size, mtime}."""
+        reply = self.call("StatObject", pool=pool, namespace=namespace, key=key)
+        return {"size": reply["size"], "mtime": reply["mtime"]}
+
+    def remove_object(self, pool: str, namespace: str, key: str) -> None:
+        self.call("RemoveObject", pool=pool, namespace=namespace, key=key)
+
+    def list_objects(self, pool: str, namespace: str | None = None) -> list[tuple[str, str]]:
+        """(namespace, key) of the pool's objects (of one namespace, or all if None)."""
+        args = {"namespace": namespace} if namespace is not None else {}
+        return [(o["namespace"], o["key"]) for o in self.call("ListObjects", pool=pool, **args)["objects"]]
 
     # cluster
     def cluster_stat(self) -> dict[str, Any]:

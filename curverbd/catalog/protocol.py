@@ -1,4 +1,4 @@
-"""The catalog service: what nebd lacks (pools, image lifecycle, RBD metadata).
+"""The catalog service: what nebd lacks (pools, image lifecycle, RBD metadata, small rados objects).
 
 It rides the same socket and baidu_std framing as nebd, under its own service
 name. Its payloads are UTF-8 JSON objects (our own service, so no .proto to
@@ -13,7 +13,8 @@ Methods (arguments -> results). ``pool`` is the RBD pool (Curve directory
     CreatePool  {owner, pool}                                   -> {}
     RemovePool  {owner, pool}                                   -> {}
     ListPools   {owner}                                         -> {pools: [str]}
-    StatPool    {owner, pool}      -> {pool, owner, images, bytes_used, bytes_provisioned}
+    StatPool    {owner, pool}      -> {pool, owner, images, objects, object_bytes, bytes_used,
+                                       bytes_provisioned}   (bytes_used counts the objects' bytes)
     CreateImage {owner, pool, image, size, features?, order?}   -> {image: ImageRecord}
     RemoveImage {owner, pool, image}                            -> {}
     ListImages  {owner, pool}                                   -> {images: [str]}
@@ -24,7 +25,9 @@ Methods (arguments -> results). ``pool`` is the RBD pool (Curve directory
     GetMeta     {owner, pool, image, key}                       -> {value}
     RemoveMeta  {owner, pool, image, key}                       -> {}
     ListMeta    {owner, pool, image}                            -> {meta: {str: str}}
-    ClusterStat {}                     -> {fsid, bytes_total, bytes_used, bytes_avail, pools}
+    ClusterStat {}                     -> {fsid, bytes_total, bytes_used, bytes_avail, pools, objects}
+
+RemovePool refuses a pool that still has images or objects (ENOTEMPTY).
 
 Snapshots, clones, data (``snap`` is a snapshot name; no '@' or '/' in it):
 
@@ -56,6 +59,23 @@ Snapshots, clones, data (``snap`` is a snapshot name; no '@' or '/' in it):
     TrashRemove   {owner, pool, image_id, force?}               -> {}   EPERM before deferment end
     TrashRestore  {owner, pool, image_id, name?}                -> {}
 
+Small rados objects (``namespace`` defaults to "", the default namespace; ``key``
+is a non-empty string, at most 2048 bytes, no NUL; ``data`` is base64). The
+pool's owner owns its objects. An object holds at most 16 MiB (EFBIG beyond);
+a missing object is ENOENT naming pool/namespace/key:
+
+    WriteObject  {owner, pool, key, data, namespace?, offset?, truncate?, append?} -> {}
+                 writes data at offset (default 0; a gap reads as zeros), creating the object;
+                 truncate: the object ends right after the data (offset 0 = write_full);
+                 append: at the object's end (offset ignored). One transaction: concurrent
+                 writes of different parts all land.
+    ReadObject   {owner, pool, key, namespace?, offset?, length?} -> {data} (up to length bytes,
+                 no length = to the end; offset past the end = empty)
+    StatObject   {owner, pool, key, namespace?}              -> {size, mtime (unix seconds, float)}
+    RemoveObject {owner, pool, key, namespace?}              -> {}
+    ListObjects  {owner, pool, namespace?}   -> {objects: [{namespace, key}]} sorted; no
+                 namespace = every namespace
+
 RemoveImage refuses an image with clones (EBUSY), with snapshots (ENOTEMPTY)
 or open by a client (EBUSY).
 
@@ -86,6 +106,7 @@ METHODS = (
     "CreateSnap", "RemoveSnap", "ListSnaps", "GetSnap", "RollbackSnap", "RenameSnap", "ProtectSnap",
     "UnprotectSnap", "Clone", "Flatten", "ListChildren", "ParentInfo", "CopyImage", "DiffExtents",
     "Allocated", "UpdateFeatures", "TrashMove", "TrashList", "TrashRemove", "TrashRestore",
+    "WriteObject", "ReadObject", "StatObject", "RemoveObject", "ListObjects",
 )
 
 

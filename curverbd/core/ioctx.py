@@ -57,7 +57,7 @@ class IoCtx:
         return self._catalog.stat_image(self.pool, name)
 
     def stat(self) -> dict[str, Any]:
-        """The pool's PoolStat: {pool, owner, images, bytes_used, bytes_provisioned}."""
+        """The pool's PoolStat: {pool, owner, images, objects, object_bytes, bytes_used, bytes_provisioned}."""
         return self._catalog.stat_pool(self.pool)
 
     def open_image(self, name: str, read_only: bool = False, snapshot: str | None = None) -> Image:
@@ -72,6 +72,43 @@ class IoCtx:
         ``parent_name@parent_snap`` of this pool until written (EINVAL if it is not protected)."""
         check_image_name(child_name)
         self._catalog.clone(self.pool, parent_name, parent_snap, child_ioctx.pool, child_name, features, order)
+
+    # --- small rados objects (kept by the catalog, at most 16 MiB each) -------------------------
+    def write_object(self, key: str, data: bytes, offset: int = 0, namespace: str = "") -> None:
+        """Write ``data`` at ``offset`` of object ``key`` (created if missing; a gap reads as zeros);
+        Error(EFBIG) past the object size limit."""
+        self._catalog.write_object(self.pool, namespace, key, bytes(data), offset)
+
+    def write_full_object(self, key: str, data: bytes, namespace: str = "") -> None:
+        """Make ``data`` the whole content of object ``key``."""
+        self._catalog.write_object(self.pool, namespace, key, bytes(data), 0, truncate=True)
+
+    def append_object(self, key: str, data: bytes, namespace: str = "") -> None:
+        """Add ``data`` at the end of object ``key`` (created if missing), atomically."""
+        self._catalog.write_object(self.pool, namespace, key, bytes(data), append=True)
+
+    def truncate_object(self, key: str, size: int, namespace: str = "") -> None:
+        """Cut or zero-extend object ``key`` to ``size`` bytes; Error(ENOENT) if it does not exist."""
+        if size < 0:
+            raise Error(errno.EINVAL, f"object {self.pool}/{key}: negative size {size}")
+        self.stat_object(key, namespace)  # a missing object is not created by truncation
+        self._catalog.write_object(self.pool, namespace, key, b"", size, truncate=True)
+
+    def read_object(self, key: str, length: int | None = None, offset: int = 0, namespace: str = "") -> bytes:
+        """Up to ``length`` bytes (None: to the end) at ``offset``; Error(ENOENT) if missing."""
+        return self._catalog.read_object(self.pool, namespace, key, offset, length)
+
+    def stat_object(self, key: str, namespace: str = "") -> dict[str, Any]:
+        """{size, mtime (unix seconds)} of object ``key``; Error(ENOENT) if missing."""
+        return self._catalog.stat_object(self.pool, namespace, key)
+
+    def remove_object(self, key: str, namespace: str = "") -> None:
+        """Delete object ``key``; Error(ENOENT) if missing."""
+        self._catalog.remove_object(self.pool, namespace, key)
+
+    def list_objects(self, namespace: str | None = "") -> list[tuple[str, str]]:
+        """Sorted (namespace, key) of the objects in ``namespace`` (None: in every namespace)."""
+        return self._catalog.list_objects(self.pool, namespace)
 
     # --- trash --------------------------------------------------------------------------------
     def trash_move(self, name: str, delay: int = 0) -> str:

@@ -2,7 +2,7 @@
 
 A pool is the Curve directory ``/<pool>`` owned by its creator; an image is the
 Curve file ``/<pool>/<image>`` (snapshots, clones and the trash are in
-catalog_snapshots.py and catalog_trash.py). The catalog keeps what Curve cannot: the exact
+catalog_snapshots.py and catalog_trash.py, small rados objects in catalog_objects.py). The catalog keeps what Curve cannot: the exact
 logical size (any byte count; the Curve volume behind it is at least the
 minimum volume size, grows by whole segments and never shrinks), RBD features
 and order, creation time and key/value metadata. Each operation changes the
@@ -47,6 +47,10 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS rbd_trash (
         image_id TEXT PRIMARY KEY REFERENCES rbd_images(id) ON DELETE CASCADE, name TEXT NOT NULL,
         source TEXT NOT NULL, deletion_time INTEGER NOT NULL, deferment_end_time INTEGER NOT NULL)""",
+    # small rados objects (catalog_objects.py); their owner is the pool's
+    """CREATE TABLE IF NOT EXISTS rbd_objects (
+        pool TEXT NOT NULL REFERENCES rbd_pools(name), namespace TEXT NOT NULL, key TEXT NOT NULL,
+        data BLOB NOT NULL, mtime REAL NOT NULL, PRIMARY KEY (pool, namespace, key))""",
 )
 OP_CLONE_PARENT, OP_CLONE_CHILD = 1, 2  # RBD_OPERATION_FEATURE_*
 
@@ -153,6 +157,8 @@ class Catalog:
             self._pool(owner, pool)
             if conn.execute("SELECT 1 FROM rbd_images WHERE pool=? LIMIT 1", (pool,)).fetchone():
                 raise Error(errno.ENOTEMPTY, f"pool {pool!r} still has images")
+            if conn.execute("SELECT 1 FROM rbd_objects WHERE pool=? LIMIT 1", (pool,)).fetchone():
+                raise Error(errno.ENOTEMPTY, f"pool {pool!r} still has objects")
             self.store.rmdir(f"/{pool}", owner)
             conn.execute("DELETE FROM rbd_pools WHERE name=?", (pool,))
         return {}
@@ -167,9 +173,11 @@ class Catalog:
             self._pool(owner, pool)
             names = [r[0] for r in self.db.query("SELECT name FROM rbd_images WHERE pool=?", (pool,))]
             provisioned = sum(self.store.stat(f"/{pool}/{n}", owner)["length"] for n in names)
-        used = sum(self.store.allocated(f"/{pool}/{n}") for n in names)
-        return {"pool": pool, "owner": owner, "images": len(names), "bytes_used": used,
-                "bytes_provisioned": provisioned}
+            objects, object_bytes = self.db.query("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) "
+                                                  "FROM rbd_objects WHERE pool=?", (pool,))[0]
+        used = sum(self.store.allocated(f"/{pool}/{n}") for n in names) + object_bytes
+        return {"pool": pool, "owner": owner, "images": len(names), "objects": objects,
+                "object_bytes": object_bytes, "bytes_used": used, "bytes_provisioned": provisioned}
 
     # --- images ---------------------------------------------------------------------------------
     def create_image(self, owner: str, pool: str, image: str, size: int,
@@ -279,6 +287,7 @@ class Catalog:
     def cluster_stat(self) -> dict:
         st = os.statvfs(self.config.data_dir)
         pools = self.db.query("SELECT COUNT(*) FROM rbd_pools")[0][0]
+        objects = self.db.query("SELECT COUNT(*) FROM rbd_objects")[0][0]
         return {"fsid": self.fsid, "bytes_total": st.f_blocks * st.f_frsize,
                 "bytes_used": (st.f_blocks - st.f_bfree) * st.f_frsize,
-                "bytes_avail": st.f_bavail * st.f_frsize, "pools": pools}
+                "bytes_avail": st.f_bavail * st.f_frsize, "pools": pools, "objects": objects}

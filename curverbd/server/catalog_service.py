@@ -9,6 +9,7 @@ from ..catalog import protocol
 from ..errors import Error
 from ..nebd import messages
 from .catalog import Catalog
+from .catalog_objects import ObjectCatalog
 from .catalog_snapshots import SnapshotCatalog
 from .catalog_trash import TrashCatalog
 
@@ -27,6 +28,8 @@ _HANDLERS = {
     "Allocated": "allocated", "UpdateFeatures": "update_features",
     "TrashMove": "trash_move", "TrashList": "trash_list", "TrashRemove": "trash_remove",
     "TrashRestore": "trash_restore",
+    "WriteObject": "write_object", "ReadObject": "read_object", "StatObject": "stat_object",
+    "RemoveObject": "remove_object", "ListObjects": "list_objects",
 }
 assert set(_HANDLERS) == set(protocol.METHODS)
 
@@ -36,7 +39,7 @@ class CatalogService:
 
     def __init__(self, catalog: Catalog) -> None:
         self.methods = {}
-        parts = (catalog, SnapshotCatalog(catalog), TrashCatalog(catalog))
+        parts = (catalog, SnapshotCatalog(catalog), TrashCatalog(catalog), ObjectCatalog(catalog))
         for method, attr in _HANDLERS.items():
             fn = next(getattr(part, attr) for part in parts if hasattr(part, attr))
             params = inspect.signature(fn).parameters

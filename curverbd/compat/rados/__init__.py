@@ -1,13 +1,14 @@
 """curverbd's ``rados`` module: Ceph's Python rados binding (Pacific) over curverbd.
 
-Pools are Curve directories; small objects live in the catalog (see
-curverbd.compat.objects). Importing starts nothing; ``Rados.connect()`` does.
+Pools are Curve directories; small objects live in the daemon's catalog (see
+curverbd/catalog/protocol.py, WriteObject ...). Importing starts nothing; ``Rados.connect()`` does.
 """
 from .cluster import DEFAULT_CONF_FILES, NO_CONF_FILE, Rados, Version
 from .errors import (ConnectionShutdown, Error, InProgress, InterruptedOrTimeoutError, InvalidArgumentError,
                      IOError, IoctxStateError, IsConnected, LogicError, NoData, NoSpace, NotConnected,
                      ObjectBusy, ObjectExists, ObjectNotFound, ObjectStateError, OSError, PermissionDeniedError,
                      PermissionError, RadosStateError, TimedOut, make_ex)
+from .ioctx import ALL_NSPACES as LIBRADOS_ALL_NSPACES  # noqa: F401  (Ceph exports it)
 from .ioctx import Ioctx, Object
 
 LIBRADOS_OP_FLAG_EXCL = 0x1
@@ -17,7 +18,6 @@ LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL = 0x8
 LIBRADOS_OP_FLAG_FADVISE_WILLNEED = 0x10
 LIBRADOS_OP_FLAG_FADVISE_DONTNEED = 0x20
 LIBRADOS_OP_FLAG_FADVISE_NOCACHE = 0x40
-LIBRADOS_ALL_NSPACES = "\x01"
 ANONYMOUS_AUID = 0xFFFFFFFFFFFFFFFF
 ADMIN_AUID = 0
 

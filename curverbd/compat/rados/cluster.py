@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 
 from curverbd.compat import fork, mon
-from curverbd.compat.objects import ObjectStore
 from curverbd.core import Cluster
 from curverbd.errors import Error as CoreError
 from curverbd.spec import user_id
@@ -154,7 +153,7 @@ class Rados:
         """{kb, kb_used, kb_avail, num_objects} like rados_cluster_stat."""
         stat = self._core().stat()
         return {"kb": stat["bytes_total"] // 1024, "kb_used": stat["bytes_used"] // 1024,
-                "kb_avail": stat["bytes_avail"] // 1024, "num_objects": 0}
+                "kb_avail": stat["bytes_avail"] // 1024, "num_objects": stat["objects"]}
 
     def mon_command(self, cmd, inbuf: bytes = b"", timeout: int = 0, target=None) -> tuple[int, bytes, str]:
         """(ret, outbuf, outs) for the monitor commands curverbd answers (see curverbd.compat.mon)."""
@@ -180,7 +179,9 @@ class Rados:
     def delete_pool(self, pool_name: str) -> None:
         """Delete a pool; like Ceph, its rados objects go with it (its images must be gone)."""
         core = self._core()
-        ObjectStore(core.open_ioctx(pool_name)).drop_all()
+        io = core.open_ioctx(pool_name)
+        for nspace, key in io.list_objects(None):
+            io.remove_object(key, nspace)
         core.remove_pool(pool_name)
 
     def open_ioctx(self, ioctx_name: str):

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import time
 
-from curverbd.compat.objects import ObjectStore
-
 from .errors import IoctxStateError, ObjectStateError, rados_errors
 
 _OBJECT_READ_DEFAULT = 1024 * 1024
+ALL_NSPACES = "\x01"  # LIBRADOS_ALL_NSPACES: list_objects of every namespace
 
 
 @rados_errors
@@ -52,9 +51,6 @@ class Ioctx:
             self._io = cluster.open_ioctx(self.name)
         return self._io
 
-    def _objects(self, nspace: str | None = None) -> ObjectStore:
-        return ObjectStore(self._core_ioctx(), self.nspace if nspace is None else nspace)
-
     # --- pool --------------------------------------------------------------------------
     def get_pool_name(self) -> str:
         """The pool's name."""
@@ -76,52 +72,53 @@ class Ioctx:
         return self.nspace
 
     def get_stats(self) -> dict:
-        """Pool usage: num_bytes, num_kb, num_objects (the pool's images)."""
+        """Pool usage: num_bytes, num_kb, num_objects (the pool's images and rados objects)."""
         stat = self._core_ioctx().stat()
-        used = stat["bytes_used"]
-        return {"num_bytes": used, "num_kb": (used + 1023) // 1024, "num_objects": stat["images"],
+        used, count = stat["bytes_used"], stat["images"] + stat["objects"]
+        return {"num_bytes": used, "num_kb": (used + 1023) // 1024, "num_objects": count,
                 "num_object_clones": 0, "num_object_copies": 0, "num_objects_missing_on_primary": 0,
                 "num_objects_unfound": 0, "num_objects_degraded": 0,
                 "num_rd": 0, "num_rd_kb": 0, "num_wr": 0, "num_wr_kb": 0}
 
-    # --- objects ---------------------------------------------------------------------
+    # --- objects (the core keeps them in the catalog) ---------------------------------
     def write(self, key: str, data: bytes, offset: int = 0) -> int:
         """Write ``data`` at ``offset`` of object ``key`` (created if missing); 0."""
-        self._objects().write(key, bytes(data), offset)
+        self._core_ioctx().write_object(key, bytes(data), offset, self.nspace)
         return 0
 
     def write_full(self, key: str, data: bytes) -> int:
         """Replace the whole object ``key`` with ``data``; 0."""
-        self._objects().write_full(key, bytes(data))
+        self._core_ioctx().write_full_object(key, bytes(data), self.nspace)
         return 0
 
     def append(self, key: str, data: bytes) -> int:
         """Add ``data`` at the end of object ``key``; 0."""
-        self._objects().append(key, bytes(data))
+        self._core_ioctx().append_object(key, bytes(data), self.nspace)
         return 0
 
     def read(self, key: str, length: int = 8192, offset: int = 0) -> bytes:
         """Up to ``length`` bytes at ``offset``; ObjectNotFound if there is no such object."""
-        return self._objects().read(key, length, offset)
+        return self._core_ioctx().read_object(key, length, offset, self.nspace)
 
     def stat(self, key: str) -> tuple[int, time.struct_time]:
         """(size, mtime as time.localtime)."""
-        size, mtime = self._objects().stat(key)
-        return size, time.localtime(mtime)
+        stat = self._core_ioctx().stat_object(key, self.nspace)
+        return stat["size"], time.localtime(stat["mtime"])
 
     def trunc(self, key: str, size: int) -> int:
         """Cut or zero-extend object ``key`` to ``size`` bytes; 0."""
-        self._objects().truncate(key, size)
+        self._core_ioctx().truncate_object(key, size, self.nspace)
         return 0
 
     def remove_object(self, key: str) -> bool:
         """Delete object ``key``; True (ObjectNotFound if missing)."""
-        self._objects().remove(key)
+        self._core_ioctx().remove_object(key, self.nspace)
         return True
 
     def list_objects(self):
-        """The objects of the current namespace, as rados.Object."""
-        return iter([Object(self, key, nspace=ns) for ns, key in self._objects().keys() if ns == self.nspace])
+        """The objects of the current namespace (every one for LIBRADOS_ALL_NSPACES), as rados.Object."""
+        nspace = None if self.nspace == ALL_NSPACES else self.nspace
+        return iter([Object(self, key, nspace=ns) for ns, key in self._core_ioctx().list_objects(nspace)])
 
 
 @rados_errors
@@ -146,7 +143,7 @@ class Object:
     def read(self, length: int = _OBJECT_READ_DEFAULT) -> bytes:
         """Read from the current position and advance it."""
         self.require_object_exists()
-        data = self.ioctx._objects(self.nspace).read(self.key, length, self.offset)
+        data = self.ioctx._core_ioctx().read_object(self.key, length, self.offset, self.nspace)
         self.offset += len(data)
         return data
 
@@ -154,20 +151,20 @@ class Object:
         """Write at the current position and advance it."""
         self.require_object_exists()
         data = bytes(string_to_write)
-        self.ioctx._objects(self.nspace).write(self.key, data, self.offset)
+        self.ioctx._core_ioctx().write_object(self.key, data, self.offset, self.nspace)
         self.offset += len(data)
 
     def remove(self) -> None:
         """Delete the object (ObjectNotFound if missing); it can no longer be used."""
         self.require_object_exists()
-        self.ioctx._objects(self.nspace).remove(self.key)
+        self.ioctx._core_ioctx().remove_object(self.key, self.nspace)
         self.state = "removed"
 
     def stat(self) -> tuple[int, time.struct_time]:
         """(size, mtime as time.localtime) of the object."""
         self.require_object_exists()
-        size, mtime = self.ioctx._objects(self.nspace).stat(self.key)
-        return size, time.localtime(mtime)
+        stat = self.ioctx._core_ioctx().stat_object(self.key, self.nspace)
+        return stat["size"], time.localtime(stat["mtime"])
 
     def seek(self, position: int) -> None:
         """Move the read/write position to ``position``."""

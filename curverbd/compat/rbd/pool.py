@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import errno
 
-from curverbd.compat.objects import is_hidden
 from curverbd.errors import Error as CoreError
 
 from .constants import LIBRBD_VERSION, RBD_TRASH_IMAGE_SOURCE_USER
@@ -57,7 +56,7 @@ class RBD:
 
     def list(self, ioctx) -> list[str]:
         """Names of the pool's images."""
-        return [name for name in core_ioctx(ioctx).list_images() if not is_hidden(name)]
+        return core_ioctx(ioctx).list_images()
 
     def list2(self, ioctx) -> list[dict]:
         """Dicts {id, name} of the pool's images."""
