@@ -85,6 +85,8 @@ def test_file_service_cycle(wire):
     name = nebd_name("rbd", "img", "admin")
     assert wire.call(HEARTBEAT, "KeepAlive", heartbeat_req(os.getpid(), [(fd, name)])).ret_code == 0
     assert wire.open_fd(name) == fd  # same name, same flags: same fd
+    assert wire.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0  # one of two opens: still open
+    assert wire.call(HEARTBEAT, "KeepAlive", heartbeat_req(os.getpid(), [(fd, name)])).ret_code == 0
     assert wire.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
     assert wire.call(HEARTBEAT, "KeepAlive", heartbeat_req(os.getpid(), [(fd, name)])).ret_code == -1
     gone = wire.read(fd, 0, 4096)
