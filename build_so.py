@@ -165,5 +165,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# --- PEP 517: `pip install .` and `pip install -e .` build the two libraries into curverbd/lib --------
+# pyproject.toml names this file as the build backend; everything but the library build is setuptools'.
+PACKAGE_LIBS = os.path.join(ROOT, "curverbd", "lib")
+
+
+def _setuptools():
+    from setuptools import build_meta
+    return build_meta
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    build(PACKAGE_LIBS, sys.executable)
+    return _setuptools().build_wheel(wheel_directory, config_settings, metadata_directory)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    build(PACKAGE_LIBS, sys.executable)
+    return _setuptools().build_editable(wheel_directory, config_settings, metadata_directory)
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    return _setuptools().build_sdist(sdist_directory, config_settings)
+
+
+def __getattr__(name: str):
+    """The remaining hooks (get_requires_for_*, prepare_metadata_for_*) are setuptools' own."""
+    if name.startswith(("get_requires_for_build_", "prepare_metadata_for_build_")):
+        return getattr(_setuptools(), name)
+    raise AttributeError(name)
+
+
 if __name__ == "__main__":
     sys.exit(main())

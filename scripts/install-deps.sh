@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in qemu-utils qemu-block-extra fio gcc tmux; do
+for pkg in qemu-utils qemu-block-extra qemu-system-common fio gcc tmux; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -15,4 +15,8 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+# The install builds librbd.so.1 / librados.so.2 into curverbd/lib (build_so.py is the build backend).
+# No build isolation: the libraries must be compiled against the cffi the embedded interpreter will load.
+pip=(python3 -m pip install -q --disable-pip-version-check)
+"${pip[@]}" "setuptools>=65" wheel "cffi>=1.15"
+"${pip[@]}" --no-build-isolation -e ".[test]"

@@ -14,11 +14,15 @@ from .common import info
 LIBRARIES = ("librbd.so.1", "librados.so.2")
 SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD_SCRIPT = os.path.join(SOURCE_ROOT, "build_so.py")
+PACKAGE_LIBS = os.path.join(SOURCE_ROOT, "curverbd", "lib")  # where `pip install` builds them
 
 
 def lib_dir_of(args: argparse.Namespace) -> str | None:
-    """The directory of our built libraries: --lib-dir, else $CURVERBD_LIB_DIR (None if neither)."""
+    """The directory of our built libraries: --lib-dir, else $CURVERBD_LIB_DIR, else the ones
+    `pip install` built into the package (None if there are none)."""
     path = getattr(args, "lib_dir", None) or os.environ.get("CURVERBD_LIB_DIR")
+    if not path and os.path.isdir(PACKAGE_LIBS):
+        path = PACKAGE_LIBS
     return os.path.abspath(path) if path else None
 
 
