@@ -37,7 +37,13 @@ static void fork_child(void)
 {
     if (fork_held) {
         PyOS_AfterFork_Child();
-        PyGILState_Release(fork_gil);
+        /* Keep the forking thread's state: it is now the only one, and CPython 3.11 cannot make
+         * a first thread state again once the last was deleted ("init_threadstate: thread state
+         * already initialized") -- which the next fork in the child (libvirtd starting QEMU) needs. */
+        if (fork_gil == PyGILState_UNLOCKED)
+            PyEval_SaveThread();
+        else
+            PyGILState_Release(fork_gil);
     }
 }
 
