@@ -71,6 +71,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runtime", type=int, default=5, help="seconds per job")
     parser.add_argument("--size", default="1G")
+    parser.add_argument("--backends", default="curverbd,raw-file,qemu-nbd",
+                        help="comma-separated subset to run (the ratios need all three)")
+    parser.add_argument("--jobs", default="", help="comma-separated subset of the job names")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "fio_compare.json"))
     opts = parser.parse_args()
 
@@ -94,9 +97,13 @@ def main() -> int:
         time.sleep(0.5)
         paths = backends(work, opts.size, lib, daemon)
         results: dict[str, dict] = {}
+        chosen = opts.backends.split(",")
+        jobs = [j for j in JOBS if not opts.jobs or j[0] in opts.jobs.split(",")]
         for backend, (target, env) in paths.items():
+            if backend not in chosen:
+                continue
             run_fio(["--name=fill", "--rw=write", "--bs=1m", "--iodepth=8", *target], env)
-            for name, rw, bs, depth in JOBS:
+            for name, rw, bs, depth in jobs:
                 res = run_fio([f"--name={name}", f"--rw={rw}", f"--bs={bs}", f"--iodepth={depth}",
                                "--time_based", f"--runtime={opts.runtime}", "--randrepeat=0",
                                "--norandommap", *target], env)
@@ -110,8 +117,9 @@ def main() -> int:
 
     print(f"{'job':<20}{'curverbd':>12}{'raw-file':>12}{'qemu-nbd':>12}{'vs raw':>9}{'vs nbd':>9}"
           f"{'lat us (ours/nbd)':>20}{'p99 us (ours)':>14}")
+    none = {"iops": float("nan"), "lat_mean_us": float("nan"), "lat_p99_us": float("nan")}
     for name, row in results.items():
-        ours, raw, nbd_r = row["curverbd"], row["raw-file"], row["qemu-nbd"]
+        ours, raw, nbd_r = (row.get(b, none) for b in ("curverbd", "raw-file", "qemu-nbd"))
         print(f"{name:<20}{ours['iops']:>12.0f}{raw['iops']:>12.0f}{nbd_r['iops']:>12.0f}"
               f"{ours['iops'] / raw['iops']:>9.2f}{ours['iops'] / nbd_r['iops']:>9.2f}"
               f"{ours['lat_mean_us']:>11.1f}/{nbd_r['lat_mean_us']:<8.1f}{ours['lat_p99_us']:>14.1f}")

@@ -2,6 +2,9 @@
 
 Each wakeup is one ``recv_into`` a large buffer; every complete frame in it is
 handled in place (write data goes from this buffer straight to the volume).
+The common data requests (aligned Read/Write/Discard on a plain volume) are
+answered by the C frame loop (fastpath.py, _fastloop.c) when it is built;
+everything else, and everything when it is not, by the Python services.
 Replies to the frames of one wakeup are gathered and go out together in one
 ``sendmsg([head, attachment, head, ...])`` (read data is never copied into a
 frame); replies made on other threads (Flush, from the flush pool) are sent at
@@ -16,10 +19,13 @@ import struct
 import threading
 
 from ..nebd import framing, messages
+from . import fastpath
 
 log = logging.getLogger("curverbd.server.connection")
 
 BUFFER = 1 << 20   # default receive buffer; grows for one frame larger than it
+BIG_BUFFER = (4 << 20) + (64 << 10)  # grown size: several 1 MiB writes per wakeup
+MAX_KEPT = 16 << 20  # a buffer grown beyond this is dropped once its frame is done
 MAX_PARTS = 512    # buffers per sendmsg, well below IOV_MAX
 HEADER = framing.HEADER_SIZE
 
@@ -46,6 +52,11 @@ class Connection:
         self._async_done = threading.Condition()
         self._reader = 0      # the connection thread's id: its replies are batched
         self._batch: list = []
+        self.fast = None
+        file_service = services.get(messages.FILE_SERVICE)
+        loaded = fastpath.load() if file_service is not None else None
+        if loaded is not None:
+            self.fast = fastpath.FastLoop(*loaded, file_service.files)
 
     # --- replies --------------------------------------------------------------------------------
     def reply(self, cid: int, payload: bytes, attachment=None) -> None:
@@ -66,8 +77,12 @@ class Connection:
             self.flush_replies()
 
     def flush_replies(self) -> None:
-        """Send the replies gathered on the connection thread."""
-        if self._batch:
+        """Send the replies gathered on the connection thread (the C loop's first)."""
+        fast = self.fast
+        if fast is not None and fast.pending():
+            batch, self._batch = [fast.take(), *self._batch], []
+            self._send(batch)
+        elif self._batch:
             batch, self._batch = self._batch, []
             self._send(batch)
 
@@ -121,6 +136,7 @@ class Connection:
         view = memoryview(buf)
         start = end = 0
         recv_into = self.sock.recv_into
+        fast = self.fast
         while True:
             if end == len(buf):  # full: move the partial frame to the front, growing for a big frame
                 pending = end - start
@@ -128,7 +144,7 @@ class Connection:
                 if pending >= HEADER:
                     need += framing.parse_header(view[start:start + HEADER])[0]
                 if need > len(buf):
-                    buf = bytearray(need)
+                    buf = bytearray(max(need, BIG_BUFFER))
                     new = memoryview(buf)
                     new[:pending] = view[start:end]
                     view = new
@@ -139,17 +155,28 @@ class Connection:
             if n == 0:
                 return "peer closed mid-frame" if end > start else "peer closed"
             end += n
+            if fast is not None:
+                fast.refresh()
             while end - start >= HEADER:
+                if fast is not None:
+                    rc, start = fast.serve(buf, start, end)
+                    if rc == fastpath.MORE:
+                        break
+                    if rc == fastpath.OUT_FULL:
+                        self.flush_replies()
+                        continue
                 body_size, meta_size = framing.parse_header(view[start:start + HEADER])
                 stop = start + HEADER + body_size
                 if stop > end:
                     break
                 self._handle(view[start + HEADER:stop], meta_size)
                 start = stop
+                if fast is not None:
+                    fast.refresh()  # that frame may have opened, closed or named a volume
             self.flush_replies()
             if start == end:
                 start = end = 0
-                if len(buf) > BUFFER:  # drop the grown buffer once the big frame is done
+                if len(buf) > MAX_KEPT:  # drop a huge buffer once its frame is done
                     buf = bytearray(BUFFER)
                     view = memoryview(buf)
 
@@ -166,6 +193,8 @@ class Connection:
         if service is None:
             self.reply_error(cid, messages.ENOSERVICE, f"no service {request['service_name']!r}")
             return
+        if self.fast is not None and service.name == messages.FILE_SERVICE:
+            self.fast.learn(request["method_name"], frame.payload)
         try:
             service.handle(self, cid, request["method_name"], frame.payload, frame.attachment)
         except Exception as exc:  # a bug in a handler: answer EINTERNAL, keep the connection

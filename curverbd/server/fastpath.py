@@ -1,0 +1,159 @@
+"""The C frame loop (_fastloop.c) on one connection: which volumes it may serve, and what to redo.
+
+Before each call the connection lists the volumes its data requests named that the C loop may
+serve directly: open, writable, head layer without a parent. The list pins those head layers,
+so their files stay open while C uses them without the GIL. A snapshot or rollback that moves a
+head during a call makes the writes of that call go again through Volume (which writes the new
+head under its lock), as Volume.write itself does when its head moves. Extends only widen
+what C refuses and hands to Python; anything C does not answer is answered by the Python service.
+
+``CURVERBD_FASTPATH=0`` turns the C loop off (the pure-Python path serves everything).
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+
+from ..nebd import framing
+from ..nebd import messages as M
+from .volume import Volume
+
+log = logging.getLogger("curverbd.server.fastpath")
+
+MORE, PYTHON, OUT_FULL = 0, 1, 2
+OUT_SIZE = (4 << 20) + (64 << 10)   # replies of one call: four 1 MiB reads and their heads
+MAX_VOLUMES = 16
+MAX_CHANGES = 1024
+DATA_METHODS = frozenset(("Read", "Write", "Discard"))
+
+_loaded: tuple | None = None
+_tried = False
+
+
+def load():
+    """The built C module (building it on first use), or None if it cannot be had."""
+    global _loaded, _tried
+    if _tried:
+        return _loaded
+    _tried = True
+    if os.environ.get("CURVERBD_FASTPATH", "1") == "0":
+        return None
+    from . import build_fastpath
+    name = build_fastpath.module_name()
+    try:
+        try:
+            mod = importlib.import_module(f"{__package__}.{name}")
+        except ImportError:
+            build_fastpath.build()
+            importlib.invalidate_caches()
+            mod = importlib.import_module(f"{__package__}.{name}")
+    except Exception as exc:  # no compiler, read-only install, ...: the Python path serves everything
+        log.warning("C frame loop unavailable, serving in Python: %s", exc)
+        return None
+    _loaded = (mod.ffi, mod.lib)
+    return _loaded
+
+
+class FastLoop:
+    """The C loop's state for one connection."""
+
+    def __init__(self, ffi, lib, files) -> None:
+        self.ffi, self.lib, self.files = ffi, lib, files
+        self.fds: list[int] = []      # nebd fds named by data requests on this connection
+        self.pins: list = []          # (state, head) of the volumes listed for the current call
+        self.batch = None
+        self._buf = None
+
+    def learn(self, method: str, payload) -> None:
+        """Remember the fd of a data request the Python service answered: the next calls may serve it."""
+        if method not in DATA_METHODS:
+            return
+        try:
+            fd = M.ReadRequest.decode(payload)["fd"]
+        except Exception:
+            return
+        if fd not in self.fds:
+            if len(self.fds) >= MAX_VOLUMES:
+                del self.fds[0]
+            self.fds.append(fd)
+            if self.batch is None:
+                self._allocate()
+
+    def _allocate(self) -> None:
+        ffi = self.ffi
+        self.batch = b = ffi.new("struct crbd_batch *")
+        self._out = ffi.new("unsigned char[]", OUT_SIZE)
+        self._volumes = ffi.new("struct crbd_volume[]", MAX_VOLUMES)
+        self._changed = ffi.new("size_t[]", MAX_CHANGES)
+        self.out_view = memoryview(ffi.buffer(self._out))
+        b.out, b.out_cap = self._out, OUT_SIZE
+        b.volumes, b.changed, b.max_changes = self._volumes, self._changed, MAX_CHANGES
+
+    def refresh(self) -> None:
+        """List the volumes C may serve now (also what keeps their heartbeat fresh)."""
+        if self.batch is None:
+            return
+        pins = []
+        get = self.files.get
+        for fd in list(self.fds):
+            try:
+                _, vol = get(fd)
+            except OSError:
+                self.fds.remove(fd)
+                continue
+            if type(vol) is not Volume:
+                continue
+            state = vol.state
+            head = state.head
+            if head.parent is not None:
+                continue
+            e = self._volumes[len(pins)]
+            e.nebd_fd, e.data_fd, e.length = fd, head.fd, state.length
+            e.blocksize, e.align_check = state.blocksize, vol.align_check
+            pins.append((state, head))
+        self.pins = pins
+        self.batch.nvolumes = len(pins)
+
+    def serve(self, buf: bytearray, start: int, end: int) -> tuple[int, int]:
+        """Run the C loop over ``buf[start:end]``: (its result code, the position it stopped at)."""
+        b = self.batch
+        if b is None or not self.pins:
+            return PYTHON, start
+        if self._buf is None or self._buf[0] is not buf:
+            self._buf = (buf, self.ffi.from_buffer(buf))
+        b.buf, b.pos, b.end, b.changes = self._buf[1], start, end, 0
+        rc = self.lib.crbd_serve(b)
+        if b.changes:
+            for state, head in self.pins:
+                if state.head is not head:
+                    self._redo(buf, b.changes)
+                    break
+        return rc, b.pos
+
+    def pending(self) -> int:
+        return self.batch.out_len if self.batch is not None else 0
+
+    def take(self) -> memoryview:
+        """The replies built so far (valid until the next serve()); the buffer is reset."""
+        n = self.batch.out_len
+        self.batch.out_len = 0
+        return self.out_view[:n]
+
+    def _redo(self, buf: bytearray, count: int) -> None:
+        """A head moved during the call: write the call's changes again through Volume."""
+        view = memoryview(buf)
+        for i in range(count):
+            pos = self._changed[i]
+            body_size, meta_size = framing.parse_header(view[pos:pos + framing.HEADER_SIZE])
+            frame = framing.parse_body(view[pos + framing.HEADER_SIZE:pos + framing.HEADER_SIZE + body_size],
+                                       meta_size)
+            req = M.WriteRequest.decode(frame.payload)
+            try:
+                _, vol = self.files.get(req["fd"])
+                if frame.meta["request"]["method_name"] == "Write":
+                    vol.write(req["offset"], frame.attachment)
+                else:
+                    vol.discard(req["offset"], req["size"])
+            except OSError as exc:
+                log.error("redo of a change on fd %d after its head moved failed: %s", req["fd"], exc)
