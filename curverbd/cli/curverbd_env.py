@@ -43,6 +43,10 @@ def cmd_env(args: argparse.Namespace) -> int:
     if not libs:
         raise Error(errno.EINVAL, "no library directory: pass --lib-dir DIR or set CURVERBD_LIB_DIR "
                                   "(build them with: curverbd install-libs --prefix DIR)")
+    missing = [name for name in LIBRARIES if not os.path.isfile(os.path.join(libs, name))]
+    if missing:
+        raise Error(errno.ENOENT, f"{' and '.join(missing)} not found in {libs} "
+                                  "(build them with: curverbd install-libs --prefix DIR)")
     socket = socket_of(args)
     preload = " ".join(os.path.join(libs, name) for name in LIBRARIES)
     sys.stdout.write(
