@@ -176,3 +176,38 @@ def test_pool_stop_and_restart_keeps_volumes(libvirtd, pool):
     assert re.search(r"^\s*keep\s", libvirtd.virsh("vol-list", pool).stdout, re.M)
     assert read("keep", 0, 4096) == b"kept" * 1024
     libvirtd.virsh("vol-delete", "keep", "--pool", pool)
+
+
+def test_cephx_auth_with_a_secret_is_the_users_own_pool(libvirtd, pool, tmp_path):
+    """`<auth type='ceph' username='alice'>` + a libvirt secret: the RBD user (the Curve owner)
+    comes from the pool's auth; the key itself is accepted and not checked (Curve has none)."""
+    with Cluster(user="alice") as c:
+        c.connect()
+        c.create_pool("alicepool")
+        with c.open_ioctx("alicepool") as io:
+            io.create_image("alicevol", 16 * MiB)
+    xml = tmp_path / "secret.xml"
+    xml.write_text("<secret ephemeral='no' private='no'><usage type='ceph'><name>client.alice secret</name>"
+                   "</usage></secret>")
+    uuid = libvirtd.virsh("secret-define", str(xml)).stdout.split()[1]
+    key = tmp_path / "key"
+    key.write_text("QVFCdWZmdXJ5YmF6cXV1eHh4eHh4eHh4eHh4eHh4eHh4eHg9PQ==")
+    libvirtd.virsh("secret-set-value", "--secret", uuid, "--file", str(key))
+    auth = ["--auth-type", "ceph", "--auth-username", "alice", "--secret-usage", "client.alice secret"]
+    libvirtd.virsh("pool-define-as", "alice", "rbd", "--source-host", "localhost", "--source-name", "alicepool",
+                   *auth)
+    libvirtd.virsh("pool-start", "alice")
+    assert re.search(r"^\s*alicevol\s+alicepool/alicevol\s*$", libvirtd.virsh("vol-list", "alice").stdout, re.M)
+    libvirtd.virsh("vol-create-as", "alice", "alicevol2", "8M")
+    with Cluster(user="alice") as c:
+        c.connect()
+        with c.open_ioctx("alicepool") as io:
+            assert sorted(io.list_images()) == ["alicevol", "alicevol2"]
+    # admin's pool is not alice's: libvirt cannot start it as her
+    libvirtd.virsh("pool-define-as", "alice-vms", "rbd", "--source-host", "localhost", "--source-name", POOL,
+                   *auth)
+    refused = libvirtd.virsh("pool-start", "alice-vms", check=False)
+    assert refused.returncode != 0 and "failed to create the RBD IoCTX" in refused.stderr
+    libvirtd.virsh("pool-undefine", "alice-vms")
+    libvirtd.virsh("pool-destroy", "alice")
+    libvirtd.virsh("pool-undefine", "alice")
