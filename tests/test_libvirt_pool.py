@@ -83,11 +83,14 @@ def test_volume_create_info_resize_delete(libvirtd, pool):
     got = info(libvirtd.virsh("vol-info", "disk1", "--pool", pool, "--bytes"))
     assert got["Type"] == "network"
     assert int(got["Capacity"]) == 64 * MiB
-    # no fast-diff: libvirt counts every 4 MiB object of the image as allocated
-    assert int(got["Allocation"]) == 64 * MiB
     assert libvirtd.virsh("vol-path", "disk1", "--pool", pool).stdout.strip() == f"{POOL}/disk1"
 
     write("disk1", 60 * MiB, b"tail" * 1024)
+    libvirtd.virsh("pool-refresh", pool)
+    got = info(libvirtd.virsh("vol-info", "disk1", "--pool", pool, "--bytes"))
+    # without the fast-diff feature libvirt counts every 4 MiB object as allocated; with it,
+    # rbd_diff_iterate2(whole_object) finds the one object written
+    assert int(got["Allocation"]) in (64 * MiB, 4 * MiB)
     libvirtd.virsh("vol-resize", "disk1", "128M", "--pool", pool)
     with Cluster() as c:
         c.connect()
