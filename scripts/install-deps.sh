@@ -22,3 +22,5 @@ fi
 pip=(python3 -m pip install -q --disable-pip-version-check)
 "${pip[@]}" "setuptools>=65" wheel "cffi>=1.15"
 "${pip[@]}" --no-build-isolation -e ".[test]"
+# The daemon's C frame loop (the daemon also builds it on first use; without a compiler it serves in Python).
+python3 -m curverbd.server.build_fastpath >/dev/null
