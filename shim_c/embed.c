@@ -1,7 +1,9 @@
 /* Guarding the embedded interpreter (shared/reference/cffi-embedding.md section 3):
  *  - constructor: promote libpython to the global scope (QEMU dlopens block-rbd.so RTLD_LOCAL,
  *    and extension modules such as _cffi_backend need libpython's symbols), and register
- *    fork hooks so a child never inherits a GIL held by a thread that no longer exists;
+ *    fork hooks so a child never inherits a GIL (or the log lock) held by a thread that no
+ *    longer exists, and so nebd connections opened before the fork know they are stale in the
+ *    child (their threads are gone; the child makes its own with rados_connect);
  *  - crbd_ensure_python(): a pthread_once init with PyConfig (the build's interpreter as
  *    program name so its site-packages are used, no signal handlers), then cffi's own start.
  *    A failure is -EIO from every export, never cffi's silent "return 0".
@@ -23,10 +25,12 @@ static void fork_prepare(void)
         fork_gil = PyGILState_Ensure();
         PyOS_BeforeFork();
     }
+    crbd_log_fork_prepare();   /* after the GIL: a logging thread may hold the GIL, never the reverse */
 }
 
 static void fork_parent(void)
 {
+    crbd_log_fork_after();
     if (fork_held) {
         PyOS_AfterFork_Parent();
         PyGILState_Release(fork_gil);
@@ -35,6 +39,8 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    crbd_fork_generation++;
+    crbd_log_fork_after();
     if (fork_held) {
         PyOS_AfterFork_Child();
         /* Keep the forking thread's state: it is now the only one, and CPython 3.11 cannot make

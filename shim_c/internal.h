@@ -28,9 +28,12 @@
 
 /* ---- logging (log.c) ---- */
 void crbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void crbd_log_fork_prepare(void);   /* fork hooks (embed.c): the log lock is held across fork() */
+void crbd_log_fork_after(void);
 
 /* ---- embedded Python guard (embed.c) ---- */
 int crbd_ensure_python(void);   /* 0, or -EIO if the interpreter or the control plane failed to start */
+extern _Atomic unsigned crbd_fork_generation;   /* bumped in every fork child: older connections are stale */
 
 /* ---- nebd connection (nebd_conn.c, nebd_wire.c) ---- */
 enum crbd_nebd_op { CRBD_NEBD_READ, CRBD_NEBD_WRITE, CRBD_NEBD_DISCARD, CRBD_NEBD_FLUSH };
@@ -48,16 +51,21 @@ struct crbd_req {
     int iovcnt;
     crbd_req_done_t done;       /* called once, from the receiver thread or the submitter */
     void *arg;
+    uint64_t gen;               /* connection generation it was last sent on (0: not yet) */
 };
 
 /* Work the receiver thread must not do itself (see crbd_conn_defer). */
 struct crbd_deferred { struct crbd_deferred *next; void (*fn)(void *); void *arg; };
 
 struct crbd_conn {
-    int sock;
+    int sock;                   /* -1 while reconnecting; changed by the receiver under both locks */
     char *path;
-    pthread_mutex_t send_lock;  /* one frame at a time on the socket */
+    pthread_mutex_t send_lock;  /* one frame at a time on the socket; taken before lock */
     pthread_mutex_t lock;       /* table, state */
+    int reconnecting;           /* the daemon is away: requests wait in the table, sent on reconnect */
+    uint64_t gen;               /* connection generation: 1, then +1 per reconnect */
+    pthread_cond_t wake;        /* ends a reconnect pause when the connection is closed */
+    unsigned fork_gen;          /* crbd_fork_generation at open: in a fork child the threads are gone */
     struct crbd_req *table[CRBD_TABLE_SIZE];
     size_t inflight;
     uint64_t next_cid;

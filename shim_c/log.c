@@ -43,6 +43,17 @@ int crbd_log_set_path(const char *path)
     return 0;
 }
 
+/* Held across fork() (embed.c's hooks) so a child never inherits it locked by a thread it lacks. */
+void crbd_log_fork_prepare(void)
+{
+    pthread_mutex_lock(&log_lock);
+}
+
+void crbd_log_fork_after(void)
+{
+    pthread_mutex_unlock(&log_lock);
+}
+
 void crbd_log_write(const char *line, size_t len)
 {
     pthread_mutex_lock(&log_lock);

@@ -2,11 +2,14 @@
  * thread (the caller's iovecs are the attachment, no copy); one receiver thread with every
  * signal blocked reads replies, matches them by correlation id and receives read data
  * straight into the caller's buffers. Many requests in flight; replies in any order.
- * If the connection drops, every request in flight fails with -ENOTCONN and a log line names
- * the cause. Requests keep everything needed to be sent again (reconnect is a later step).
+ * If the connection drops (daemon restart, hot upgrade, crash), the receiver reconnects with
+ * nebd's backoff and every request in flight is sent again (reads and writes at an offset
+ * are idempotent; nebd fds survive a daemon restart); requests submitted meanwhile wait in the
+ * table. Data I/O never fails for that: only closing the connection fails what is in flight.
  * The receiver never sends: a send can block until the daemon reads, and the daemon may be
  * blocked writing replies only the receiver reads. Continuations that send (the write after a
- * read-modify-write's edge reads, lock grants, flushes) run on the connection's worker thread. */
+ * read-modify-write's edge reads, lock grants, flushes, the resend after a reconnect) run on
+ * the connection's worker thread. */
 #include "internal.h"
 
 #include <signal.h>
@@ -14,9 +17,36 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SMALL (1u << 20)   /* meta and payload of a reply are tiny; more means a broken peer */
+
+/* Reconnect policy. These mirror nebd's part1 client defaults (nebd-client.conf; the Python
+ * client keeps the same numbers in curverbd/nebd/retry.py): */
+#define RETRY_HOST_DOWN_US     10000L     /* socket absent or refused: rpcHostDownRetryIntervalUs */
+#define RETRY_INTERVAL_US      100000L    /* first retry and growth step: rpcRetryIntervalUs */
+#define RETRY_MAX_INTERVAL_US  64000000L  /* cap of the growing pause: rpcRetryMaxIntervalUs */
+#define WAIT_LOG_INTERVAL_S    10.0       /* "still waiting" line while the daemon stays away */
+
+_Atomic unsigned crbd_fork_generation;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long retry_pause_us(unsigned attempt, int err)
+{
+    if (err == ENOENT || err == ECONNREFUSED)
+        return RETRY_HOST_DOWN_US;
+    long grown = attempt * RETRY_INTERVAL_US;
+    if (grown > RETRY_MAX_INTERVAL_US)
+        grown = RETRY_MAX_INTERVAL_US;
+    return grown < RETRY_INTERVAL_US ? RETRY_INTERVAL_US : grown;
+}
 
 static __thread int on_receiver;
 
@@ -83,7 +113,15 @@ static struct crbd_req *table_take(struct crbd_conn *c, uint64_t cid)
     return NULL;
 }
 
-/* Mark the connection dead and fail everything in flight. Safe to call more than once. */
+static void table_put(struct crbd_conn *c, struct crbd_req *r)
+{
+    struct crbd_req **b = bucket(c, r->cid);
+    r->next = *b;
+    *b = r;
+    c->inflight++;
+}
+
+/* The connection is closed (or cannot go on): fail everything in flight. Safe to call more than once. */
 static void conn_fail(struct crbd_conn *c, int err, const char *cause)
 {
     struct crbd_req *failed = NULL;
@@ -106,9 +144,8 @@ static void conn_fail(struct crbd_conn *c, int err, const char *cause)
     if (!first)
         return;
     if (!closing || failed)
-        crbd_log("nebd connection to %s lost: %s; failing in-flight I/O with -%s",
+        crbd_log("nebd connection to %s ended: %s; failing in-flight I/O with -%s",
                  c->path, cause, err == ENOTCONN ? "ENOTCONN" : "EIO");
-    shutdown(c->sock, SHUT_RDWR);   /* wakes the receiver */
     while (failed) {
         struct crbd_req *r = failed;
         failed = r->next;
@@ -141,46 +178,82 @@ static int send_all(int sock, struct iovec *iov, int cnt)
     return 0;
 }
 
-void crbd_conn_submit(struct crbd_conn *c, struct crbd_req *req)
+/* Send one request frame on sock (send_lock held). A failure tears the socket down: the
+ * receiver then reconnects and the request, still in the table, goes out again. */
+static int send_req(struct crbd_conn *c, int sock, struct crbd_req *req)
 {
     uint64_t attachment = req->op == CRBD_NEBD_WRITE ? req->size : 0;
-    pthread_mutex_lock(&c->lock);
-    if (c->dead) {
-        int err = c->dead;
-        pthread_mutex_unlock(&c->lock);
-        req->done(req, -err);
-        return;
-    }
-    req->cid = ++c->next_cid;
-    struct crbd_req **b = bucket(c, req->cid);
-    req->next = *b;
-    *b = req;   /* in the table before the frame leaves: the reply may beat send() back */
-    c->inflight++;
-    pthread_mutex_unlock(&c->lock);
-
     char head[256];
     size_t head_len = crbd_wire_request_head(head, sizeof head, req, attachment);
     int cnt = 1 + (attachment ? req->iovcnt : 0);
     struct iovec small[17], *iov = cnt <= 17 ? small : malloc(sizeof *iov * (size_t)cnt);
-    if (!iov) {
-        conn_fail(c, EIO, "out of memory building a request");
+    int r = -ENOMEM;
+    if (iov) {
+        iov[0].iov_base = head;
+        iov[0].iov_len = head_len;
+        if (attachment)
+            memcpy(iov + 1, req->iov, sizeof *iov * (size_t)req->iovcnt);
+        r = send_all(sock, iov, cnt);
+        if (iov != small)
+            free(iov);
+    }
+    if (r < 0) {
+        if (r == -ENOMEM)
+            crbd_log("out of memory sending a request to %s; reconnecting to send it again", c->path);
+        shutdown(sock, SHUT_RDWR);
+    }
+    return r;
+}
+
+void crbd_conn_submit(struct crbd_conn *c, struct crbd_req *req)
+{
+    if (c->fork_gen != crbd_fork_generation) {   /* the parent's connection, in a fork child */
+        req->done(req, -ENOTCONN);
         return;
     }
-    iov[0].iov_base = head;
-    iov[0].iov_len = head_len;
-    if (attachment)
-        memcpy(iov + 1, req->iov, sizeof *iov * (size_t)req->iovcnt);
-
-    pthread_mutex_lock(&c->send_lock);
-    int r = send_all(c->sock, iov, cnt);
-    pthread_mutex_unlock(&c->send_lock);
-    if (iov != small)
-        free(iov);
-    if (r < 0) {
-        char why[96];
-        snprintf(why, sizeof why, "sending a request failed (%s)", strerror(-r));
-        conn_fail(c, ENOTCONN, why);   /* fails req too: it is in the table */
+    pthread_mutex_lock(&c->send_lock);   /* before the table: nobody else may send req meanwhile */
+    pthread_mutex_lock(&c->lock);
+    if (c->dead) {
+        int err = c->dead;
+        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->send_lock);
+        req->done(req, -err);
+        return;
     }
+    req->cid = ++c->next_cid;
+    table_put(c, req);   /* in the table before the frame leaves: the reply may beat send() back */
+    int now = !c->reconnecting;
+    int sock = c->sock;
+    if (now)
+        req->gen = c->gen;
+    pthread_mutex_unlock(&c->lock);
+    if (now)
+        send_req(c, sock, req);
+    pthread_mutex_unlock(&c->send_lock);
+}
+
+/* Worker: after a reconnect, send every request not yet sent on the current connection. */
+static void resend(void *arg)
+{
+    struct crbd_conn *c = arg;
+    pthread_mutex_lock(&c->send_lock);
+    for (;;) {
+        struct crbd_req *found = NULL;
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < CRBD_TABLE_SIZE && !found && !c->reconnecting && !c->dead; i++)
+            for (struct crbd_req *r = c->table[i]; r; r = r->next)
+                if (r->gen != c->gen) {
+                    found = r;
+                    break;
+                }
+        if (found)
+            found->gen = c->gen;   /* its reply cannot come before it is sent: found stays valid */
+        int sock = c->sock;
+        pthread_mutex_unlock(&c->lock);
+        if (!found || send_req(c, sock, found) < 0)
+            break;
+    }
+    pthread_mutex_unlock(&c->send_lock);
 }
 
 /* ---- receiving ---- */
@@ -235,38 +308,34 @@ static int reply_errno(const struct crbd_reply *rep)
     return 0;
 }
 
-static void *receiver(void *arg)
+/* Read replies from sock until it breaks; the cause goes to cause. */
+static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small, char *cause, size_t cap)
 {
-    struct crbd_conn *c = arg;
-    on_receiver = 1;
-    unsigned char *small = malloc(MAX_SMALL);
-    char cause[128] = "out of memory";
-    int err = ENOTCONN;
     for (;;) {
         unsigned char hdr[12];
-        int r = recv_all(c->sock, hdr, sizeof hdr);
+        int r = recv_all(sock, hdr, sizeof hdr);
         if (r < 0) {
-            snprintf(cause, sizeof cause, r == -ECONNRESET ? "the daemon closed the connection"
-                                                           : "receive failed (%s)", strerror(-r));
-            break;
+            snprintf(cause, cap, r == -ECONNRESET ? "the daemon closed the connection"
+                                                  : "receive failed (%s)", strerror(-r));
+            return;
         }
         uint32_t body = (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
         uint32_t meta = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 | (uint32_t)hdr[10] << 8 | hdr[11];
-        if (memcmp(hdr, "PRPC", 4) != 0 || meta > body || meta > MAX_SMALL || !small) {
-            snprintf(cause, sizeof cause, "protocol error (bad frame header)");
-            break;
+        if (memcmp(hdr, "PRPC", 4) != 0 || meta > body || meta > MAX_SMALL) {
+            snprintf(cause, cap, "protocol error (bad frame header)");
+            return;
         }
         struct crbd_reply rep = { 0 };
-        if ((r = recv_all(c->sock, small, meta)) < 0 || crbd_wire_decode_meta(small, meta, &rep) < 0 ||
+        if ((r = recv_all(sock, small, meta)) < 0 || crbd_wire_decode_meta(small, meta, &rep) < 0 ||
             rep.attachment_size > body - meta || body - meta - rep.attachment_size > MAX_SMALL) {
-            snprintf(cause, sizeof cause, r < 0 ? "receive failed" : "protocol error (bad RpcMeta)");
-            break;
+            snprintf(cause, cap, r < 0 ? "receive failed" : "protocol error (bad RpcMeta)");
+            return;
         }
         uint32_t payload = body - meta - rep.attachment_size;
-        if ((r = recv_all(c->sock, small, payload)) < 0 ||
+        if ((r = recv_all(sock, small, payload)) < 0 ||
             (rep.error_code == 0 && crbd_wire_decode_payload(small, payload, &rep) < 0)) {
-            snprintf(cause, sizeof cause, r < 0 ? "receive failed" : "protocol error (bad reply)");
-            break;
+            snprintf(cause, cap, r < 0 ? "receive failed" : "protocol error (bad reply)");
+            return;
         }
         pthread_mutex_lock(&c->lock);
         struct crbd_req *req = table_take(c, rep.cid);
@@ -280,29 +349,138 @@ static void *receiver(void *arg)
                      rep.error_code, rep.ret_code, rep.ret_msg);
         if (req && ret == 0 && req->op == CRBD_NEBD_READ) {
             if (rep.attachment_size == req->size)
-                r = recv_iov(c->sock, req->iov, req->iovcnt);
+                r = recv_iov(sock, req->iov, req->iovcnt);
             else {
                 crbd_log("nebd Read of %llu bytes answered with %u bytes", (unsigned long long)req->size,
                          rep.attachment_size);
                 ret = -EIO;
-                r = drain(c->sock, rep.attachment_size);
+                r = drain(sock, rep.attachment_size);
             }
         } else {
             if (!req)
                 crbd_log("nebd reply for unknown correlation id %llu ignored", (unsigned long long)rep.cid);
-            r = drain(c->sock, rep.attachment_size);
+            r = drain(sock, rep.attachment_size);
         }
         if (r < 0) {
-            if (req)
-                req->done(req, -ENOTCONN);
-            snprintf(cause, sizeof cause, "receive failed (%s)", strerror(-r));
-            break;
+            if (req) {   /* its reply was cut off: back in the table, sent again after the reconnect */
+                pthread_mutex_lock(&c->lock);
+                table_put(c, req);
+                pthread_mutex_unlock(&c->lock);
+            }
+            snprintf(cause, cap, "receive failed (%s)", strerror(-r));
+            return;
         }
         if (req)
             req->done(req, ret);
     }
+}
+
+static int connect_socket(const char *path, int *err)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    if (strlen(path) >= sizeof addr.sun_path) {
+        *err = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        *err = errno;
+        close(sock);
+        return -1;
+    }
+    return sock;
+}
+
+/* Sleep us microseconds unless the connection is closed meanwhile; 1 if it was. */
+static int pause_unless_closing(struct crbd_conn *c, long us)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += us / 1000000;
+    until.tv_nsec += (us % 1000000) * 1000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&c->lock);
+    while (!c->closing && pthread_cond_timedwait(&c->wake, &c->lock, &until) == 0)
+        ;
+    int closing = c->closing;
+    pthread_mutex_unlock(&c->lock);
+    return closing;
+}
+
+/* The connection broke: wait for the daemon with nebd's backoff and switch to a new socket;
+ * the worker then resends what is in flight. 0 if the connection is being closed instead. */
+static int reconnect(struct crbd_conn *c, const char *cause)
+{
+    shutdown(c->sock, SHUT_RDWR);          /* a sender blocked on the old socket returns now */
+    pthread_mutex_lock(&c->send_lock);
+    pthread_mutex_lock(&c->lock);
+    c->reconnecting = 1;
+    close(c->sock);
+    c->sock = -1;
+    int closing = c->closing;
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->send_lock);
+    if (closing)
+        return 0;
+    double started = now_s(), logged = started;
+    unsigned attempt = 0;
+    int sock, err = 0;
+    while ((sock = connect_socket(c->path, &err)) < 0) {
+        attempt++;
+        if (now_s() - logged >= WAIT_LOG_INTERVAL_S) {
+            logged = now_s();
+            pthread_mutex_lock(&c->lock);
+            size_t waiting = c->inflight;
+            pthread_mutex_unlock(&c->lock);
+            crbd_log("still waiting for the daemon at %s after %.0f s (%s; last attempt: %s); "
+                     "%zu requests held", c->path, logged - started, cause, strerror(err), waiting);
+        }
+        if (pause_unless_closing(c, retry_pause_us(attempt, err)))
+            return 0;
+    }
+    pthread_mutex_lock(&c->send_lock);
+    pthread_mutex_lock(&c->lock);
+    closing = c->closing;
+    size_t waiting = c->inflight;
+    if (!closing) {
+        c->sock = sock;
+        c->gen++;
+        c->reconnecting = 0;
+    }
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->send_lock);
+    if (closing) {
+        close(sock);
+        return 0;
+    }
+    crbd_log("nebd connection to %s lost (%s); reconnected after a %.3f s pause (%u retries), "
+             "resending %zu requests", c->path, cause, now_s() - started, attempt, waiting);
+    if (waiting)
+        crbd_conn_defer(c, resend, c);
+    return 1;
+}
+
+static void *receiver(void *arg)
+{
+    struct crbd_conn *c = arg;
+    on_receiver = 1;
+    unsigned char *small = malloc(MAX_SMALL);
+    char cause[128] = "out of memory";
+    if (small) {
+        do
+            receive_replies(c, c->sock, small, cause, sizeof cause);
+        while (reconnect(c, cause));
+    }
     free(small);
-    conn_fail(c, err, cause);
+    conn_fail(c, ENOTCONN, cause);
     return NULL;
 }
 
@@ -310,17 +488,10 @@ static void *receiver(void *arg)
 
 int crbd_conn_open(const char *path, struct crbd_conn **out)
 {
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof addr.sun_path)
-        return -ENAMETOOLONG;
-    strcpy(addr.sun_path, path);
-    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (sock < 0)
-        return -errno;
-    if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        int err = errno;
-        close(sock);
-        crbd_log("connecting the data path to %s failed: %s", path, strerror(err));
+    int err = 0, sock = connect_socket(path, &err);
+    if (sock < 0) {
+        if (err != ENAMETOOLONG)
+            crbd_log("connecting the data path to %s failed: %s", path, strerror(err));
         return -err;
     }
     struct crbd_conn *c = calloc(1, sizeof *c);
@@ -330,9 +501,16 @@ int crbd_conn_open(const char *path, struct crbd_conn **out)
         return -ENOMEM;
     }
     c->sock = sock;
+    c->gen = 1;
+    c->fork_gen = crbd_fork_generation;
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->send_lock, NULL);
     pthread_cond_init(&c->work_cond, NULL);
+    pthread_condattr_t monotonic;
+    pthread_condattr_init(&monotonic);
+    pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &monotonic);
+    pthread_condattr_destroy(&monotonic);
     c->work_tail = &c->work;
 
     sigset_t all, old;
@@ -361,10 +539,19 @@ void crbd_conn_close(struct crbd_conn *c)
 {
     if (!c)
         return;
+    if (c->fork_gen != crbd_fork_generation) {
+        /* a fork child closing the parent's connection: its threads do not exist here and its
+         * locks may be held by them; the socket still serves the parent. Forget it all. */
+        if (c->sock >= 0)
+            close(c->sock);
+        return;
+    }
     pthread_mutex_lock(&c->lock);
     c->closing = 1;
+    if (c->sock >= 0)
+        shutdown(c->sock, SHUT_RDWR);
+    pthread_cond_broadcast(&c->wake);
     pthread_mutex_unlock(&c->lock);
-    shutdown(c->sock, SHUT_RDWR);
     if (pthread_equal(pthread_self(), c->receiver) || pthread_equal(pthread_self(), c->worker)) {
         /* closed from a completion callback: let the threads end on their own, leak the struct */
         pthread_detach(c->receiver);
@@ -381,8 +568,10 @@ void crbd_conn_close(struct crbd_conn *c)
     pthread_cond_signal(&c->work_cond);
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->worker, NULL);
-    close(c->sock);
+    if (c->sock >= 0)
+        close(c->sock);
     pthread_cond_destroy(&c->work_cond);
+    pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->send_lock);
     free(c->path);

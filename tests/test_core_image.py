@@ -249,28 +249,6 @@ def test_connect_without_server(tmp_path):
     assert errno_of(c.list_pools) == errno.ENOTCONN
 
 
-def test_server_gone_fails_requests_with_enotconn(monkeypatch):
-    from daemon import new_daemon, remove
-    d = new_daemon().start()
-    monkeypatch.setenv("CURVERBD_SOCKET", d.socket)
-    try:
-        c = Cluster()
-        c.connect()
-        c.create_pool("p")
-        io = c.open_ioctx("p")
-        io.create_image("i", MiB)
-        img = io.open_image("i")
-        img.write(0, b"x" * 4096)
-        d.stop()
-        c2 = img.aio_read(0, 4096)
-        assert c2.wait() == -errno.ENOTCONN
-        assert errno_of(img.write, 0, b"y") == errno.ENOTCONN
-        assert errno_of(c.list_pools) == errno.ENOTCONN
-        c.shutdown()
-    finally:
-        remove(d)
-
-
 def test_large_io_crosses_frame_and_socket_limits(new_image):
     size = image_module.MAX_IO + 8 * MiB + 12345
     img = new_image(size)

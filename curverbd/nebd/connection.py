@@ -12,8 +12,12 @@ requests from the receiver thread (read-modify-write does) without the two
 sides deadlocking on full socket buffers.
 
 Every in-flight request keeps its whole frame (head + attachment + reply
-buffers), so a reconnect-and-resend policy can be added in ``_connection_lost``
-alone.
+buffers). When the daemon goes away (a restart, a hot upgrade, a crash), the
+receiver thread reconnects with nebd's backoff (retry.py) and sends every
+request in flight again; requests submitted meanwhile wait for the new
+connection. Writes and reads at a given offset are idempotent, and nebd fds
+survive a restart, so nothing else has to happen. Data calls wait as long as it
+takes; synchronous calls give up after nebd's ~5 s with ENOTCONN.
 """
 from __future__ import annotations
 
@@ -23,11 +27,14 @@ import itertools
 import logging
 import signal
 import socket
+import os
 import threading
+import time
+import weakref
 from typing import Callable, Sequence
 
 from ..errors import Error
-from . import fastwire, framing
+from . import fastwire, framing, retry
 from .protobuf import DecodeError
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,20 @@ def _advance(buffers: Sequence, sent: int) -> list:
     return rest
 
 
+_live: "weakref.WeakSet[Connection]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A fork child has neither the receiver thread nor a socket of its own: every inherited
+    connection is dead there (fresh locks, since a parent's thread may have held them at fork
+    time); its socket is left alone, it still serves the parent."""
+    for conn in list(_live):
+        conn._inherited()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class Connection:
     """A baidu_std client connection; thread-safe."""
 
@@ -87,7 +108,10 @@ class Connection:
         self._flusher: threading.Thread | None = None
         self._receiver: threading.Thread | None = None
         self._heads: dict[tuple[str, str], fastwire.HeadEncoder] = {}
-        self._down: str | None = "not connected"   # why the connection cannot be used; None when up
+        self._down: str | None = "not connected"   # why the connection cannot be used; None when usable
+        self._lost: tuple[float, str] | None = None  # (when, why) while reconnecting
+        self._closing = threading.Event()          # close() called: stop reconnecting
+        _live.add(self)
 
     # --- life cycle ------------------------------------------------------------
     def connect(self) -> None:
@@ -102,9 +126,22 @@ class Connection:
         with self._lock:
             self._sock = sock
             self._down = None
+            self._closing.clear()
         self._receiver = threading.Thread(target=self._receive_loop, args=(sock,),
                                           name="curverbd-nebd-rx", daemon=True)
         self._receiver.start()
+
+    def _inherited(self) -> None:
+        self._lock = threading.Lock()
+        self._flushable = threading.Condition(self._lock)
+        self._closing = threading.Event()
+        self._closing.set()
+        self._down = "the connection belongs to the parent process (opened before fork())"
+        self._sock = None            # never shut down: the parent still uses it
+        self._inflight = {}
+        self._backlog = collections.deque()
+        self._lost = None
+        self._flusher = self._receiver = None
 
     @property
     def connected(self) -> bool:
@@ -115,6 +152,7 @@ class Connection:
         with self._lock:
             if self._down is None:
                 self._down = "connection closed by the client"
+            self._closing.set()
             sock, self._sock = self._sock, None
             self._flushable.notify_all()
         if sock is not None:
@@ -130,10 +168,11 @@ class Connection:
 
     # --- sending ---------------------------------------------------------------
     def submit(self, service: str, method: str, payload: bytes, on_reply: ReplyCallback,
-               attachment: Sequence = (), into: list | None = None) -> None:
+               attachment: Sequence = (), into: list | None = None) -> int:
         """Send one request; ``on_reply`` fires once, on the receiver thread (or here, if
         the connection is already down). ``attachment`` buffers and ``into`` buffers must
-        stay valid until then."""
+        stay valid until then. While the connection is being re-established the request
+        waits and goes out on the new one. Returns the correlation id."""
         cid = next(self._ids)
         size = 0
         for buf in attachment:
@@ -147,9 +186,11 @@ class Connection:
             reason = self._down
             if reason is None:
                 self._inflight[cid] = request
-                self._send_locked(request.frame)
-                return
+                if self._sock is not None:
+                    self._send_locked(request.frame)
+                return cid
         on_reply(Error(errno.ENOTCONN, f"{service}.{method}: {reason} ({self.path})"), b"", None)
+        return cid
 
     def _send_locked(self, frame: list) -> None:
         """Send without blocking; what the socket will not take now goes to the flusher."""
@@ -157,11 +198,11 @@ class Connection:
             self._backlog.append(frame)
             return
         try:
-            sent = self._sock.sendmsg(frame, (), socket.MSG_DONTWAIT)
+            sent = self._sock.sendmsg(frame, (), socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
         except BlockingIOError:
             sent = 0
         except OSError:
-            self._break()
+            self._break(self._sock)   # the request stays in flight: the reconnect sends it again
             return
         if sent < sum(len(b) for b in frame):
             self._backlog.append(_advance(frame, sent))
@@ -188,33 +229,41 @@ class Connection:
                 frames = list(self._backlog)
                 self._backlog.clear()
                 sock = self._sock
+                if sock is None:          # reconnecting: the new connection resends everything
+                    continue
             try:
                 for frame in frames:
                     while frame:
-                        frame = _advance(frame, sock.sendmsg(frame))
+                        frame = _advance(frame, sock.sendmsg(frame, (), socket.MSG_NOSIGNAL))
             except OSError:
                 with self._lock:
-                    self._break()
+                    self._break(sock)     # only this socket: a newer one may already be up
 
-    def _break(self) -> None:
-        """Tear the socket down (lock held); the receiver then fails what is in flight."""
+    @staticmethod
+    def _break(sock: socket.socket | None) -> None:
+        """Tear ``sock`` down; its receiver then reconnects (or fails what is in flight if closing)."""
+        if sock is None:
+            return
         try:
-            self._sock.shutdown(socket.SHUT_RDWR)
+            sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
     # --- receiving -------------------------------------------------------------
     def _receive_loop(self, sock: socket.socket) -> None:
         block_signals()
-        reason = "connection to curverbd-server lost"
-        try:
-            self._receive_frames(sock)
-        except (OSError, EOFError) as exc:
-            if isinstance(exc, OSError) and exc.strerror:
-                reason = f"{reason}: {exc.strerror}"
-        except (framing.FrameError, DecodeError) as exc:
-            reason = f"{reason}: bad frame from server: {exc}"
-        self._connection_lost(reason)
+        while sock is not None:
+            reason = "connection to curverbd-server lost"
+            try:
+                self._receive_frames(sock)
+            except EOFError:
+                reason = "curverbd-server closed the connection"
+            except OSError as exc:
+                if exc.strerror:
+                    reason = f"{reason}: {exc.strerror}"
+            except (framing.FrameError, DecodeError) as exc:
+                reason = f"{reason}: bad frame from server: {exc}"
+            sock = self._connection_lost(sock, reason)
 
     def _receive_frames(self, sock: socket.socket) -> None:
         buf = bytearray(RECV_BUFFER)
@@ -258,17 +307,23 @@ class Connection:
             start += payload_size
             request = inflight.pop(cid, None)
             attachment = None
-            if request is not None and request.into is not None and att_size == request.into_size:
-                # the data goes straight to the caller's buffers
-                buffered = min(end - start, att_size)
-                rest = self._copy_into(request.into, view[start:start + buffered])
-                start += buffered
-                while rest:
-                    rest = _advance(rest, self._recv_into(sock, rest))
-            else:
-                fill(att_size)
-                attachment = view[start:start + att_size]
-                start += att_size
+            try:
+                if request is not None and request.into is not None and att_size == request.into_size:
+                    # the data goes straight to the caller's buffers
+                    buffered = min(end - start, att_size)
+                    rest = self._copy_into(request.into, view[start:start + buffered])
+                    start += buffered
+                    while rest:
+                        rest = _advance(rest, self._recv_into(sock, rest))
+                else:
+                    fill(att_size)
+                    attachment = view[start:start + att_size]
+                    start += att_size
+            except BaseException:
+                if request is not None:   # its reply was cut off: it goes out again after a reconnect
+                    with self._lock:
+                        inflight[cid] = request
+                raise
             if request is not None:
                 self._dispatch(request, code, text, payload, attachment)
 
@@ -302,17 +357,66 @@ class Connection:
             log.exception("nebd reply callback of %s.%s raised", request.service, request.method)
 
     # --- failure policy --------------------------------------------------------
-    def _connection_lost(self, reason: str) -> None:
-        """The one place that decides what happens to requests in flight when the
-        connection dies. Today: fail them with ENOTCONN. (A retry policy would
-        reconnect here and resend each ``Request.frame`` instead.)"""
+    def _connection_lost(self, sock: socket.socket, reason: str) -> socket.socket | None:
+        """The one place that decides what happens when the connection dies: unless the
+        client is closing, reconnect (retry.py's backoff) and send every request in flight
+        again; the new socket, or None once closed (what was in flight then fails)."""
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
+            self._backlog.clear()
+            if not self._closing.is_set():
+                self._lost = (time.monotonic(), reason)
+        sock.close()
+        if not self._closing.is_set():
+            sock = self._reconnect(reason)
+            if sock is not None:
+                return sock
+        self._fail_inflight()
+        return None
+
+    def _reconnect(self, reason: str) -> socket.socket | None:
+        started = last_log = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self.path)
+                break
+            except OSError as exc:
+                sock.close()
+                err, why = exc.errno, exc.strerror or str(exc)
+            now = time.monotonic()
+            if now - last_log >= retry.WAIT_LOG_INTERVAL:
+                last_log = now
+                log.warning("still waiting for curverbd-server at %s after %.0fs (%s; last attempt: %s); "
+                            "%d requests held", self.path, now - started, reason, why, len(self._inflight))
+            if self._closing.wait(retry.pause(attempt, err)):
+                return None
+        with self._lock:
+            if self._closing.is_set():
+                sock.close()
+                return None
+            self._sock = sock
+            self._lost = None
+            pending = sorted(self._inflight.values(), key=lambda r: r.cid)
+            for request in pending:   # a frame may have gone out partly: send it whole again
+                self._send_locked(request.frame)
+        log.warning("reconnected to curverbd-server at %s after %.3fs pause (%d attempts; cause: %s); "
+                    "resent %d requests", self.path, time.monotonic() - started, attempt, reason, len(pending))
+        return sock
+
+    def _fail_inflight(self) -> None:
+        """The client closed the connection: fail what is still in flight with ENOTCONN."""
         with self._lock:
             if self._down is None:
-                self._down = reason
+                self._down = "connection closed by the client"
             reason = self._down
             pending = list(self._inflight.values())
             self._inflight.clear()
             self._backlog.clear()
+            self._lost = None
             self._flushable.notify_all()
         for request in pending:
             error = Error(errno.ENOTCONN, f"{request.service}.{request.method}: {reason} ({self.path})")
@@ -337,8 +441,16 @@ class Connection:
         def on_reply(error, reply, att):
             result.append((error, reply, bytes(att) if att is not None else b""))
             done.release()
-        self.submit(service, method, payload, on_reply, attachment)
-        done.acquire()
+        cid = self.submit(service, method, payload, on_reply, attachment)
+        while not done.acquire(timeout=retry.RETRY_INTERVAL):
+            lost = self._lost
+            if lost is None or time.monotonic() - lost[0] < retry.SYNC_GIVE_UP:
+                continue   # a healthy server may take long (flatten, copy): no timeout then
+            with self._lock:
+                withdrawn = self._inflight.pop(cid, None)
+            if withdrawn is not None:   # like nebd's sync RPCs: give up after ~50 retries
+                raise Error(errno.ENOTCONN, f"{service}.{method}: {lost[1]} and not back after "
+                                            f"{retry.SYNC_GIVE_UP:.0f}s ({self.path})")
         error, reply, att = result[0]
         if error is not None:
             raise error
