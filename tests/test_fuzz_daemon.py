@@ -39,11 +39,12 @@ def varint_field(num: int, value: int) -> bytes:
 
 
 @st.composite
-def nebd_payload(draw, fd):
-    """A nebd request message: the right fields with hostile values, or random bytes."""
+def nebd_payload(draw, fd, method):
+    """A nebd request message: the right fields with hostile values, or random bytes. The image's
+    own fd is never closed, so later frames keep reaching the handlers behind it."""
     if draw(st.booleans()):
         return draw(st.binary(max_size=64))
-    f = draw(st.one_of(st.just(fd), ints))
+    f = draw(ints.filter(lambda v: v != fd) if method == "CloseFile" else st.one_of(st.just(fd), ints))
     out = varint_field(1, f)
     for num in draw(st.lists(st.sampled_from([2, 3, 4]), max_size=3)):
         out += varint_field(num, draw(ints))
@@ -77,9 +78,16 @@ def frame(draw, fd):
         else:
             table = messages.FILE_METHODS if service == FILE else messages.HEARTBEAT_METHODS
             method = draw(st.sampled_from(sorted(table)))
-            payload = draw(nebd_payload(fd))
+            payload = draw(nebd_payload(fd, method))
         attachment = draw(st.one_of(st.just(b""), st.binary(max_size=9000)))
         return request_frame(service, method, cid % (1 << 63), payload, attachment)
+    if kind == 5 and draw(st.booleans()):   # plausible I/O on the open image, edges and beyond
+        method = draw(st.sampled_from(["Read", "Write", "Discard"]))
+        offset = draw(st.sampled_from([0, 4096, (1 << 20) - 4096, 1 << 20, 10 << 30, (10 << 30) - 4096, 2048]))
+        size = draw(st.sampled_from([0, 512, 4096, 8192, 1 << 20, 32 << 20]))
+        attachment = bytes(size) if method == "Write" and size <= 8192 else b""
+        return request_frame(FILE, method, cid % (1 << 63), varint_field(1, fd) + fv(2, offset) + fv(3, size),
+                             attachment)
     if kind == 5:      # unknown service or method
         return request_frame(draw(weird_text), draw(weird_text), cid % (1 << 63), draw(st.binary(max_size=32)))
     if kind == 6:      # a header lying about its sizes (too big, meta beyond body, attachment beyond body)
