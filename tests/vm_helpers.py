@@ -192,10 +192,10 @@ class Libvirtd:
                          for d, target in LIBVIRT_DIRS.items())
         script = (f"{mounts}exec libvirtd --config {self.base}/etc/libvirtd.conf "
                   f"--pid-file {self.base}/libvirtd.pid")
-        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                                     env=self.env, stdin=subprocess.DEVNULL,
-                                     stdout=open(os.path.join(self.base, "libvirtd.out"), "wb"),
-                                     stderr=subprocess.STDOUT)
+        with open(os.path.join(self.base, "libvirtd.out"), "wb") as out:
+            self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                                         env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         sock = os.path.join(self.base, "sock", "libvirt-sock")
         while time.monotonic() < deadline:
@@ -232,9 +232,13 @@ class Libvirtd:
         return proc
 
     def stop(self) -> None:
+        """Destroy the domains still running (QEMU outlives libvirtd), then stop libvirtd."""
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            running = self.virsh("list", "--name", check=False, timeout=30).stdout.split()
+            for name in running:
+                self.virsh("destroy", name, check=False, timeout=30)
             self.proc.terminate()
             try:
                 self.proc.wait(20)
