@@ -100,6 +100,13 @@ def test_volume_create_info_resize_delete(libvirtd, pool):
     assert read("disk1", 60 * MiB, 4096) == b"tail" * 1024
     assert read("disk1", 100 * MiB, 4096) == bytes(4096)
 
+    # wipe: libvirt zeroes the image with rbd_write (default) or rbd_discard (trim)
+    libvirtd.virsh("vol-wipe", "disk1", "--pool", pool)
+    assert read("disk1", 60 * MiB, 4096) == bytes(4096)
+    write("disk1", 0, b"\x77" * MiB)
+    libvirtd.virsh("vol-wipe", "disk1", "--pool", pool, "--algorithm", "trim")
+    assert read("disk1", 0, MiB) == bytes(MiB)
+
     libvirtd.virsh("vol-delete", "disk1", "--pool", pool)
     assert "disk1" not in images()
     gone = libvirtd.virsh("vol-info", "disk1", "--pool", pool, check=False)
