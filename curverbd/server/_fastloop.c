@@ -25,6 +25,9 @@
 #endif
 
 #define MAX_BODY (64u << 20)   /* brpc's max_body_size, as framing.MAX_BODY */
+/* Large writes go to the page cache in pieces of this size: on ext4 with large folios a 4 KiB write
+ * into a folio that one 1 MiB write created costs ~40 us, into a 64 KiB one ~5 us (measured here). */
+#define WRITE_PIECE (64u << 10)
 #define HEAD_MAX 64             /* a reply head: 12 + meta (<= 4 + 11 + 6) + payload 2 */
 
 static const char SERVICE[] = "nebd.client.NebdFileService";
@@ -224,7 +227,8 @@ static int write_all(int fd, const unsigned char *src, uint64_t size, uint64_t o
 {
     uint64_t done = 0;
     while (done < size) {
-        ssize_t n = pwrite(fd, src + done, size - done, (off_t)(offset + done));
+        uint64_t piece = size - done < WRITE_PIECE ? size - done : WRITE_PIECE;
+        ssize_t n = pwrite(fd, src + done, piece, (off_t)(offset + done));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

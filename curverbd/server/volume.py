@@ -17,6 +17,10 @@ from ..errors import CurveError, CurveStatus, Error
 from . import layers
 from .layers import punch_hole
 
+# Writes go to the page cache in pieces of at most this size: on ext4 with large folios, a later 4 KiB
+# write into a folio made by one 1 MiB write costs ~40 us, into a 64 KiB one ~5 us (measured here).
+WRITE_PIECE = 64 << 10
+
 
 class FileState:
     """What every open handle of one Curve file shares: its length, block size and head layer.
@@ -87,7 +91,7 @@ class Volume:
             done = 0
             fd = head.fd
             while done < size:
-                done += os.pwritev(fd, [data[done:]], offset + done)
+                done += os.pwritev(fd, [data[done:done + WRITE_PIECE]], offset + done)
             if state.head is head:
                 return
         with state.lock:  # layered, or the head was replaced while we wrote: (re)write the current head
