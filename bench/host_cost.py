@@ -1,0 +1,59 @@
+"""What our libraries cost a host process: qemu-img convert into rbd vs into a local raw file, and the
+RSS and first-open time the embedded interpreter adds to qemu-img (used by fio_compare.py)."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+
+
+def timed(cmd: list[str], env: dict) -> tuple[float, int]:
+    """(wall seconds, max RSS in KiB) of one run of ``cmd``."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read().decode(errors='replace')}")
+    proc.stderr.close()
+    return wall, usage.ru_maxrss
+
+
+def make_source(path: str, size: int) -> None:
+    """A raw image of ``size`` bytes of incompressible, non-zero data (convert cannot skip any of it)."""
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(size >> 20):
+            f.write(block)
+    os.sync()
+
+
+def convert(work: str, size: int, rbd_env: dict, env: dict, rounds: int = 2) -> dict:
+    """qemu-img convert of a ``size`` raw image to a local raw file and into rbd, ``rounds`` times each."""
+    src = os.path.join(work, "convert-src.img")
+    make_source(src, size)
+    local, rbd = [], []
+    for i in range(rounds):
+        dst = os.path.join(work, "convert-dst.img")
+        local.append(timed(["qemu-img", "convert", "-f", "raw", "-O", "raw", src, dst], env)[0])
+        os.unlink(dst)
+        rbd.append(timed(["qemu-img", "convert", "-f", "raw", "-O", "raw", src, f"rbd:bench/convert{i}"],
+                         rbd_env)[0])
+    os.unlink(src)
+    mb = size / 1e6
+    return {"local_s": [round(t, 2) for t in local], "rbd_s": [round(t, 2) for t in rbd],
+            "local_mbps": round(mb / min(local), 1), "rbd_mbps": round(mb / min(rbd), 1),
+            "ratio": round(min(local) / min(rbd), 2)}
+
+
+def first_open(raw: str, rbd_spec: str, rbd_env: dict, env: dict, rounds: int = 5) -> dict:
+    """``qemu-img info`` on a raw file vs on an rbd image: the RSS and wall time our libraries add."""
+    plain = [timed(["qemu-img", "info", "-f", "raw", raw], env) for _ in range(rounds)]
+    ours = [timed(["qemu-img", "info", "-f", "raw", rbd_spec], rbd_env) for _ in range(rounds)]
+    wall = statistics.median(t for t, _ in ours) - statistics.median(t for t, _ in plain)
+    rss = statistics.median(r for _, r in ours) - statistics.median(r for _, r in plain)
+    return {"added_ms": round(wall * 1000, 1), "added_rss_mb": round(rss / 1024, 1),
+            "raw_ms": round(statistics.median(t for t, _ in plain) * 1000, 1),
+            "rbd_ms": round(statistics.median(t for t, _ in ours) * 1000, 1)}
