@@ -12,6 +12,17 @@ Layout (verified with QEMU 7.2, fio 3.33 and Debian's python3-rados/python3-rbd 
   either name find the same single copy of the code.
 - Every name in shim_c/exports.txt is exported: implemented in C, or a generated stub
   (-EOPNOTSUPP / no-op / NULL) so eagerly-bound clients load.
+
+Which Python runs the control plane:
+- a C host (QEMU, fio, libvirt): the library starts the interpreter it was built with (--python),
+  whose sys.path (site-packages, PYTHONPATH) provides cffi and curverbd;
+- a Python host (Debian's /usr/bin/python3 loading python3-rados/python3-rbd, or our own Python
+  using ctypes/cffi): the host's interpreter. If the host cannot import _cffi_backend, the build
+  interpreter's site-packages directory is appended to its sys.path (shim_c/embed.c). curverbd
+  is imported by location, never through the host's sys.path: the package around the
+  library when installed (<site-packages>/curverbd/lib/librados.so.2), else the source tree
+  the library was built from (INIT_CODE below). An already imported curverbd is used as is.
+  The host's sys.path and __main__ are left untouched otherwise.
 """
 from __future__ import annotations
 
@@ -29,15 +40,45 @@ SHIM = os.path.join(ROOT, "shim_c")
 MODULE = "_curverbd_capi"
 # unity build: order matters only in that internal.h and the boundary come first
 C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "rangelock.c", "io.c",
-             "rados.c", "rbd_image.c", "rbd_io.c"]
+             "rados.c", "rados_objects.c", "rbd_image.c", "rbd_io.c", "rbd_options.c", "rbd_pacific.c"]
 STUB_BODY = {
     "int": "CRBD_API long {name}(void) {{ stub_called(\"{name}\"); return -EOPNOTSUPP; }}",
     "void": "CRBD_API void {name}(void) {{ stub_called(\"{name}\"); }}",
     "ptr": "CRBD_API void *{name}(void) {{ stub_called(\"{name}\"); return NULL; }}",
 }
+# In a C host the interpreter we started imports curverbd from its own sys.path (PYTHONPATH
+# honoured). In a Python host (Debian's python3 loading python3-rbd), whose sys.path is its own
+# and left alone, curverbd is imported by location: the package around the library when
+# installed (<site>/curverbd/lib/librados.so.2), else the tree it was built from; an already
+# imported curverbd (a host that is our own Python) is used as is.
 INIT_CODE = """
+import os
+import sys
 from _curverbd_capi import ffi, lib
+
+
+def _import_curverbd(places):
+    import importlib.util
+    for top in places:
+        init = os.path.join(top, "curverbd", "__init__.py")
+        if os.path.isfile(init):
+            spec = importlib.util.spec_from_file_location(
+                "curverbd", init, submodule_search_locations=[os.path.dirname(init)])
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["curverbd"] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules["curverbd"]
+                raise
+            return
+
+
 try:
+    if "curverbd" not in sys.modules and not lib.crbd_embedded():
+        _pkg = os.path.dirname(os.path.dirname(os.fsdecode(ffi.string(lib.crbd_library_path()))))
+        _places = [os.path.dirname(_pkg)] if os.path.basename(_pkg) == "curverbd" else []
+        _import_curverbd(_places + [{source_root!r}])
     from curverbd.capi import embed
     embed.start(ffi, lib)
 except BaseException:
@@ -99,6 +140,12 @@ def preamble(done: set[str]) -> str:
     return "\n".join(parts)
 
 
+def cffi_dir() -> str:
+    """The directory holding this interpreter's _cffi_backend (offered to host Pythons lacking one)."""
+    import _cffi_backend
+    return os.path.dirname(os.path.abspath(_cffi_backend.__file__))
+
+
 def run(cmd: list[str]) -> None:
     subprocess.run(cmd, check=True)
 
@@ -111,7 +158,7 @@ def build(out: str, python: str, keep: str | None = None) -> None:
     cdef, _ = boundary()
     ffi = cffi.FFI()
     ffi.cdef(cdef)
-    ffi.embedding_init_code(INIT_CODE)
+    ffi.embedding_init_code(INIT_CODE.replace("{source_root!r}", repr(ROOT)))
     ffi.set_source(MODULE, preamble(done))
 
     work = keep or tempfile.mkdtemp(prefix="curverbd-build-")
@@ -128,7 +175,7 @@ def build(out: str, python: str, keep: str | None = None) -> None:
     rados = os.path.join(out, "librados.so.2")
     run([cc, "-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden", "-Wall", "-Wno-unused-function",
          "-I", SHIM, "-I", sysconfig.get_paths()["include"],
-         f'-DCRBD_PYTHON_EXE="{python}"', f'-DCRBD_LIBPYTHON="{soname}"',
+         f'-DCRBD_PYTHON_EXE="{python}"', f'-DCRBD_LIBPYTHON="{soname}"', f'-DCRBD_CFFI_DIR="{cffi_dir()}"',
          c_file, "-o", rados + ".tmp",
          "-Wl,-soname,librados.so.2", "-Wl,--version-script=" + os.path.join(SHIM, "librados.map"),
          "-Wl,-z,defs", "-Wl,-z,now", "-L", libdir, "-l" + pylib[3:-3], "-Wl,-rpath," + libdir,

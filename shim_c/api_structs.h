@@ -38,3 +38,21 @@ struct rados_pool_stat_t {
 };
 
 typedef int rbd_encryption_format_t;
+
+/* Pacific-era calls (python3-rbd): option sets, linked specs, progress callbacks. */
+typedef void *rbd_image_options_t;
+typedef int (*librbd_progress_fn_t)(uint64_t offset, uint64_t total, void *ptr);
+typedef int rbd_snap_namespace_type_t;
+typedef struct {
+    int64_t pool_id;
+    char *pool_name;
+    char *pool_namespace;
+    char *image_id;
+    char *image_name;
+    bool trash;
+} rbd_linked_image_spec_t;
+typedef struct {
+    uint64_t id;
+    rbd_snap_namespace_type_t namespace_type;
+    char *name;
+} rbd_snap_spec_t;

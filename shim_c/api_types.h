@@ -22,6 +22,8 @@ _Static_assert(offsetof(rbd_image_info_t, parent_pool) == 56, "parent_pool at 56
 _Static_assert(offsetof(rbd_image_info_t, parent_name) == 64, "parent_name at 64");
 _Static_assert(sizeof(rbd_snap_info_t) == 24, "rbd_snap_info_t is 24 bytes");
 _Static_assert(sizeof(rbd_image_spec_t) == 16, "rbd_image_spec_t is 16 bytes");
+_Static_assert(sizeof(rbd_linked_image_spec_t) == 48, "rbd_linked_image_spec_t is 48 bytes");
+_Static_assert(sizeof(rbd_snap_spec_t) == 24, "rbd_snap_spec_t is 24 bytes");
 _Static_assert(sizeof(struct rados_cluster_stat_t) == 32, "rados_cluster_stat_t is 32 bytes");
 _Static_assert(sizeof(struct rados_pool_stat_t) == 128, "rados_pool_stat_t is 128 bytes");
 
@@ -35,6 +37,16 @@ _Static_assert(sizeof(struct rados_pool_stat_t) == 128, "rados_pool_stat_t is 12
 
 #define EVENT_TYPE_PIPE    1
 #define EVENT_TYPE_EVENTFD 2
+
+/* rbd_image_options_set_* keys (librbd.h RBD_IMAGE_OPTION_*) */
+#define RBD_IMAGE_OPTION_FORMAT       0
+#define RBD_IMAGE_OPTION_FEATURES     1
+#define RBD_IMAGE_OPTION_ORDER        2
+#define RBD_IMAGE_OPTION_STRIPE_UNIT  3
+#define RBD_IMAGE_OPTION_STRIPE_COUNT 4
+#define CRBD_IMAGE_OPTIONS_MAX        32
+
+#define RBD_SNAP_NAMESPACE_TYPE_USER 0
 
 #define RBD_WRITE_ZEROES_FLAG_THICK_PROVISION (1U << 0)
 

@@ -18,6 +18,9 @@ enum crbd_snap_op {
     CRBD_SNAP_PROTECT = 4, CRBD_SNAP_UNPROTECT = 5, CRBD_SNAP_IS_PROTECTED = 6
 };
 
+/* rados object writes (crbd_py_object_write). */
+enum crbd_object_write { CRBD_OBJECT_WRITE = 0, CRBD_OBJECT_WRITE_FULL = 1, CRBD_OBJECT_APPEND = 2 };
+
 /* A malloc'ed byte string handed from Python to C (C frees it). */
 struct crbd_blob { char *data; size_t len; };
 
@@ -32,7 +35,7 @@ extern "Python" {
     int crbd_py_ioctx_create(uint64_t cluster, const char *pool, uint64_t *handle);
     int crbd_py_ioctx_destroy(uint64_t ioctx);
     int crbd_py_pool_stat(uint64_t ioctx, struct rados_pool_stat_t *stat);
-    int crbd_py_image_create(uint64_t ioctx, const char *name, uint64_t size, int order);
+    int crbd_py_image_create(uint64_t ioctx, const char *name, uint64_t size, int order, uint64_t features);
     int crbd_py_image_remove(uint64_t ioctx, const char *name);
     int crbd_py_image_list(uint64_t ioctx, struct crbd_blob *specs);
     int crbd_py_image_clone(uint64_t p_ioctx, const char *p_name, const char *p_snap, uint64_t c_ioctx,
@@ -46,10 +49,23 @@ extern "Python" {
     int crbd_py_parent_info(uint64_t image, struct crbd_blob *spec);
     int crbd_py_diff_iterate(uint64_t image, const char *fromsnap, uint64_t ofs, uint64_t len,
                              int include_parent, int whole_object, rbd_diff_cb_t cb, void *arg);
+    int crbd_py_image_names(uint64_t image, struct crbd_blob *names);
+    int crbd_py_image_flatten(uint64_t image, librbd_progress_fn_t cb, void *arg);
+    int crbd_py_children(uint64_t image, struct crbd_blob *specs);
+    int crbd_py_cluster_fsid(uint64_t cluster, struct crbd_blob *fsid);
+    int crbd_py_pool_list(uint64_t cluster, struct crbd_blob *names);
+    int crbd_py_pool_create(uint64_t cluster, const char *name);
+    int crbd_py_pool_delete(uint64_t cluster, const char *name);
+    int crbd_py_object_write(uint64_t ioctx, const char *oid, const char *buf, size_t len, uint64_t off,
+                             int mode);
+    int crbd_py_object_read(uint64_t ioctx, const char *oid, char *buf, size_t len, uint64_t off);
+    int crbd_py_object_stat(uint64_t ioctx, const char *oid, uint64_t *size, int64_t *mtime);
+    int crbd_py_object_remove(uint64_t ioctx, const char *oid);
 }
 
 /* C helpers the Python side calls. */
 int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
 void crbd_log_write(const char *line, size_t len);
 int crbd_log_set_path(const char *path);
-int crbd_embedded(void);   /* 1 if the library started the interpreter (the host is not Python) */
+int crbd_embedded(void);
+const char *crbd_library_path(void);   /* the file this library was loaded from */   /* 1 if the library started the interpreter (the host is not Python) */

@@ -7,7 +7,10 @@
  *  - crbd_ensure_python(): a pthread_once init with PyConfig (the build's interpreter as
  *    program name so its site-packages are used, no signal handlers), then cffi's own start.
  *    A failure is -EIO from every export, never cffi's silent "return 0".
- * CRBD_PYTHON_EXE and CRBD_LIBPYTHON come from build_so.py. */
+ *  - in a Python host (Debian's python3 running python3-rbd) the host's interpreter is used;
+ *    if it cannot import _cffi_backend, the build interpreter's copy is appended to its
+ *    sys.path (the init code then imports curverbd by location, see build_so.py).
+ * CRBD_PYTHON_EXE, CRBD_LIBPYTHON and CRBD_CFFI_DIR come from build_so.py. */
 #include "internal.h"
 
 #include <dlfcn.h>
@@ -60,6 +63,29 @@ __attribute__((constructor)) static void crbd_constructor(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* Runs in the host's interpreter, in a namespace of its own (the host's __main__ is untouched). */
+static void host_find_cffi_backend(void)
+{
+    static const char code[] =
+        "import importlib.util, sys\n"
+        "if importlib.util.find_spec('_cffi_backend') is None and " "'" CRBD_CFFI_DIR "' not in sys.path:\n"
+        "    sys.path.append('" CRBD_CFFI_DIR "')\n";
+    PyGILState_STATE gil = PyGILState_Ensure();
+    PyObject *globals = PyDict_New();
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    PyObject *r = NULL;
+    if (globals && builtins && PyDict_SetItemString(globals, "__builtins__", builtins) == 0)
+        r = PyRun_String(code, Py_file_input, globals, globals);
+    if (!r) {
+        PyErr_Clear();
+        crbd_log("could not check the host Python for _cffi_backend");
+    }
+    Py_XDECREF(r);
+    Py_XDECREF(builtins);
+    Py_XDECREF(globals);
+    PyGILState_Release(gil);
+}
+
 static void init_python(void)
 {
     if (!Py_IsInitialized()) {
@@ -79,12 +105,21 @@ static void init_python(void)
         we_own_python = 1;
         PyEval_SaveThread();   /* cffi and our callbacks take the GIL when they need it */
     }
+    else
+        host_find_cffi_backend();
     if (cffi_start_python() != 0) {
         crbd_log("the curverbd control plane failed to load (see the traceback above); "
                  "every call returns -EIO");
         return;
     }
     init_rc = 0;
+}
+
+/* Where this library was loaded from (the init code finds an installed package's curverbd by it). */
+const char *crbd_library_path(void)
+{
+    Dl_info info;
+    return dladdr((void *)crbd_library_path, &info) && info.dli_fname ? info.dli_fname : "";
 }
 
 int crbd_embedded(void)

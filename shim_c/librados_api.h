@@ -34,3 +34,16 @@ void rados_release_write_op(rados_write_op_t write_op);
 void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len);
 int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
                                const char *oid, time_t *mtime, int flags);
+
+/* objects, stored by the catalog (rados_objects.c) */
+int rados_write_full(rados_ioctx_t io, const char *oid, const char *buf, size_t len);
+int rados_append(rados_ioctx_t io, const char *oid, const char *buf, size_t len);
+int rados_read(rados_ioctx_t io, const char *oid, char *buf, size_t len, uint64_t off);
+int rados_stat(rados_ioctx_t io, const char *oid, uint64_t *psize, time_t *pmtime);
+int rados_aio_write_full(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
+                         size_t len);
+int rados_aio_remove(rados_ioctx_t io, const char *oid, rados_completion_t completion);
+int rados_cluster_fsid(rados_t cluster, char *buf, size_t len);
+int rados_pool_list(rados_t cluster, char *buf, size_t len);
+int rados_pool_create(rados_t cluster, const char *pool_name);
+int rados_pool_delete(rados_t cluster, const char *pool_name);

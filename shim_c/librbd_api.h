@@ -70,3 +70,33 @@ int rbd_encryption_format(rbd_image_t image, rbd_encryption_format_t format, rbd
                           size_t opts_size);
 int rbd_encryption_load(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,
                         size_t opts_size);
+
+/* Pacific-era variants python3-rbd calls (rbd_pacific.c, rbd_options.c) */
+int rbd_image_options_create(rbd_image_options_t *opts);
+void rbd_image_options_destroy(rbd_image_options_t opts);
+int rbd_image_options_set_string(rbd_image_options_t opts, int optname, const char *optval);
+int rbd_image_options_set_uint64(rbd_image_options_t opts, int optname, uint64_t optval);
+int rbd_create4(rados_ioctx_t io, const char *name, uint64_t size, rbd_image_options_t opts);
+int rbd_clone3(rados_ioctx_t p_ioctx, const char *p_name, const char *p_snapname, rados_ioctx_t c_ioctx,
+               const char *c_name, rbd_image_options_t c_opts);
+int rbd_list(rados_ioctx_t io, char *names, size_t *size);
+int rbd_remove_with_progress(rados_ioctx_t io, const char *name, librbd_progress_fn_t cb, void *cbdata);
+ssize_t rbd_read2(rbd_image_t image, uint64_t ofs, size_t len, char *buf, int op_flags);
+ssize_t rbd_write2(rbd_image_t image, uint64_t ofs, size_t len, const char *buf, int op_flags);
+int rbd_resize2(rbd_image_t image, uint64_t size, bool allow_shrink, librbd_progress_fn_t cb, void *cbdata);
+int rbd_snap_create2(rbd_image_t image, const char *snap_name, uint32_t flags, librbd_progress_fn_t cb,
+                     void *cbdata);
+int rbd_snap_remove2(rbd_image_t image, const char *snap_name, uint32_t flags, librbd_progress_fn_t cb,
+                     void *cbdata);
+int rbd_snap_get_namespace_type(rbd_image_t image, uint64_t snap_id, rbd_snap_namespace_type_t *namespace_type);
+int rbd_flatten_with_progress(rbd_image_t image, librbd_progress_fn_t cb, void *cbdata);
+int rbd_get_parent(rbd_image_t image, rbd_linked_image_spec_t *parent_image, rbd_snap_spec_t *parent_snap);
+int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *images, size_t *max_images);
+void rbd_linked_image_spec_cleanup(rbd_linked_image_spec_t *image);
+void rbd_linked_image_spec_list_cleanup(rbd_linked_image_spec_t *images, size_t num_images);
+void rbd_snap_spec_cleanup(rbd_snap_spec_t *snap);
+int rbd_get_id(rbd_image_t image, char *id, size_t id_len);
+int rbd_get_name(rbd_image_t image, char *name, size_t *name_len);
+int rbd_get_block_name_prefix(rbd_image_t image, char *prefix, size_t prefix_len);
+int rbd_get_op_features(rbd_image_t image, uint64_t *op_features);
+int rbd_snap_exists(rbd_image_t image, const char *snapname, bool *exists);

@@ -200,54 +200,71 @@ CRBD_API int rados_ioctx_pool_stat(rados_ioctx_t ioctx, struct rados_pool_stat_t
     return crbd_py_pool_stat(io->py, stats);
 }
 
-/* ---- object API (fio's rados engine links it; RADOS objects are not stored yet) ---- */
-
-struct crbd_write_op { uint32_t magic; };
-
-CRBD_API int rados_write(rados_ioctx_t io, const char *oid, const char *buf, size_t len, uint64_t off)
+/* The fsid as a 36-character UUID string; librados returns its length, or -ERANGE. */
+CRBD_API int rados_cluster_fsid(rados_t cluster, char *buf, size_t len)
 {
-    (void)oid; (void)buf; (void)len; (void)off;
-    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !buf)
+        return -EINVAL;
+    if (!c->connected)
+        return -ENOTCONN;
+    struct crbd_blob fsid = { 0 };
+    int r = crbd_py_cluster_fsid(c->py, &fsid);
+    if (r == 0) {
+        if (fsid.len + 1 > len) {
+            r = -ERANGE;
+        } else {
+            memcpy(buf, fsid.data, fsid.len);
+            buf[fsid.len] = 0;
+            r = (int)fsid.len;
+        }
+    }
+    free(fsid.data);
+    return r;
 }
 
-CRBD_API int rados_remove(rados_ioctx_t io, const char *oid)
+/* ---- pools ---- */
+
+/* librados' protocol: NUL-terminated names and a final NUL, as many as fit in len; the
+ * return value is the length needed for all of them. */
+CRBD_API int rados_pool_list(rados_t cluster, char *buf, size_t len)
 {
-    (void)oid;
-    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c)
+        return -EINVAL;
+    if (!c->connected)
+        return -ENOTCONN;
+    struct crbd_blob names = { 0 };
+    int r = crbd_py_pool_list(c->py, &names);
+    if (r < 0)
+        return r;
+    size_t used = 0;
+    for (const char *p = names.data; p && p < names.data + names.len; p += strlen(p) + 1)
+        used += strlen(p) + 1;
+    if (buf && len) {
+        if (used + 1 <= len) {
+            memcpy(buf, names.data, used);
+            buf[used] = 0;
+        } else {
+            memset(buf, 0, len);   /* a partial list would read as complete */
+        }
+    }
+    free(names.data);
+    return (int)(used + 1);
 }
 
-CRBD_API int rados_aio_read(rados_ioctx_t io, const char *oid, rados_completion_t completion, char *buf,
-                            size_t len, uint64_t off)
+CRBD_API int rados_pool_create(rados_t cluster, const char *pool_name)
 {
-    (void)oid; (void)completion; (void)buf; (void)len; (void)off;
-    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !pool_name)
+        return -EINVAL;
+    return c->connected ? crbd_py_pool_create(c->py, pool_name) : -ENOTCONN;
 }
 
-CRBD_API int rados_aio_write(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
-                             size_t len, uint64_t off)
+CRBD_API int rados_pool_delete(rados_t cluster, const char *pool_name)
 {
-    (void)oid; (void)completion; (void)buf; (void)len; (void)off;
-    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
-}
-
-CRBD_API rados_write_op_t rados_create_write_op(void)
-{
-    return calloc(1, sizeof(struct crbd_write_op));
-}
-
-CRBD_API void rados_release_write_op(rados_write_op_t write_op)
-{
-    free(write_op);
-}
-
-CRBD_API void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len)
-{
-    (void)write_op; (void)offset; (void)len;
-}
-
-CRBD_API int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
-                                        const char *oid, time_t *mtime, int flags)
-{
-    (void)write_op; (void)completion; (void)oid; (void)mtime; (void)flags;
-    return crbd_ioctx_get(io) ? -EOPNOTSUPP : -EINVAL;
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !pool_name)
+        return -EINVAL;
+    return c->connected ? crbd_py_pool_delete(c->py, pool_name) : -ENOTCONN;
 }

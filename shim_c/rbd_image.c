@@ -29,7 +29,7 @@ CRBD_API int rbd_create(rados_ioctx_t ioctx, const char *name, uint64_t size, in
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
     if (!io || !name)
         return -EINVAL;
-    int r = crbd_py_image_create(io->py, name, size, order ? *order : 0);
+    int r = crbd_py_image_create(io->py, name, size, order ? *order : 0, 0);
     if (r == 0 && order && *order == 0)
         *order = RBD_DEFAULT_ORDER;
     return r;

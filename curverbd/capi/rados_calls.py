@@ -47,7 +47,24 @@ def register(ffi, lib) -> None:
         stat.kb = s.get("bytes_total", 0) // 1024
         stat.kb_used = s.get("bytes_used", 0) // 1024
         stat.kb_avail = s.get("bytes_avail", 0) // 1024
-        stat.num_objects = 0
+        stat.num_objects = s.get("objects", 0)
+        return 0
+
+    def crbd_py_cluster_fsid(cluster, fsid_out):
+        set_blob(lib, fsid_out, str(HANDLES.get(cluster, Cluster).stat()["fsid"]).encode())
+        return 0
+
+    def crbd_py_pool_list(cluster, names_out):
+        names = HANDLES.get(cluster, Cluster).list_pools()
+        set_blob(lib, names_out, b"".join(name.encode() + b"\0" for name in names))
+        return 0
+
+    def crbd_py_pool_create(cluster, name):
+        HANDLES.get(cluster, Cluster).create_pool(text(ffi, name))
+        return 0
+
+    def crbd_py_pool_delete(cluster, name):
+        HANDLES.get(cluster, Cluster).remove_pool(text(ffi, name))
         return 0
 
     def crbd_py_ioctx_create(cluster, pool, handle_out):
@@ -66,12 +83,13 @@ def register(ffi, lib) -> None:
         stat.num_bytes = used
         stat.num_kb = (used + 1023) // 1024
         stat.num_user_bytes = used
-        stat.num_objects = s.get("images", 0)
+        stat.num_objects = s.get("objects", 0)   # rados objects (images are not objects here)
         return 0
 
     _register(ffi, [crbd_py_cluster_create, crbd_py_conf_read_file, crbd_py_conf_set, crbd_py_conf_get,
                     crbd_py_connect, crbd_py_cluster_shutdown, crbd_py_cluster_stat, crbd_py_ioctx_create,
-                    crbd_py_ioctx_destroy, crbd_py_pool_stat])
+                    crbd_py_ioctx_destroy, crbd_py_pool_stat, crbd_py_cluster_fsid,
+                    crbd_py_pool_list, crbd_py_pool_create, crbd_py_pool_delete])
 
 
 __all__ = ["register"]

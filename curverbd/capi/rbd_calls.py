@@ -21,8 +21,9 @@ SNAP_METHODS = {
 def register(ffi, lib) -> None:
     snap_methods = {getattr(lib, code): method for code, method in SNAP_METHODS.items()}
 
-    def crbd_py_image_create(ioctx, name, size, order):
-        HANDLES.get(ioctx, IoCtx).create_image(text(ffi, name), size, order=order or None)
+    def crbd_py_image_create(ioctx, name, size, order, features):
+        HANDLES.get(ioctx, IoCtx).create_image(text(ffi, name), size, features=features or None,
+                                               order=order or None)
         return 0
 
     def crbd_py_image_remove(ioctx, name):
@@ -88,8 +89,39 @@ def register(ffi, lib) -> None:
         return 0
 
     def crbd_py_parent_info(image, spec_out):
-        pool, parent, snap = HANDLES.get(image, Image).parent_info()   # ENOENT: not a clone
-        set_blob(lib, spec_out, b"\0".join(s.encode() for s in (pool, parent, snap)) + b"\0")
+        img = HANDLES.get(image, Image)
+        pool, parent, snap = img.parent_info()   # ENOENT: not a clone
+        parent_id, snap_id = _parent_ids(img, pool, parent, snap)
+        fields = (pool, parent, snap, parent_id, str(snap_id))
+        set_blob(lib, spec_out, b"\0".join(f.encode() for f in fields) + b"\0")
+        return 0
+
+    def crbd_py_image_names(image, names_out):
+        img = HANDLES.get(image, Image)
+        record = img.stat()
+        fields = (img.id, img.name, str(record.get("op_features", 0)))
+        set_blob(lib, names_out, b"\0".join(f.encode() for f in fields) + b"\0")
+        return 0
+
+    def crbd_py_image_flatten(image, cb, arg):
+        progress = None
+        if cb != ffi.NULL:
+            def progress(done, total):
+                return cb(done, total, arg)
+        HANDLES.get(image, Image).flatten(progress)
+        return 0
+
+    def crbd_py_children(image, specs_out):
+        img = HANDLES.get(image, Image)
+        out = bytearray()
+        for pool, child in img.list_children():
+            try:
+                with img.ioctx.cluster.open_ioctx(pool) as io:
+                    child_id = str(io.stat_image(child)["id"])
+            except Error:
+                continue   # removed meanwhile
+            out += b"\0".join(f.encode() for f in (pool, child_id, child)) + b"\0"
+        set_blob(lib, specs_out, bytes(out))
         return 0
 
     def crbd_py_diff_iterate(image, fromsnap, ofs, length, include_parent, whole_object, cb, arg):
@@ -101,4 +133,20 @@ def register(ffi, lib) -> None:
 
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
                     crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_snap_list,
-                    crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate])
+                    crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
+                    crbd_py_image_flatten, crbd_py_children])
+
+
+def _parent_ids(img: Image, pool: str, parent: str, snap: str) -> tuple[str, int]:
+    """The parent image's id and its snapshot's id ("", 0 if the parent went away meanwhile)."""
+    try:
+        io = img.ioctx.cluster.open_ioctx(pool)
+        try:
+            parent_id = str(io.stat_image(parent)["id"])
+            with io.open_image(parent, read_only=True) as p:
+                snap_id = next((s["id"] for s in p.list_snaps() if s["name"] == snap), 0)
+        finally:
+            io.close()
+    except Error:
+        return "", 0
+    return parent_id, int(snap_id)

@@ -1,0 +1,159 @@
+/* librados objects: stored by the catalog (the daemon keeps them per pool and namespace).
+ * Every call is a catalog round trip through the Python core; the aio variants run the call
+ * at once and complete the completion before returning (their callbacks still run). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct crbd_ioctx *object_ioctx(rados_ioctx_t io, const char *oid)
+{
+    struct crbd_ioctx *ctx = crbd_ioctx_get(io);
+    return ctx && oid ? ctx : NULL;
+}
+
+static int object_write(rados_ioctx_t io, const char *oid, const char *buf, size_t len, uint64_t off, int mode)
+{
+    struct crbd_ioctx *ctx = object_ioctx(io, oid);
+    if (!ctx || (len && !buf))
+        return -EINVAL;
+    return crbd_py_object_write(ctx->py, oid, buf ? buf : "", len, off, mode);
+}
+
+CRBD_API int rados_write(rados_ioctx_t io, const char *oid, const char *buf, size_t len, uint64_t off)
+{
+    return object_write(io, oid, buf, len, off, CRBD_OBJECT_WRITE);
+}
+
+CRBD_API int rados_write_full(rados_ioctx_t io, const char *oid, const char *buf, size_t len)
+{
+    return object_write(io, oid, buf, len, 0, CRBD_OBJECT_WRITE_FULL);
+}
+
+CRBD_API int rados_append(rados_ioctx_t io, const char *oid, const char *buf, size_t len)
+{
+    return object_write(io, oid, buf, len, 0, CRBD_OBJECT_APPEND);
+}
+
+/* The number of bytes read (short at the object's end), or -errno (-ENOENT: no such object). */
+CRBD_API int rados_read(rados_ioctx_t io, const char *oid, char *buf, size_t len, uint64_t off)
+{
+    struct crbd_ioctx *ctx = object_ioctx(io, oid);
+    if (!ctx || (len && !buf))
+        return -EINVAL;
+    return crbd_py_object_read(ctx->py, oid, buf, len, off);
+}
+
+CRBD_API int rados_stat(rados_ioctx_t io, const char *oid, uint64_t *psize, time_t *pmtime)
+{
+    struct crbd_ioctx *ctx = object_ioctx(io, oid);
+    if (!ctx)
+        return -EINVAL;
+    uint64_t size = 0;
+    int64_t mtime = 0;
+    int r = crbd_py_object_stat(ctx->py, oid, &size, &mtime);
+    if (r == 0 && psize)
+        *psize = size;
+    if (r == 0 && pmtime)
+        *pmtime = (time_t)mtime;
+    return r;
+}
+
+CRBD_API int rados_remove(rados_ioctx_t io, const char *oid)
+{
+    struct crbd_ioctx *ctx = object_ioctx(io, oid);
+    return ctx ? crbd_py_object_remove(ctx->py, oid) : -EINVAL;
+}
+
+/* ---- aio: done synchronously, then the completion fires ---- */
+
+static int aio_finish(rados_completion_t completion, int r)
+{
+    struct crbd_completion *c = crbd_completion_get(completion);
+    if (!c)
+        return -EINVAL;
+    crbd_completion_fire(c, r, NULL);
+    return 0;
+}
+
+CRBD_API int rados_aio_write(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
+                             size_t len, uint64_t off)
+{
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return aio_finish(completion, rados_write(io, oid, buf, len, off));
+}
+
+CRBD_API int rados_aio_write_full(rados_ioctx_t io, const char *oid, rados_completion_t completion,
+                                  const char *buf, size_t len)
+{
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return aio_finish(completion, rados_write_full(io, oid, buf, len));
+}
+
+CRBD_API int rados_aio_read(rados_ioctx_t io, const char *oid, rados_completion_t completion, char *buf,
+                            size_t len, uint64_t off)
+{
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return aio_finish(completion, rados_read(io, oid, buf, len, off));
+}
+
+CRBD_API int rados_aio_remove(rados_ioctx_t io, const char *oid, rados_completion_t completion)
+{
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return aio_finish(completion, rados_remove(io, oid));
+}
+
+/* ---- write ops: fio's rados engine only zeroes (its "trim"); other steps are stubs ---- */
+
+struct crbd_write_op {
+    int zero;
+    uint64_t off, len;
+};
+
+CRBD_API rados_write_op_t rados_create_write_op(void)
+{
+    return calloc(1, sizeof(struct crbd_write_op));
+}
+
+CRBD_API void rados_release_write_op(rados_write_op_t write_op)
+{
+    free(write_op);
+}
+
+CRBD_API void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len)
+{
+    struct crbd_write_op *op = write_op;
+    if (op) {
+        op->zero = 1;
+        op->off = offset;
+        op->len = len;
+    }
+}
+
+/* A zero step writes zeros over the range (the object grows to cover it, as in RADOS). */
+static int write_op_run(struct crbd_write_op *op, rados_ioctx_t io, const char *oid)
+{
+    if (!op || !op->zero || !op->len)
+        return 0;
+    if (op->len > CRBD_MAX_CHUNK * 4)
+        return -EFBIG;
+    char *zeros = calloc(1, op->len);
+    if (!zeros)
+        return -ENOMEM;
+    int r = rados_write(io, oid, zeros, op->len, op->off);
+    free(zeros);
+    return r;
+}
+
+CRBD_API int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
+                                        const char *oid, time_t *mtime, int flags)
+{
+    (void)mtime; (void)flags;
+    if (!object_ioctx(io, oid) || !crbd_completion_get(completion))
+        return -EINVAL;
+    return aio_finish(completion, write_op_run(write_op, io, oid));
+}
