@@ -20,13 +20,16 @@ SOURCE = os.path.join(HERE, "_fastloop.c")
 
 CDEF = """
 struct crbd_volume { int nebd_fd; int data_fd; int64_t length; int64_t blocksize; int align_check; };
+struct crbd_splice { size_t at; int fd; uint64_t offset, size; };
 struct crbd_batch {
     unsigned char *buf; size_t pos, end;
     unsigned char *out; size_t out_len, out_cap;
     struct crbd_volume *volumes; int nvolumes;
     int changes; size_t *changed; int max_changes;
+    struct crbd_splice *splices; int nsplices, max_splices;
 };
 int crbd_serve(struct crbd_batch *b);
+int crbd_send(int sock, struct crbd_batch *b);
 """
 
 

@@ -14,6 +14,7 @@ closes this connection only.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import struct
 import threading
@@ -80,9 +81,12 @@ class Connection:
         """Send the replies gathered on the connection thread (the C loop's first)."""
         fast = self.fast
         if fast is not None and fast.pending():
-            batch, self._batch = [fast.take(), *self._batch], []
-            self._send(batch)
-        elif self._batch:
+            with self.send_lock:
+                err = fast.send(self.sock.fileno() if self.alive else None)
+                if err:
+                    self.alive = False
+                    log.info("%s: reply not delivered: %s", self.peer, os.strerror(-err))
+        if self._batch:
             batch, self._batch = self._batch, []
             self._send(batch)
 

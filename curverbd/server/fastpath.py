@@ -2,7 +2,8 @@
 
 Before each call the connection lists the volumes its data requests named that the C loop may
 serve directly: open, writable, head layer without a parent. The list pins those head layers,
-so their files stay open while C uses them without the GIL. A snapshot or rollback that moves a
+so their files stay open while C uses them without the GIL, and until the replies that send
+big reads straight from them (sendfile) are out. A snapshot or rollback that moves a
 head during a call makes the writes of that call go again through Volume (which writes the new
 head under its lock), as Volume.write itself does when its head moves. Extends only widen
 what C refuses and hands to Python; anything C does not answer is answered by the Python service.
@@ -25,6 +26,7 @@ MORE, PYTHON, OUT_FULL = 0, 1, 2
 OUT_SIZE = (4 << 20) + (64 << 10)   # replies of one call: four 1 MiB reads and their heads
 MAX_VOLUMES = 16
 MAX_CHANGES = 1024
+MAX_SPLICES = 64
 DATA_METHODS = frozenset(("Read", "Write", "Discard"))
 
 _loaded: tuple | None = None
@@ -62,6 +64,7 @@ class FastLoop:
         self.ffi, self.lib, self.files = ffi, lib, files
         self.fds: list[int] = []      # nebd fds named by data requests on this connection
         self.pins: list = []          # (state, head) of the volumes listed for the current call
+        self.kept: list = []          # earlier pins, while replies read from their files are unsent
         self.batch = None
         self._buf = None
 
@@ -86,14 +89,17 @@ class FastLoop:
         self._out = ffi.new("unsigned char[]", OUT_SIZE)
         self._volumes = ffi.new("struct crbd_volume[]", MAX_VOLUMES)
         self._changed = ffi.new("size_t[]", MAX_CHANGES)
-        self.out_view = memoryview(ffi.buffer(self._out))
+        self._splices = ffi.new("struct crbd_splice[]", MAX_SPLICES)
         b.out, b.out_cap = self._out, OUT_SIZE
         b.volumes, b.changed, b.max_changes = self._volumes, self._changed, MAX_CHANGES
+        b.splices, b.max_splices = self._splices, MAX_SPLICES
 
     def refresh(self) -> None:
         """List the volumes C may serve now (also what keeps their heartbeat fresh)."""
         if self.batch is None:
             return
+        if self.batch.nsplices:
+            self.kept += self.pins
         pins = []
         get = self.files.get
         for fd in list(self.fds):
@@ -131,14 +137,20 @@ class FastLoop:
                     break
         return rc, b.pos
 
-    def pending(self) -> int:
-        return self.batch.out_len if self.batch is not None else 0
+    def pending(self) -> bool:
+        b = self.batch
+        return b is not None and (b.out_len > 0 or b.nsplices > 0)
 
-    def take(self) -> memoryview:
-        """The replies built so far (valid until the next serve()); the buffer is reset."""
-        n = self.batch.out_len
-        self.batch.out_len = 0
-        return self.out_view[:n]
+    def send(self, sock_fd: int | None) -> int:
+        """Send the replies built so far (caller holds the send lock), or drop them if ``sock_fd`` is
+        None (the peer is gone); 0 or -errno."""
+        if sock_fd is None:
+            self.batch.out_len = self.batch.nsplices = 0
+            rc = 0
+        else:
+            rc = self.lib.crbd_send(sock_fd, self.batch)
+        self.kept = []
+        return rc
 
     def _redo(self, buf: bytearray, count: int) -> None:
         """A head moved during the call: write the call's changes again through Volume."""
