@@ -28,9 +28,8 @@ VIRSH_TIMEOUT = 120   # seconds for one virsh call
 BOOT_TIMEOUT = 240    # seconds for one guest boot under TCG (about 20 s when healthy)
 LIBVIRT_DIRS = {"etc": "/etc/libvirt", "run": "/run/libvirt", "lib": "/var/lib/libvirt",
                 "cache": "/var/cache/libvirt", "log": "/var/log/libvirt"}
-# the guest's virtio block stack, in load order (modules in the Debian kernel)
-GUEST_MODULES = ["virtio/virtio_ring", "virtio/virtio", "virtio/virtio_pci_legacy_dev",
-                 "virtio/virtio_pci_modern_dev", "virtio/virtio_pci", "block/virtio_blk"]
+# the guest's virtio block stack (modules in Debian's kernel); their dependencies come from modules.dep
+GUEST_MODULES = ["kernel/drivers/virtio/virtio_pci.ko", "kernel/drivers/block/virtio_blk.ko"]
 PATTERN_OFFSET = 1 << 20   # the guest writes the pattern at 1 MiB
 PATTERN_FILL = 0xC3        # first half of the pattern: one byte value (qemu-io read -P checks it)
 PATTERN_SIZE = 1 << 20
@@ -73,11 +72,29 @@ def client_env(daemon, libs: str, preload: bool = False) -> dict:
 def guest_kernel() -> tuple[str, str]:
     """(vmlinuz, modules dir) of the newest installed Debian kernel."""
     for vmlinuz in sorted(glob.glob("/boot/vmlinuz-*"), reverse=True):
-        version = vmlinuz[len("/boot/vmlinuz-"):]
-        moddir = f"/lib/modules/{version}/kernel/drivers"
-        if os.path.isfile(f"{moddir}/block/virtio_blk.ko"):
+        moddir = f"/lib/modules/{vmlinuz[len('/boot/vmlinuz-'):]}"
+        if all(os.path.isfile(f"{moddir}/{m}") for m in GUEST_MODULES + ["modules.dep"]):
             return vmlinuz, moddir
     pytest.skip("no Debian kernel with virtio_blk.ko in /boot (install linux-image-cloud-amd64)")
+
+
+def module_load_order(moddir: str) -> list[str]:
+    """GUEST_MODULES and what they need, dependencies first (paths relative to moddir)."""
+    deps = {}
+    with open(f"{moddir}/modules.dep") as f:
+        for line in f:
+            mod, _, needs = line.partition(":")
+            deps[mod] = needs.split()
+    order: list[str] = []
+
+    def visit(mod: str) -> None:
+        for dep in deps.get(mod, []):
+            visit(dep)
+        if mod not in order:
+            order.append(mod)
+    for mod in GUEST_MODULES:
+        visit(mod)
+    return order
 
 
 def make_pattern() -> bytes:
@@ -94,7 +111,7 @@ INIT_SCRIPT = f"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-for m in {' '.join(os.path.basename(m) for m in GUEST_MODULES)}; do insmod /lib/$m.ko; done
+for m in $(cat /lib/order); do insmod /lib/$m; done
 i=0; while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 mode=$(sed -n 's/.*curverbd=\\([a-z]*\\).*/\\1/p' /proc/cmdline)
 if [ "$mode" = write ]; then
@@ -127,9 +144,11 @@ def build_initramfs(path: str, moddir: str, pattern: bytes) -> str:
     for d in ("bin", "dev", "proc", "sys", "lib"):
         out += _cpio_entry(d, 0o040755)
     out += _cpio_entry("bin/busybox", 0o100755, bb)
-    for m in GUEST_MODULES:
-        with open(f"{moddir}/{m}.ko", "rb") as f:
-            out += _cpio_entry(f"lib/{os.path.basename(m)}.ko", 0o100644, f.read())
+    order = module_load_order(moddir)
+    for m in order:
+        with open(f"{moddir}/{m}", "rb") as f:
+            out += _cpio_entry(f"lib/{os.path.basename(m)}", 0o100644, f.read())
+    out += _cpio_entry("lib/order", 0o100644, " ".join(os.path.basename(m) for m in order).encode())
     out += _cpio_entry("init", 0o100755, INIT_SCRIPT.encode())
     out += _cpio_entry("pattern.bin", 0o100644, pattern)
     out += _cpio_entry("TRAILER!!!", 0)
