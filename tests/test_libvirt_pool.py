@@ -221,3 +221,19 @@ def test_cephx_auth_with_a_secret_is_the_users_own_pool(libvirtd, pool, tmp_path
     libvirtd.virsh("pool-undefine", "alice-vms")
     libvirtd.virsh("pool-destroy", "alice")
     libvirtd.virsh("pool-undefine", "alice")
+
+
+def test_refresh_lists_more_volumes_than_libvirts_first_guess(libvirtd, pool):
+    """libvirt calls rbd_list2 with room for 16 and retries on -ERANGE with the count it is given."""
+    names = [f"many{i:02d}" for i in range(21)]
+    with Cluster() as c:
+        c.connect()
+        with c.open_ioctx(POOL) as io:
+            for name in names:
+                io.create_image(name, MiB)
+    libvirtd.virsh("pool-refresh", pool)
+    listed = re.findall(r"^\s*(many\d\d)\s", libvirtd.virsh("vol-list", pool).stdout, re.M)
+    assert sorted(listed) == names
+    for name in names:
+        libvirtd.virsh("vol-delete", name, "--pool", pool)
+    assert not set(names) & set(images())
