@@ -52,6 +52,9 @@ extern "Python" {
     int crbd_py_image_names(uint64_t image, struct crbd_blob *names);
     int crbd_py_image_flatten(uint64_t image, librbd_progress_fn_t cb, void *arg);
     int crbd_py_children(uint64_t image, struct crbd_blob *specs);
+    int crbd_py_image_rename(uint64_t ioctx, const char *src, const char *dst);
+    int crbd_py_snap_rename(uint64_t image, const char *src, const char *dst);
+    int crbd_py_image_copy(uint64_t image, uint64_t dest_ioctx, const char *dest_name);
     int crbd_py_cluster_fsid(uint64_t cluster, struct crbd_blob *fsid);
     int crbd_py_pool_list(uint64_t cluster, struct crbd_blob *names);
     int crbd_py_pool_create(uint64_t cluster, const char *name);

@@ -100,3 +100,6 @@ int rbd_get_name(rbd_image_t image, char *name, size_t *name_len);
 int rbd_get_block_name_prefix(rbd_image_t image, char *prefix, size_t prefix_len);
 int rbd_get_op_features(rbd_image_t image, uint64_t *op_features);
 int rbd_snap_exists(rbd_image_t image, const char *snapname, bool *exists);
+int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const char *destname);
+int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname);
+int rbd_copy3(rbd_image_t src, rados_ioctx_t dest_io_ctx, const char *destname, rbd_image_options_t dest_opts);

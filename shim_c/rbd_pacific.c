@@ -299,3 +299,30 @@ CRBD_API int rbd_get_op_features(rbd_image_t image, uint64_t *op_features)
     free(blob.data);
     return r;
 }
+
+/* ---- rename / copy ---- */
+
+CRBD_API int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const char *destname)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(src_io_ctx);
+    return io && srcname && destname ? crbd_py_image_rename(io->py, srcname, destname) : -EINVAL;
+}
+
+CRBD_API int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    return img && snapname && dstsnapsname ? crbd_py_snap_rename(img->py, snapname, dstsnapsname) : -EINVAL;
+}
+
+/* The current data (not the snapshots) into a new image; the options (features, order,
+ * striping) are not needed for that. */
+CRBD_API int rbd_copy3(rbd_image_t src, rados_ioctx_t dest_io_ctx, const char *destname, rbd_image_options_t dest_opts)
+{
+    (void)dest_opts;
+    struct crbd_image *img = crbd_image_get(src);
+    struct crbd_ioctx *io = crbd_ioctx_get(dest_io_ctx);
+    if (!img || !io || !destname)
+        return -EINVAL;
+    crbd_io_wait_idle(img);   /* the copy includes every write submitted before it */
+    return crbd_py_image_copy(img->py, io->py, destname);
+}

@@ -85,6 +85,16 @@ with rados.Rados(conffile="") as cluster:               # rados_create2 + rados_
             img.unprotect_snap("base")
             img.remove_snap("base")
             out["snaps_after"] = list(img.list_snaps())
+            img.create_snap("s1")
+            img.rename_snap("s1", "s2")
+            out["renamed_snap"] = [s["name"] for s in img.list_snaps()]
+            img.remove_snap("s2")
+            img.copy(ioctx, "copy")
+        with rbd.Image(ioctx, "copy") as copy:
+            out["copy_reads"] = copy.read(1 << 20, 10) == b"after-snap"
+        r.rename(ioctx, "copy", "copy2")
+        out["renamed"] = sorted(r.list(ioctx))
+        r.remove(ioctx, "copy2")
         r.remove(ioctx, "parent")
         r.remove(ioctx, "child")
         out["list_after"] = r.list(ioctx)
@@ -159,6 +169,9 @@ def test_ceph_bindings_lifecycle(debian_bindings, daemon, rbd_env, capi_libs, cl
     assert out["parent_children_after"] == []
     assert out["has_snapshots"] == "ImageHasSnapshots"
     assert out["snaps_after"] == []
+    assert out["renamed_snap"] == ["s2"]
+    assert out["copy_reads"] is True
+    assert out["renamed"] == ["child", "copy2", "parent"]
     assert out["list_after"] == []
     assert out["remove_missing"] == "ImageNotFound"
     assert out["obj_read"] == "hello World"

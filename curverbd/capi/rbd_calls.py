@@ -131,10 +131,23 @@ def register(ffi, lib) -> None:
                                                        include_parent=bool(include_parent),
                                                        whole_object=bool(whole_object))
 
+    def crbd_py_image_rename(ioctx, src, dst):
+        HANDLES.get(ioctx, IoCtx).rename_image(text(ffi, src), text(ffi, dst))
+        return 0
+
+    def crbd_py_snap_rename(image, src, dst):
+        HANDLES.get(image, Image).rename_snap(text(ffi, src), text(ffi, dst))
+        return 0
+
+    def crbd_py_image_copy(image, dest_ioctx, dest_name):
+        HANDLES.get(image, Image).copy(HANDLES.get(dest_ioctx, IoCtx), text(ffi, dest_name))
+        return 0
+
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
                     crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_snap_list,
                     crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
-                    crbd_py_image_flatten, crbd_py_children])
+                    crbd_py_image_flatten, crbd_py_children, crbd_py_image_rename, crbd_py_snap_rename,
+                    crbd_py_image_copy])
 
 
 def _parent_ids(img: Image, pool: str, parent: str, snap: str) -> tuple[str, int]:
