@@ -1,6 +1,6 @@
 """Cinder's own RBD volume driver (PyPI ``cinder``, cinder.volume.drivers.rbd.RBDDriver, not
 modified) against a live daemon through our Python ``rados`` / ``rbd`` modules: setup,
-create, snapshot, clone from the snapshot (with and without flatten), extend, delete.
+create, snapshot, clone from a snapshot and from a volume, extend, stats, delete.
 
 Cinder is big (~130 s to install, many pins), so it never goes into the test environment:
 the driver runs in a subprocess of a Python that has it — this interpreter if ``cinder``
@@ -115,16 +115,29 @@ with rados.Rados(rados_id="cinder", conffile=ceph_conf) as c, c.open_ioctx(pool)
 
 drv.extend_volume(src, 3)
 out["extended_size"] = image_size(src.name)
+
+# a volume cloned from a volume: cinder snapshots the source and clones that snapshot
+twin = volume(3)
+drv.create_cloned_volume(twin, src)
+with rados.Rados(rados_id="cinder", conffile=ceph_conf) as c, c.open_ioctx(pool) as io, \
+        rbd.Image(io, twin.name) as img:
+    out["twin_parent"] = list(img.parent_info())
+    out["twin_data"] = img.read(4096, 1100) == b"cinder-data" * 100
 out["names"] = names()
 out["stats_backend"] = drv.get_volume_stats(refresh=True).get("volume_backend_name")
 
 # a snapshot with a clone cannot go; the driver flattens or reports busy depending on config
+drv.delete_volume(twin)
 drv.delete_volume(clone)
 drv.delete_snapshot(snap)
+with rados.Rados(rados_id="cinder", conffile=ceph_conf) as c, c.open_ioctx(pool) as io, \
+        rbd.Image(io, src.name) as img:
+    out["src_snaps_before_delete"] = [(s["name"], img.is_protected_snap(s["name"])) for s in img.list_snaps()]
+    out["src_children_before_delete"] = img.list_children()
 drv.delete_volume(src)
 out["names_after"] = names()
 out["snapshot_name"] = snap.name
-out["volume_names"] = [src.name, clone.name]
+out["volume_names"] = [src.name, clone.name, twin.name]
 print(json.dumps(out))
 '''
 
@@ -167,13 +180,19 @@ def test_cinder_rbd_driver_lifecycle(cinder_python, daemon, tmp_path):
     compat = os.path.join(ROOT, "curverbd", "compat")
     assert out["rados_module"].startswith(compat) and out["rbd_module"].startswith(compat)
     assert len(out["secret_uuid"]) == 36                 # defaulted to our fsid
-    src, clone = out["volume_names"]
+    src, clone, twin = out["volume_names"]
     assert out["created_size"] == GiB
     assert out["snaps"] == [[out["snapshot_name"], True]]  # cinder protects its snapshots
     assert out["clone_parent"] == ["volumes", src, out["snapshot_name"]]
     assert out["clone_size"] == 2 * GiB                  # resized to the new volume's size
     assert out["clone_data"] is True
     assert out["extended_size"] == 3 * GiB
-    assert out["names"] == sorted([src, clone])
+    assert out["twin_parent"] == ["volumes", src, twin + ".clone_snap"]
+    assert out["twin_data"] is True
+    assert out["names"] == sorted([src, clone, twin])
     assert out["stats_backend"] == "curverbd"
-    assert out["names_after"] == []
+    # cinder's fast delete of the twin leaves its ".clone_snap" on the source (as on Ceph), so the
+    # source is kept as a silent "<name>.deleted" volume instead of being removed
+    assert out["src_snaps_before_delete"] == [[twin + ".clone_snap", True]]
+    assert out["src_children_before_delete"] == []
+    assert out["names_after"] == [src + ".deleted"]
