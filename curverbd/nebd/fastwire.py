@@ -95,3 +95,81 @@ def response_meta(data) -> tuple[int, int, int, str]:
     if pos > end:
         raise DecodeError("RpcMeta: truncated")
     return cid, att, code, text
+
+
+# --- the server's side: requests in, kOK replies out ----------------------------------------------
+_REQUESTS: dict[bytes, tuple[str, str]] = {}  # encoded RpcRequestMeta -> (service, method)
+_MAX_REQUESTS = 64                           # a client varying log_id per request fills it once
+_TWO63 = 1 << 63
+
+
+def request_meta(data) -> tuple[str, str, int, int] | None:
+    """(service, method, correlation_id, attachment_size) of a request's RpcMeta in the plain form
+    clients send (request, correlation_id, attachment_size, nothing else); None for anything else,
+    which the generic codec then decodes (and names what is wrong with it)."""
+    end = len(data)
+    if end < 2 or data[0] != 0x0A or data[1] & 0x80:
+        return None
+    pos = 2 + data[1]
+    if pos > end:
+        return None
+    raw = bytes(data[2:pos])
+    names = _REQUESTS.get(raw)
+    if names is None:
+        try:
+            req = messages.RpcRequestMeta.decode(raw)
+        except DecodeError:
+            return None
+        names = (req["service_name"], req["method_name"])
+        if len(_REQUESTS) < _MAX_REQUESTS:
+            _REQUESTS[raw] = names
+    cid = att = 0
+    try:
+        while pos < end:
+            key = data[pos]
+            if key == 0x20:
+                cid, pos = decode_varint(data, pos + 1)
+                if cid >> 63:
+                    cid -= _TWO64
+            elif key == 0x28:
+                att, pos = decode_varint(data, pos + 1)
+                att &= _TWO32 - 1
+                if att >> 31:
+                    att -= _TWO32
+            else:
+                return None
+    except DecodeError:
+        return None
+    return names[0], names[1], cid, att
+
+
+def io_request_fields(payload) -> dict | None:
+    """{fd, offset, size} of a Read/Write/DiscardRequest with exactly those three plain fields, else None."""
+    out = {}
+    pos, end = 0, len(payload)
+    try:
+        while pos < end:
+            name = _IO_KEYS.get(payload[pos])
+            if name is None or name in out:
+                return None
+            value, pos = decode_varint(payload, pos + 1)
+            if value >= (_TWO32 >> 1 if name == "fd" else _TWO63):
+                return None
+            out[name] = value
+    except DecodeError:
+        return None
+    return out if len(out) == 3 else None
+
+
+_IO_KEYS = {0x08: "fd", 0x10: "offset", 0x18: "size"}
+
+
+def response_head(correlation_id: int, payload: bytes, attachment_size: int = 0) -> bytes:
+    """A success reply's head: RpcMeta{response{error_code 0}, correlation_id, attachment_size} + payload."""
+    meta = b"\x12\x02\x08\x00\x20" + _varint(correlation_id)
+    if attachment_size:
+        meta += b"\x28" + _varint(attachment_size)
+    body = len(meta) + len(payload) + attachment_size
+    if body > _MAX_BODY:
+        raise framing.FrameError(f"frame body of {body} bytes exceeds the {_MAX_BODY} byte limit")
+    return _HEADER.pack(_MAGIC, body, len(meta)) + meta + payload

@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 
-from ..nebd import framing, messages
+from ..nebd import fastwire, framing, messages
 from . import fastpath
 
 log = logging.getLogger("curverbd.server.connection")
@@ -62,7 +62,7 @@ class Connection:
     # --- replies --------------------------------------------------------------------------------
     def reply(self, cid: int, payload: bytes, attachment=None) -> None:
         size = len(attachment) if attachment is not None else 0
-        head = framing.response_head(cid, payload, size)
+        head = fastwire.response_head(cid, payload, size)
         self._queue([head, attachment] if size else [head])
 
     def reply_error(self, cid: int, code: int, text: str) -> None:
@@ -185,24 +185,34 @@ class Connection:
                     view = memoryview(buf)
 
     def _handle(self, body: memoryview, meta_size: int) -> None:
-        frame = framing.parse_body(body, meta_size)
-        request = frame.meta.get("request")
-        if request is None:
-            raise framing.FrameError("frame carries no request meta")
-        cid = frame.meta.get("correlation_id", 0)
-        if frame.meta.get("compress_type", 0):
-            self.reply_error(cid, messages.EREQUEST, "compressed requests are not supported")
-            return
-        service = self.services.get(request["service_name"])
+        plain = fastwire.request_meta(body[:meta_size])
+        if plain is not None:  # the common form, decoded without the generic codec
+            service_name, method, cid, attachment_size = plain
+            if attachment_size < 0 or attachment_size > len(body) - meta_size:
+                framing.parse_body(body, meta_size)  # raises FrameError naming the sizes
+            split = len(body) - attachment_size
+            payload, attachment = body[meta_size:split], body[split:]
+        else:
+            frame = framing.parse_body(body, meta_size)
+            request = frame.meta.get("request")
+            if request is None:
+                raise framing.FrameError("frame carries no request meta")
+            cid = frame.meta.get("correlation_id", 0)
+            if frame.meta.get("compress_type", 0):
+                self.reply_error(cid, messages.EREQUEST, "compressed requests are not supported")
+                return
+            service_name, method = request["service_name"], request["method_name"]
+            payload, attachment = frame.payload, frame.attachment
+        service = self.services.get(service_name)
         if service is None:
-            self.reply_error(cid, messages.ENOSERVICE, f"no service {request['service_name']!r}")
+            self.reply_error(cid, messages.ENOSERVICE, f"no service {service_name!r}")
             return
         if self.fast is not None and service.name == messages.FILE_SERVICE:
-            self.fast.learn(request["method_name"], frame.payload)
+            self.fast.learn(method, payload)
         try:
-            service.handle(self, cid, request["method_name"], frame.payload, frame.attachment)
+            service.handle(self, cid, method, payload, attachment)
         except Exception as exc:  # a bug in a handler: answer EINTERNAL, keep the connection
-            log.exception("%s: %s.%s failed", self.peer, request["service_name"], request["method_name"])
+            log.exception("%s: %s.%s failed", self.peer, service_name, method)
             self.reply_error(cid, messages.EINTERNAL, f"internal error: {exc}")
 
 
