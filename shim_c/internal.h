@@ -110,6 +110,7 @@ struct crbd_ioctx {
     uint32_t magic;
     uint64_t py;
     struct crbd_cluster *cluster;
+    char *pool_name;            /* for rados_ioctx_get_pool_name */
 };
 
 struct crbd_op;

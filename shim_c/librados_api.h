@@ -47,3 +47,5 @@ int rados_cluster_fsid(rados_t cluster, char *buf, size_t len);
 int rados_pool_list(rados_t cluster, char *buf, size_t len);
 int rados_pool_create(rados_t cluster, const char *pool_name);
 int rados_pool_delete(rados_t cluster, const char *pool_name);
+int rados_ioctx_get_pool_name(rados_ioctx_t io, char *buf, unsigned maxlen);
+int rados_conf_parse_env(rados_t cluster, const char *var);

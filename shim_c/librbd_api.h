@@ -103,3 +103,5 @@ int rbd_snap_exists(rbd_image_t image, const char *snapname, bool *exists);
 int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const char *destname);
 int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname);
 int rbd_copy3(rbd_image_t src, rados_ioctx_t dest_io_ctx, const char *destname, rbd_image_options_t dest_opts);
+int rbd_aio_read2(rbd_image_t image, uint64_t off, size_t len, char *buf, rbd_completion_t c, int op_flags);
+int rbd_aio_write2(rbd_image_t image, uint64_t off, size_t len, const char *buf, rbd_completion_t c, int op_flags);

@@ -162,8 +162,10 @@ CRBD_API int rados_ioctx_create(rados_t cluster, const char *pool_name, rados_io
     struct crbd_ioctx *io = calloc(1, sizeof *io);
     if (!io)
         return -ENOMEM;
-    int r = crbd_py_ioctx_create(c->py, pool_name, &io->py);
+    io->pool_name = strdup(pool_name);
+    int r = io->pool_name ? crbd_py_ioctx_create(c->py, pool_name, &io->py) : -ENOMEM;
     if (r < 0) {
+        free(io->pool_name);
         free(io);
         return r;
     }
@@ -180,6 +182,7 @@ CRBD_API void rados_ioctx_destroy(rados_ioctx_t ioctx)
         return;
     io->magic = CRBD_MAGIC_DEAD;
     crbd_py_ioctx_destroy(io->py);
+    free(io->pool_name);
     free(io);
 }
 
@@ -267,4 +270,24 @@ CRBD_API int rados_pool_delete(rados_t cluster, const char *pool_name)
     if (!c || !pool_name)
         return -EINVAL;
     return c->connected ? crbd_py_pool_delete(c->py, pool_name) : -ENOTCONN;
+}
+
+/* librados' protocol: the name's length, or -ERANGE if it does not fit with its NUL. */
+CRBD_API int rados_ioctx_get_pool_name(rados_ioctx_t ioctx, char *buf, unsigned maxlen)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !buf)
+        return -EINVAL;
+    size_t n = strlen(io->pool_name);
+    if (n + 1 > maxlen)
+        return -ERANGE;
+    memcpy(buf, io->pool_name, n + 1);
+    return (int)n;
+}
+
+/* CEPH_ARGS carries Ceph command-line options; none of them mean anything here. */
+CRBD_API int rados_conf_parse_env(rados_t cluster, const char *var)
+{
+    (void)var;
+    return crbd_cluster_get(cluster) ? 0 : -EINVAL;
 }

@@ -70,6 +70,19 @@ CRBD_API ssize_t rbd_write2(rbd_image_t image, uint64_t ofs, size_t len, const c
     return rbd_write(image, ofs, len, buf);
 }
 
+CRBD_API int rbd_aio_read2(rbd_image_t image, uint64_t off, size_t len, char *buf, rbd_completion_t c, int op_flags)
+{
+    (void)op_flags;
+    return rbd_aio_read(image, off, len, buf, c);
+}
+
+CRBD_API int rbd_aio_write2(rbd_image_t image, uint64_t off, size_t len, const char *buf, rbd_completion_t c,
+                            int op_flags)
+{
+    (void)op_flags;
+    return rbd_aio_write(image, off, len, buf, c);
+}
+
 CRBD_API int rbd_resize2(rbd_image_t image, uint64_t size, bool allow_shrink, librbd_progress_fn_t cb, void *cbdata)
 {
     struct crbd_image *img = crbd_image_get(image);

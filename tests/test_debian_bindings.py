@@ -42,6 +42,7 @@ with rados.Rados(conffile="") as cluster:               # rados_create2 + rados_
     out["pools"] = cluster.list_pools()
     out["missing_pool"] = raises(cluster.open_ioctx, "nopool")
     with cluster.open_ioctx("deb") as ioctx:
+        out["pool_name"] = ioctx.get_pool_name()
         r = rbd.RBD()
         r.create(ioctx, "parent", 8 << 20)
         out["create_again"] = raises(r.create, ioctx, "parent", 8 << 20)
@@ -51,6 +52,10 @@ with rados.Rados(conffile="") as cluster:               # rados_create2 + rados_
             img.write(b"tail", (8 << 20) - 4)
             out["read"] = img.read(1 << 20, len(pattern)) == pattern
             out["read_tail"] = img.read((8 << 20) - 4, 100).decode()   # clipped at the end
+            done = []
+            img.aio_write(b"aio!" * 1024, 2 << 20, lambda comp: done.append(comp.get_return_value())).wait_for_complete_and_cb()
+            img.aio_read(2 << 20, 8, lambda comp, data: done.append(data)).wait_for_complete_and_cb()
+            out["aio"] = [done[0] >= 0, done[1].decode(), img.read(2 << 20, 4096) == b"aio!" * 1024]
             st = img.stat()
             out["stat"] = [st["size"], st["obj_size"], st["num_objs"], st["order"]]
             out["size"] = img.size()
@@ -144,6 +149,8 @@ def test_ceph_bindings_lifecycle(debian_bindings, daemon, rbd_env, capi_libs, cl
 
     assert len(out["fsid"]) == 36 and out["fsid"].count("-") == 4
     assert "deb" in out["pools"]
+    assert out["pool_name"] == "deb"
+    assert out["aio"] == [True, "aio!aio!", True]
     assert out["missing_pool"] == "ObjectNotFound"
     assert out["create_again"] == "ImageExists"
     assert out["open_missing"] == "ImageNotFound"
