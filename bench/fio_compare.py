@@ -14,7 +14,8 @@ The table gives IOPS, mean and p99 latency, CPU microseconds per I/O in the fio 
 qemu-nbd), and curverbd's ratio to each other path. Then (unless --no-host) qemu-img convert of a
 1 GiB raw image into rbd vs to a local raw file, and the RSS and time our libraries add to
 qemu-img's first open. Last, issue 7's targets, met or not; the JSON report goes to --out and a
-chart next to it (same name, .png).
+chart next to it (same name, .png). ``CURVERBD_FASTPATH=0`` in the environment measures the daemon's
+pure-Python path (no C frame loop).
 """
 from __future__ import annotations
 
