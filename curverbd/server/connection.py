@@ -27,6 +27,7 @@ log = logging.getLogger("curverbd.server.connection")
 BUFFER = 1 << 20   # default receive buffer; grows for one frame larger than it
 BIG_BUFFER = (4 << 20) + (64 << 10)  # grown size: several 1 MiB writes per wakeup
 MAX_KEPT = 16 << 20  # a buffer grown beyond this is dropped once its frame is done
+SEND_BUFFER = 4 << 20  # socket send buffer asked for
 MAX_PARTS = 512    # buffers per sendmsg, well below IOV_MAX
 HEADER = framing.HEADER_SIZE
 
@@ -47,6 +48,10 @@ class Connection:
         self.services = services
         self.on_exit = on_exit
         self.peer = describe_peer(sock)
+        try:  # big read replies in fewer wakeups (the kernel caps it at net.core.wmem_max)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+        except OSError:
+            pass
         self.send_lock = threading.Lock()
         self.alive = True
         self._async = 0  # requests answered later (Flush): the socket stays open until they are
