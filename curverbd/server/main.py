@@ -123,6 +123,9 @@ def daemonize(config: ServerConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
+    # Volumes, the catalog, the meta file and the log are the tenants' data: never readable by others
+    # (the socket's own mode is set explicitly when it is bound).
+    os.umask(0o077)
     try:
         os.makedirs(config.data_dir, exist_ok=True)
         os.makedirs(os.path.dirname(config.socket), exist_ok=True)
