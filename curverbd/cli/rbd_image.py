@@ -8,15 +8,11 @@ import time
 from ..errors import Error
 from .common import (add_dest_options, add_image_options, dest_target, emit, format_size, info, opened_image,
                      opened_pool, parse_size, spec_option, step, table, target)
+from ..features import FEATURE_NAMES, OP_FEATURE_NAMES
 from .progress import Progress
 
 DEFAULT_ORDER = 22  # 4 MiB objects, as librbd reports
 
-# librbd's feature bits and the names `rbd info` shows for them
-FEATURE_NAMES = ((1, "layering"), (2, "striping"), (4, "exclusive-lock"), (8, "object-map"), (16, "fast-diff"),
-                 (32, "deep-flatten"), (64, "journaling"), (128, "data-pool"), (256, "operations"),
-                 (512, "migrating"), (1024, "non-primary"))
-OP_FEATURE_NAMES = ((1, "clone-parent"), (2, "clone-child"), (4, "group"), (8, "snap-trash"))
 
 
 def names_of(bits: int, table_: tuple) -> list[str]:

@@ -17,6 +17,7 @@ import time
 import uuid
 from typing import Callable
 
+from .. import features as feature_bits
 from ..errors import Error
 from .config import ServerConfig
 from .db import Database
@@ -52,7 +53,6 @@ _SCHEMA = (
         pool TEXT NOT NULL REFERENCES rbd_pools(name), namespace TEXT NOT NULL, key TEXT NOT NULL,
         data BLOB NOT NULL, mtime REAL NOT NULL, PRIMARY KEY (pool, namespace, key))""",
 )
-OP_CLONE_PARENT, OP_CLONE_CHILD = 1, 2  # RBD_OPERATION_FEATURE_*
 
 
 def _int_arg(value, what: str, minimum: int = 0) -> int:
@@ -108,7 +108,8 @@ class Catalog:
                                   (image_id,)))
         snaps = self.db.query("SELECT COUNT(*) FROM rbd_snaps WHERE image_id=?", (image_id,))[0][0]
         parent = self.parent_of(image_id)
-        op_features = (OP_CLONE_CHILD if parent else 0) | (OP_CLONE_PARENT if self.children_of(image_id) else 0)
+        op_features = ((feature_bits.OP_CLONE_CHILD if parent else 0)
+                       | (feature_bits.OP_CLONE_PARENT if self.children_of(image_id) else 0))
         return {"id": image_id, "pool": pool, "name": name, "owner": owner, "size": size,
                 "backend_size": backend, "features": features, "order": order, "created": created, "meta": meta,
                 "snapshot_count": snaps, "parent": parent, "op_features": op_features}
