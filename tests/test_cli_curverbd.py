@@ -97,9 +97,16 @@ def test_doctor_as_a_user_the_socket_shuts_out(daemon, good_setup):
     with open(conf, "w") as f:
         f.write(f"[global]\ncurverbd_socket = {daemon.socket}\n")
     os.chmod(conf, 0o644)
+    # The checkout itself may sit in a directory only root can enter (a clone under `mktemp -d`):
+    # give the user its own readable copy of the package.
+    src = os.path.join(daemon.base, "src")
+    shutil.copytree(os.path.join(ROOT, "curverbd"), os.path.join(src, "curverbd"),
+                    ignore=shutil.ignore_patterns("__pycache__", "lib", "*.so"))
+    for top, dirs, files in os.walk(src):
+        os.chmod(top, 0o755)
     proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SYSTEM_PYTHON, "-m",
                            "curverbd.cli.curverbd", "doctor", "--conf", conf],
-                          env=dict(env, PYTHONPATH=ROOT), cwd="/", capture_output=True, text=True, timeout=120)
+                          env=dict(env, PYTHONPATH=src), cwd="/", capture_output=True, text=True, timeout=120)
     lines = {line.split()[1].rstrip(":"): line for line in proc.stdout.splitlines()}
     assert proc.returncode == 1, proc.stderr
     assert lines["socket"].startswith(f"FAIL  socket: this user (nobody) cannot use {daemon.socket} (mode 0600")
