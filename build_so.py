@@ -39,7 +39,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 SHIM = os.path.join(ROOT, "shim_c")
 MODULE = "_curverbd_capi"
 # unity build: order matters only in that internal.h and the boundary come first
-C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "rangelock.c", "io.c",
+C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "io.c",
              "rados.c", "rados_objects.c", "rbd_image.c", "rbd_io.c", "rbd_options.c", "rbd_pacific.c"]
 STUB_BODY = {
     "int": "CRBD_API long {name}(void) {{ stub_called(\"{name}\"); return -EOPNOTSUPP; }}",

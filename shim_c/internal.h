@@ -54,6 +54,14 @@ struct crbd_req {
     uint64_t gen;               /* connection generation it was last sent on (0: not yet) */
 };
 
+/* A pipe that big write attachments pass through on their way to the socket (nebd_splice.c). */
+struct crbd_pipe { int rd, wr; size_t cap; };
+#define CRBD_SPLICE_MIN (64u << 10)   /* smaller attachments are cheaper to copy with sendmsg */
+/* Send the iovecs on sock through the pipe. 0, or -errno; *started says whether any byte left
+ * (if not, the caller may still send them another way). */
+int crbd_pipe_send(struct crbd_pipe *p, int sock, const struct iovec *iov, int iovcnt, int *started);
+void crbd_pipe_close(struct crbd_pipe *p);
+
 /* Work the receiver thread must not do itself (see crbd_conn_defer). */
 struct crbd_deferred { struct crbd_deferred *next; void (*fn)(void *); void *arg; };
 
@@ -61,6 +69,8 @@ struct crbd_conn {
     int sock;                   /* -1 while reconnecting; changed by the receiver under both locks */
     char *path;
     pthread_mutex_t send_lock;  /* one frame at a time on the socket; taken before lock */
+    struct crbd_pipe pipe;      /* for big attachments; used under send_lock */
+    int splice_failed;          /* logged once: big writes fell back to a copy */
     pthread_mutex_t lock;       /* table, state */
     int reconnecting;           /* the daemon is away: requests wait in the table, sent on reconnect */
     uint64_t gen;               /* connection generation: 1, then +1 per reconnect */

@@ -178,24 +178,46 @@ static int send_all(int sock, struct iovec *iov, int cnt)
     return 0;
 }
 
-/* Send one request frame on sock (send_lock held). A failure tears the socket down: the
- * receiver then reconnects and the request, still in the table, goes out again. */
+/* head (if any) and then iov, copied into the socket by sendmsg. */
+static int send_copied(int sock, const struct iovec *head, const struct iovec *iov, int iovcnt)
+{
+    int cnt = (head ? 1 : 0) + iovcnt;
+    struct iovec small[17], *all = cnt <= 17 ? small : malloc(sizeof *all * (size_t)cnt);
+    if (!all)
+        return -ENOMEM;
+    if (head)
+        all[0] = *head;
+    if (iovcnt)
+        memcpy(all + (head ? 1 : 0), iov, sizeof *iov * (size_t)iovcnt);
+    int r = send_all(sock, all, cnt);   /* send_all consumes its array: hence the copy */
+    if (all != small)
+        free(all);
+    return r;
+}
+
+/* Send one request frame on sock (send_lock held). A big attachment goes through the pipe (no
+ * copy); if the pipe cannot take it at all (odd memory, pipe limits) it is copied as usual.
+ * A failure tears the socket down: the receiver then reconnects and the request, still in the
+ * table, goes out again. */
 static int send_req(struct crbd_conn *c, int sock, struct crbd_req *req)
 {
     uint64_t attachment = req->op == CRBD_NEBD_WRITE ? req->size : 0;
-    char head[256];
-    size_t head_len = crbd_wire_request_head(head, sizeof head, req, attachment);
-    int cnt = 1 + (attachment ? req->iovcnt : 0);
-    struct iovec small[17], *iov = cnt <= 17 ? small : malloc(sizeof *iov * (size_t)cnt);
-    int r = -ENOMEM;
-    if (iov) {
-        iov[0].iov_base = head;
-        iov[0].iov_len = head_len;
-        if (attachment)
-            memcpy(iov + 1, req->iov, sizeof *iov * (size_t)req->iovcnt);
-        r = send_all(sock, iov, cnt);
-        if (iov != small)
-            free(iov);
+    char buf[256];
+    struct iovec head = { buf, crbd_wire_request_head(buf, sizeof buf, req, attachment) };
+    int r;
+    if (attachment >= CRBD_SPLICE_MIN) {
+        int started = 0;
+        r = send_copied(sock, &head, NULL, 0);
+        if (r == 0)
+            r = crbd_pipe_send(&c->pipe, sock, req->iov, req->iovcnt, &started);
+        if (r < 0 && r != -ENOMEM && !started && !c->splice_failed) {
+            c->splice_failed = 1;
+            crbd_log("zero-copy send to %s failed (%s); copying big writes", c->path, strerror(-r));
+        }
+        if (r < 0 && !started)
+            r = send_copied(sock, NULL, req->iov, req->iovcnt);
+    } else {
+        r = send_copied(sock, &head, req->iov, attachment ? req->iovcnt : 0);
     }
     if (r < 0) {
         if (r == -ENOMEM)
@@ -505,6 +527,7 @@ int crbd_conn_open(const char *path, struct crbd_conn **out)
         return -ENOMEM;
     }
     c->sock = sock;
+    c->pipe.rd = c->pipe.wr = -1;
     c->gen = 1;
     c->fork_gen = crbd_fork_generation;
     pthread_mutex_init(&c->lock, NULL);
@@ -574,6 +597,7 @@ void crbd_conn_close(struct crbd_conn *c)
     pthread_join(c->worker, NULL);
     if (c->sock >= 0)
         close(c->sock);
+    crbd_pipe_close(&c->pipe);
     pthread_cond_destroy(&c->work_cond);
     pthread_cond_destroy(&c->wake);
     pthread_mutex_destroy(&c->lock);
