@@ -110,10 +110,13 @@ static void sub_done(struct crbd_req *req, int ret)
 static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t len,
                        const struct iovec *iov, int iovcnt, uint64_t skip)
 {
-    uint64_t chunk = nebd_op == CRBD_NEBD_DISCARD ? DISCARD_CHUNK : CRBD_MAX_CHUNK;
     uint64_t done = 0;
     do {
-        uint64_t n = len - done < chunk ? len - done : chunk;
+        uint64_t n = len - done;
+        if (nebd_op == CRBD_NEBD_DISCARD)
+            n = n < DISCARD_CHUNK ? n : DISCARD_CHUNK;
+        else if (n > CRBD_STRIPE)   /* up to the next stripe boundary */
+            n = CRBD_STRIPE - (start + done) % CRBD_STRIPE;
         struct crbd_req *req = calloc(1, sizeof *req);
         if (req && iov && !(req->iov = crbd_iov_slice(iov, iovcnt, skip + done, n, &req->iovcnt))) {
             free(req);
@@ -130,7 +133,7 @@ static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t
         req->done = sub_done;
         req->arg = op;
         atomic_fetch_add(&op->pending, 1);
-        crbd_conn_submit(op->img->conn, req);
+        crbd_conn_submit(crbd_image_lane(op->img, req->offset), req);
         done += n;
     } while (done < len);
 }
@@ -360,7 +363,7 @@ static void step_deferred(void *op) { crbd_op_step(op); }
 void crbd_op_continue(struct crbd_op *op)
 {
     if (crbd_conn_on_receiver() && op->stage != ST_DONE)
-        crbd_conn_defer(op->img->conn, step_deferred, op);
+        crbd_conn_defer(crbd_image_lane(op->img, op->off), step_deferred, op);
     else
         crbd_op_step(op);
 }

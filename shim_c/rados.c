@@ -17,15 +17,32 @@ struct crbd_ioctx *crbd_ioctx_get(void *handle)
     return io && io->magic == CRBD_MAGIC_IOCTX ? io : NULL;
 }
 
-int crbd_cluster_conn(struct crbd_cluster *c, struct crbd_conn **out)
+/* Open every data connection not open yet (all of them at connect). */
+int crbd_cluster_connect_lanes(struct crbd_cluster *c)
+{
+    for (int i = 0; i < CRBD_LANES; i++) {
+        if (!c->lanes[i]) {
+            int r = crbd_conn_open(c->socket_path, &c->lanes[i]);
+            if (r < 0)
+                return r;
+        }
+    }
+    return 0;
+}
+
+void crbd_cluster_close_lanes(struct crbd_cluster *c)
+{
+    for (int i = 0; i < CRBD_LANES; i++) {
+        crbd_conn_close(c->lanes[i]);
+        c->lanes[i] = NULL;
+    }
+}
+
+int crbd_cluster_lanes(struct crbd_cluster *c, struct crbd_conn *out[CRBD_LANES])
 {
     pthread_mutex_lock(&c->lock);
-    int r = 0;
-    if (!c->connected)
-        r = -ENOTCONN;
-    else if (!c->conn)   /* dropped earlier: try once more for a new image */
-        r = crbd_conn_open(c->socket_path, &c->conn);
-    *out = c->conn;
+    int r = c->connected ? crbd_cluster_connect_lanes(c) : -ENOTCONN;
+    memcpy(out, c->lanes, sizeof c->lanes);
     pthread_mutex_unlock(&c->lock);
     return r;
 }
@@ -111,9 +128,11 @@ CRBD_API int rados_connect(rados_t cluster)
         r = -EIO;
     if (r == 0) {
         c->socket_path = path.data;
-        r = crbd_conn_open(c->socket_path, &c->conn);
+        r = crbd_cluster_connect_lanes(c);
         if (r == 0)
             c->connected = 1;
+        else
+            crbd_cluster_close_lanes(c);
     } else {
         free(path.data);
     }
@@ -126,7 +145,7 @@ CRBD_API void rados_shutdown(rados_t cluster)
     if (!c)
         return;
     c->magic = CRBD_MAGIC_DEAD;
-    crbd_conn_close(c->conn);
+    crbd_cluster_close_lanes(c);
     crbd_py_cluster_shutdown(c->py);
     pthread_mutex_destroy(&c->lock);
     free(c->socket_path);

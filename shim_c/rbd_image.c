@@ -115,12 +115,11 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
     int r = crbd_py_image_open(io->py, name, snap, read_only, &info);
     if (r < 0)
         return r;
-    struct crbd_conn *conn;
     struct crbd_image *img = calloc(1, sizeof *img);
     if (!img)
         r = -ENOMEM;
     else
-        r = crbd_cluster_conn(io->cluster, &conn);
+        r = crbd_cluster_lanes(io->cluster, img->lanes);
     if (r < 0) {
         free(img);
         crbd_py_image_close(info.handle);
@@ -128,7 +127,6 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
     }
     img->py = info.handle;
     img->cluster = io->cluster;
-    img->conn = conn;
     img->nebd_fd = info.nebd_fd;
     img->block_size = info.block_size ? info.block_size : 4096;
     atomic_init(&img->size, info.size);
