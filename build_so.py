@@ -15,11 +15,12 @@ Layout (verified with QEMU 7.2, fio 3.33 and Debian's python3-rados/python3-rbd 
 
 Which Python runs the control plane:
 - a C host (QEMU, fio, libvirt): the library starts the interpreter it was built with (--python),
-  whose sys.path (site-packages, PYTHONPATH) provides cffi and curverbd;
+  without `site` (no .pth hooks inside QEMU); the standard library comes from that interpreter and
+  _cffi_backend from its site-packages directory, appended to sys.path (shim_c/embed.c);
 - a Python host (Debian's /usr/bin/python3 loading python3-rados/python3-rbd, or our own Python
   using ctypes/cffi): the host's interpreter. If the host cannot import _cffi_backend, the build
-  interpreter's site-packages directory is appended to its sys.path (shim_c/embed.c). curverbd
-  is imported by location, never through the host's sys.path: the package around the
+  interpreter's site-packages directory is appended to its sys.path (shim_c/embed.c).
+- Either way curverbd is imported by location, never through sys.path: the package around the
   library when installed (<site-packages>/curverbd/lib/librados.so.2), else the source tree
   the library was built from (INIT_CODE below). An already imported curverbd is used as is.
   The host's sys.path and __main__ are left untouched otherwise.
@@ -46,11 +47,11 @@ STUB_BODY = {
     "void": "CRBD_API void {name}(void) {{ stub_called(\"{name}\"); }}",
     "ptr": "CRBD_API void *{name}(void) {{ stub_called(\"{name}\"); return NULL; }}",
 }
-# In a C host the interpreter we started imports curverbd from its own sys.path (PYTHONPATH
-# honoured). In a Python host (Debian's python3 loading python3-rbd), whose sys.path is its own
-# and left alone, curverbd is imported by location: the package around the library when
-# installed (<site>/curverbd/lib/librados.so.2), else the tree it was built from; an already
-# imported curverbd (a host that is our own Python) is used as is.
+# curverbd is imported by location, so the C side and the Python side always come from one
+# build: the package around the library when installed (<site>/curverbd/lib/librados.so.2),
+# else the tree it was built from. An already imported curverbd (a host that is our own Python)
+# is used as is. The host's sys.path is left alone (our interpreter in a C host runs without
+# `site`, see shim_c/embed.c).
 INIT_CODE = """
 import os
 import sys
@@ -75,7 +76,7 @@ def _import_curverbd(places):
 
 
 try:
-    if "curverbd" not in sys.modules and not lib.crbd_embedded():
+    if "curverbd" not in sys.modules:
         _pkg = os.path.dirname(os.path.dirname(os.fsdecode(ffi.string(lib.crbd_library_path()))))
         _places = [os.path.dirname(_pkg)] if os.path.basename(_pkg) == "curverbd" else []
         _import_curverbd(_places + [{source_root!r}])

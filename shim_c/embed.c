@@ -5,11 +5,15 @@
  *    longer exists, and so nebd connections opened before the fork know they are stale in the
  *    child (their threads are gone; the child makes its own with rados_connect);
  *  - crbd_ensure_python(): a pthread_once init with PyConfig (the build's interpreter as
- *    program name so its site-packages are used, no signal handlers), then cffi's own start.
+ *    program name so its standard library is found, no signal handlers, no `site`: the .pth
+ *    hooks of that Python's site-packages are not ours to run inside QEMU, and measured here they
+ *    cost ~100 ms of the first open), then cffi's own start. The control plane needs only the
+ *    standard library, _cffi_backend (its directory is put on sys.path) and curverbd (imported
+ *    by location, see build_so.py).
  *    A failure is -EIO from every export, never cffi's silent "return 0".
  *  - in a Python host (Debian's python3 running python3-rbd) the host's interpreter is used;
  *    if it cannot import _cffi_backend, the build interpreter's copy is appended to its
- *    sys.path (the init code then imports curverbd by location, see build_so.py).
+ *    sys.path, as in our own interpreter.
  * CRBD_PYTHON_EXE, CRBD_LIBPYTHON and CRBD_CFFI_DIR come from build_so.py. */
 #include "internal.h"
 
@@ -63,8 +67,8 @@ __attribute__((constructor)) static void crbd_constructor(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-/* Runs in the host's interpreter, in a namespace of its own (the host's __main__ is untouched). */
-static void host_find_cffi_backend(void)
+/* Runs in the interpreter, in a namespace of its own (a host's __main__ is untouched). */
+static void find_cffi_backend(void)
 {
     static const char code[] =
         "import importlib.util, sys\n"
@@ -93,6 +97,7 @@ static void init_python(void)
         PyConfig_InitPythonConfig(&config);
         config.install_signal_handlers = 0;
         config.parse_argv = 0;
+        config.site_import = 0;
         PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, CRBD_PYTHON_EXE);
         if (!PyStatus_Exception(status))
             status = Py_InitializeFromConfig(&config);
@@ -105,8 +110,7 @@ static void init_python(void)
         we_own_python = 1;
         PyEval_SaveThread();   /* cffi and our callbacks take the GIL when they need it */
     }
-    else
-        host_find_cffi_backend();
+    find_cffi_backend();
     if (cffi_start_python() != 0) {
         crbd_log("the curverbd control plane failed to load (see the traceback above); "
                  "every call returns -EIO");

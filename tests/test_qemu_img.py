@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -104,13 +105,17 @@ def test_daemon_not_running(daemon, rbd_env, client_log):  # noqa: F811
     assert daemon.socket in log_text(client_log)
 
 
-def test_broken_control_plane_is_an_error_not_silent_success(daemon, rbd_env, tmp_path, client_log):  # noqa: F811
-    """If the embedded Python cannot load curverbd, every call is -EIO (never cffi's 0)."""
+def test_broken_control_plane_is_an_error_not_silent_success(daemon, rbd_env, capi_libs, tmp_path,  # noqa: F811
+                                                             client_log):
+    """If the embedded Python cannot load curverbd, every call is -EIO (never cffi's 0). The
+    libraries are installed inside a curverbd package that is broken, which they then import."""
     make_pool(daemon, "pool")
-    broken = tmp_path / "broken" / "curverbd"
-    broken.mkdir(parents=True)
+    broken = tmp_path / "site" / "curverbd"
+    (broken / "lib").mkdir(parents=True)
     (broken / "__init__.py").write_text("raise ImportError('deliberately broken')\n")
-    env = dict(rbd_env, PYTHONPATH=str(broken.parent))
+    for name in ("librados.so.2", "librbd.so.1"):
+        shutil.copy(os.path.join(capi_libs, name), broken / "lib" / name)
+    env = dict(rbd_env, LD_LIBRARY_PATH=str(broken / "lib"))
     proc = run(["qemu-img", "create", "-f", "raw", "rbd:pool/never", "1M"], env, check=False)
     assert proc.returncode == 1
     assert "error initializing: Input/output error" in proc.stderr
