@@ -6,12 +6,16 @@
  * reply buffer (read data lands right behind its reply head, so one send() carries a whole
  * batch). It stops at the first frame it does not answer (anything else, any error, any doubt)
  * and leaves that frame to the Python service, which owns every rule and every error message.
+ * A big Write it would answer whose attachment is still arriving is not received into the buffer:
+ * crbd_splice_write() moves the rest from the socket through a pipe into the data file (splice:
+ * the daemon copies each byte once, into the page cache).
  * It runs without the GIL and touches no Python object: the caller pins the listed volumes. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* fallocate */
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -33,6 +37,10 @@
 /* Reads of at least this size are not copied into the reply buffer: crbd_send() hands their pages
  * from the page cache to the socket with sendfile (no copy in the daemon on this kernel). */
 #define SPLICE_MIN (128u << 10)
+/* Writes of at least this size whose attachment is not all in the receive buffer yet take the rest
+ * from the socket by splice (crbd_splice_write) instead of being received into the buffer. */
+#define SPLICE_WRITE_MIN (128u << 10)
+#define PAGE 4096u
 #define HEAD_MAX 64             /* a reply head: 12 + meta (<= 4 + 11 + 6) + payload 2 */
 
 static const char SERVICE[] = "nebd.client.NebdFileService";
@@ -248,6 +256,10 @@ struct crbd_volume { int nebd_fd; int data_fd; int64_t length; int64_t blocksize
 
 struct crbd_splice { size_t at; int fd; uint64_t offset, size; };   /* read data sent from fd at out[at] */
 
+/* The big write crbd_serve() left for crbd_splice_write(): its volume (index in volumes), its
+ * correlation id, where it goes, and where its attachment starts in the receive buffer. */
+struct crbd_bigwrite { int volume; uint64_t cid, offset, size; size_t at; };
+
 struct crbd_batch {
     unsigned char *buf;       /* receive buffer; frames in [pos, end) */
     size_t pos, end;
@@ -260,13 +272,16 @@ struct crbd_batch {
     int max_changes;
     struct crbd_splice *splices;
     int nsplices, max_splices;
+    struct crbd_bigwrite big;
 };
 
-enum { CRBD_MORE = 0, CRBD_PYTHON = 1, CRBD_OUT_FULL = 2 };
+enum { CRBD_MORE = 0, CRBD_PYTHON = 1, CRBD_OUT_FULL = 2, CRBD_SPLICE = 3 };
 
 /* Answer frames from b->pos on; b->pos ends at the first frame not answered. Returns CRBD_MORE
- * (the rest is an incomplete frame: receive more), CRBD_PYTHON (the frame at pos is Python's)
- * or CRBD_OUT_FULL (send the replies, then call again). */
+ * (the rest is an incomplete frame: receive more), CRBD_PYTHON (the frame at pos is Python's),
+ * CRBD_OUT_FULL (send the replies, then call again) or CRBD_SPLICE (the frame at pos is a big
+ * write this loop answers whose attachment is still arriving: b->big describes it; send the
+ * replies, then call crbd_splice_write). */
 int crbd_serve(struct crbd_batch *b)
 {
     for (;;) {
@@ -278,22 +293,38 @@ int crbd_serve(struct crbd_batch *b)
         uint32_t meta = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
         if (memcmp(h, "PRPC", 4) || body > MAX_BODY || meta > body)
             return CRBD_PYTHON;   /* Python names the protocol error */
-        if (avail - 12 < body)
+        int whole = avail - 12 >= body;
+        /* an incomplete frame is only looked at for a big write: anything else waits for its end */
+        int refuse = whole ? CRBD_PYTHON : CRBD_MORE;
+        if (!whole && avail - 12 < meta)
             return CRBD_MORE;
         const unsigned char *m = h + 12, *fend = m + body;
         struct req r = { 0 };
         if (parse_meta(m, m + meta, &r) < 0 || r.att > (uint64_t)(body - meta))
-            return CRBD_PYTHON;
+            return refuse;
         const unsigned char *att = fend - r.att;
+        if (!whole && (r.op != OP_WRITE || r.att < SPLICE_WRITE_MIN || avail - 12 < body - r.att))
+            return CRBD_MORE;
         if (parse_payload(m + meta, att, &r) < 0)
-            return CRBD_PYTHON;
+            return refuse;
         struct crbd_volume *v = NULL;
+        int vi = -1;
         for (int i = 0; i < b->nvolumes; i++)
             if (b->volumes[i].nebd_fd == r.fd && b->volumes[i].data_fd >= 0)
-                v = &b->volumes[i];
+                v = &b->volumes[vi = i];
         if (!v || r.offset > (uint64_t)v->length || r.size > (uint64_t)v->length - r.offset ||
             (v->align_check && ((r.offset | r.size) & (uint64_t)(v->blocksize - 1))))
-            return CRBD_PYTHON;
+            return refuse;
+        if (!whole) {
+            if (r.att != r.size)
+                return CRBD_MORE;   /* Python refuses it once it is all there */
+            b->big.volume = vi;
+            b->big.cid = r.cid;
+            b->big.offset = r.offset;
+            b->big.size = r.size;
+            b->big.at = (size_t)(att - b->buf);
+            return CRBD_SPLICE;
+        }
         if (r.op == OP_READ && r.size >= SPLICE_MIN) {
             if (b->out_cap - b->out_len < HEAD_MAX || b->nsplices >= b->max_splices)
                 return CRBD_OUT_FULL;
@@ -389,4 +420,113 @@ int crbd_send(int sock, struct crbd_batch *b)
     b->out_len = 0;
     b->nsplices = 0;
     return r;
+}
+
+/* The pipe a connection splices big writes through (its read end non-blocking: a bookkeeping
+ * mistake fails the connection instead of hanging it), and its capacity in bytes. */
+struct crbd_pipe { int r, w; size_t size; };
+
+enum { BOUNCE = 16u << 10 };   /* bytes per read()/pwrite() when splice cannot be used */
+
+/* 0 once fd (a non-blocking socket) may have data, -1 with errno if poll fails. */
+static int wait_readable(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    return poll(&p, 1, -1) < 0 && errno != EINTR ? -1 : 0;
+}
+
+/* Move n bytes (n > 0) from the pipe to fd at *pos, in pieces ending on WRITE_PIECE boundaries
+ * (small folios, as write_all). Bytes the file refuses are read out of the pipe and dropped;
+ * *err keeps the first refusal's errno, after which everything is dropped. -errno if the pipe fails. */
+static int pipe_to_file(const struct crbd_pipe *p, int fd, uint64_t *pos, size_t n, int *err)
+{
+    unsigned char bounce[BOUNCE];
+    while (n > 0) {
+        size_t piece = WRITE_PIECE - (size_t)(*pos % WRITE_PIECE);
+        if (piece > n)
+            piece = n;
+        if (!*err) {
+            loff_t at = (loff_t)*pos;
+            ssize_t k = splice(p->r, NULL, fd, &at, piece, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            if (k > 0) {
+                *pos += (uint64_t)k;
+                n -= (size_t)k;
+                continue;
+            }
+            if (k < 0 && errno == EINTR)
+                continue;
+        }
+        /* splice refused (or an earlier error): take the bytes out of the pipe ourselves */
+        if (piece > sizeof bounce)
+            piece = sizeof bounce;
+        ssize_t k = read(p->r, bounce, piece);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        if (!*err && write_all(fd, bounce, (uint64_t)k, *pos) < 0)
+            *err = errno ? errno : EIO;
+        *pos += (uint64_t)k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The write crbd_serve() returned CRBD_SPLICE for: its attachment bytes already in the buffer
+ * (whole pages written from there, the tail through the pipe, so the file sees page-aligned
+ * pieces) and the rest spliced socket -> pipe -> file; blocks until the attachment is all in.
+ * The frame is then consumed (b->pos = b->end). Returns 0 with the kOK reply appended to the
+ * replies (call with them sent: out_len 0), a positive errno if the file refused the data (the
+ * whole attachment was still consumed: the caller answers the error), or -errno if the stream
+ * broke mid-attachment (-EPIPE: the peer closed it): the connection must close. */
+int crbd_splice_write(int sock, const struct crbd_pipe *p, struct crbd_batch *b)
+{
+    const struct crbd_bigwrite *w = &b->big;
+    int fd = b->volumes[w->volume].data_fd, err = 0, r;
+    const unsigned char *src = b->buf + w->at;
+    uint64_t have = b->end - w->at, pos = w->offset;
+    uint64_t direct = (pos + have) & ~(uint64_t)(PAGE - 1);
+    direct = direct > pos ? direct - pos : 0;
+    if (direct && write_all(fd, src, direct, pos) < 0)
+        err = errno ? errno : EIO;
+    pos += direct;
+    size_t inpipe = 0;
+    while (!err && inpipe < have - direct) {   /* < 1 page into an empty pipe: never blocks */
+        ssize_t k = write(p->w, src + direct + inpipe, have - direct - inpipe);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? -errno : -EIO;
+        inpipe += (size_t)k;
+    }
+    if (err)
+        pos += have - direct;
+    uint64_t rest = w->size - have;   /* still in the socket */
+    while (rest > 0) {
+        size_t room = p->size > inpipe ? p->size - inpipe : 0;
+        if (room > rest)
+            room = (size_t)rest;
+        ssize_t k = room ? splice(sock, NULL, p->w, NULL, room, SPLICE_F_MOVE) : 0;
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN && wait_readable(sock) == 0)
+                continue;
+            return -errno;
+        }
+        if (k == 0 && room)
+            return -EPIPE;   /* the peer closed the stream mid-attachment */
+        rest -= (uint64_t)k;
+        inpipe += (size_t)k;
+        if ((r = pipe_to_file(p, fd, &pos, inpipe, &err)) < 0)
+            return r;
+        inpipe = 0;
+    }
+    if (inpipe && (r = pipe_to_file(p, fd, &pos, inpipe, &err)) < 0)
+        return r;
+    b->pos = b->end;
+    if (err)
+        return err;
+    b->out_len += reply_head(b->out + b->out_len, w->cid, 0);
+    return 0;
 }

@@ -21,15 +21,19 @@ SOURCE = os.path.join(HERE, "_fastloop.c")
 CDEF = """
 struct crbd_volume { int nebd_fd; int data_fd; int64_t length; int64_t blocksize; int align_check; };
 struct crbd_splice { size_t at; int fd; uint64_t offset, size; };
+struct crbd_bigwrite { int volume; uint64_t cid, offset, size; size_t at; };
+struct crbd_pipe { int r, w; size_t size; };
 struct crbd_batch {
     unsigned char *buf; size_t pos, end;
     unsigned char *out; size_t out_len, out_cap;
     struct crbd_volume *volumes; int nvolumes;
     int changes; size_t *changed; int max_changes;
     struct crbd_splice *splices; int nsplices, max_splices;
+    struct crbd_bigwrite big;
 };
 int crbd_serve(struct crbd_batch *b);
 int crbd_send(int sock, struct crbd_batch *b);
+int crbd_splice_write(int sock, const struct crbd_pipe *p, struct crbd_batch *b);
 """
 
 

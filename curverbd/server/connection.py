@@ -5,6 +5,10 @@ handled in place (write data goes from this buffer straight to the volume).
 The common data requests (aligned Read/Write/Discard on a plain volume) are
 answered by the C frame loop (fastpath.py, _fastloop.c) when it is built;
 everything else, and everything when it is not, by the Python services.
+A big write the C loop answers whose attachment is still arriving is spliced
+from the socket into the volume instead (its data never enters the buffer);
+right after one, the next wakeup receives only a few KiB, so the head of the
+next big write is seen before its attachment is copied.
 Replies to the frames of one wakeup are gathered and go out together in one
 ``sendmsg([head, attachment, head, ...])`` (read data is never copied into a
 frame); replies made on other threads (Flush, from the flush pool) are sent at
@@ -13,6 +17,7 @@ closes this connection only.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -29,6 +34,8 @@ BIG_BUFFER = (4 << 20) + (64 << 10)  # grown size: several 1 MiB writes per wake
 MAX_KEPT = 16 << 20  # a buffer grown beyond this is dropped once its frame is done
 SEND_BUFFER = 4 << 20  # socket send buffer asked for
 MAX_PARTS = 512    # buffers per sendmsg, well below IOV_MAX
+HEAD_RECV = 4096   # bytes received right after a spliced write: the next frame's head, little data
+SMALL_PENDING = 64 << 10  # a partial frame this small is moved to the front, not given a bigger buffer
 HEADER = framing.HEADER_SIZE
 
 
@@ -132,6 +139,10 @@ class Connection:
             log.exception("%s: connection handler failed", self.peer)
             cause = f"internal error: {exc}"
         self.flush_replies()  # answers to the frames before a bad one still go out
+        if self.fast is not None:
+            self.fast.close()
+            if self.fast.spliced:
+                cause += f" ({self.fast.spliced} big writes spliced)"
         log.info("connection from %s closed: %s", self.peer, cause)
         with self._async_done:
             self._async_done.wait_for(lambda: self._async == 0, timeout=60)
@@ -152,7 +163,8 @@ class Connection:
                 need = HEADER
                 if pending >= HEADER:
                     need += framing.parse_header(view[start:start + HEADER])[0]
-                if need > len(buf):
+                # a short partial frame may be a big write the C loop splices: its head is enough
+                if need > len(buf) and (pending >= SMALL_PENDING or fast is None):
                     buf = bytearray(max(need, BIG_BUFFER))
                     new = memoryview(buf)
                     new[:pending] = view[start:end]
@@ -160,7 +172,11 @@ class Connection:
                 else:
                     view[:pending] = view[start:end]
                 start, end = 0, pending
-            n = recv_into(view[end:])
+            if fast is not None and fast.expect_big and start == end:
+                fast.expect_big = False
+                n = recv_into(view[end:end + HEAD_RECV])
+            else:
+                n = recv_into(view[end:])
             if n == 0:
                 return "peer closed mid-frame" if end > start else "peer closed"
             end += n
@@ -174,6 +190,12 @@ class Connection:
                     if rc == fastpath.OUT_FULL:
                         self.flush_replies()
                         continue
+                    if rc == fastpath.SPLICE:
+                        cause = self._splice()
+                        if cause:
+                            return cause
+                        start = end
+                        break
                 body_size, meta_size = framing.parse_header(view[start:start + HEADER])
                 stop = start + HEADER + body_size
                 if stop > end:
@@ -188,6 +210,23 @@ class Connection:
                 if len(buf) > MAX_KEPT:  # drop a huge buffer once its frame is done
                     buf = bytearray(BUFFER)
                     view = memoryview(buf)
+
+    def _splice(self) -> str | None:
+        """The big write at the C loop's position, its attachment spliced from the socket (after the
+        replies so far are out: it may wait for the peer). None, or why the connection must close."""
+        self.flush_replies()
+        if not self.alive:
+            return "reply not delivered"
+        err, cid = self.fast.splice(self.sock.fileno())
+        if err < 0:
+            if err == -errno.EPIPE:
+                return "peer closed mid-frame"
+            return f"socket error in a write's attachment: {os.strerror(-err)}"
+        if err > 0:  # the file refused the data; answered as the Python service answers a failed write
+            msg = f"Write: {OSError(err, os.strerror(err))}"
+            log.info("Write failed: %s", msg)
+            self.services[messages.FILE_SERVICE].fail_later("Write", self, cid, msg)
+        return None
 
     def _handle(self, body: memoryview, meta_size: int) -> None:
         plain = fastwire.request_meta(body[:meta_size])

@@ -8,10 +8,15 @@ head during a call makes the writes of that call go again through Volume (which 
 head under its lock), as Volume.write itself does when its head moves. Extends only widen
 what C refuses and hands to Python; anything C does not answer is answered by the Python service.
 
+Big writes whose attachment is still arriving (SPLICE) are moved from the socket through this
+connection's pipe into the data file by crbd_splice_write; their data never enters the receive
+buffer, so a redo after a head moved reads it back from the old head's file (still open: pinned).
+
 ``CURVERBD_FASTPATH=0`` turns the C loop off (the pure-Python path serves everything).
 """
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
 import os
@@ -22,7 +27,8 @@ from .volume import Volume
 
 log = logging.getLogger("curverbd.server.fastpath")
 
-MORE, PYTHON, OUT_FULL = 0, 1, 2
+MORE, PYTHON, OUT_FULL, SPLICE = 0, 1, 2, 3
+PIPE_SIZE = 1 << 20                 # asked for the splice pipe (capped by /proc/sys/fs/pipe-max-size)
 OUT_SIZE = (4 << 20) + (64 << 10)   # replies of one call: four 1 MiB reads and their heads
 MAX_VOLUMES = 16
 MAX_CHANGES = 1024
@@ -50,6 +56,8 @@ def load():
             build_fastpath.build()
             importlib.invalidate_caches()
             mod = importlib.import_module(f"{__package__}.{name}")
+        for struct in ("crbd_batch", "crbd_volume", "crbd_splice", "crbd_pipe"):
+            mod.ffi.sizeof(f"struct {struct}")  # a build disagreeing with the cdef fails here, not per connection
     except Exception as exc:  # no compiler, read-only install, ...: the Python path serves everything
         log.warning("C frame loop unavailable, serving in Python: %s", exc)
         return None
@@ -67,6 +75,9 @@ class FastLoop:
         self.kept: list = []          # earlier pins, while replies read from their files are unsent
         self.batch = None
         self._buf = None
+        self._pipe = None
+        self.spliced = 0              # big writes spliced on this connection
+        self.expect_big = False       # the last frame was spliced: the next may be too
 
     def learn(self, method: str, payload) -> None:
         """Remember the fd of a data request the Python service answered: the next calls may serve it."""
@@ -137,6 +148,41 @@ class FastLoop:
                     break
         return rc, b.pos
 
+    def splice(self, sock_fd: int) -> tuple[int, int]:
+        """Write the big write ``serve`` returned SPLICE for, its attachment taken from the socket
+        (the replies so far must be sent: this may block). (0 or a positive errno the file refused
+        the data with, its correlation id); -errno if the stream broke (the connection must close)."""
+        if self._pipe is None:
+            self._pipe = self._open_pipe()
+        b = self.batch
+        rc = self.lib.crbd_splice_write(sock_fd, self._pipe, b)
+        big = b.big
+        if rc == 0:
+            self.spliced += 1
+            self.expect_big = True
+            state, head = self.pins[big.volume]
+            if state.head is not head:
+                self._redo_spliced(head, self._volumes[big.volume].nebd_fd, big.offset, big.size)
+        return rc, big.cid
+
+    def _open_pipe(self):
+        r, w = os.pipe2(os.O_CLOEXEC)
+        os.set_blocking(r, False)
+        try:
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+        except OSError:  # above pipe-max-size for this user: the default works, in smaller steps
+            pass
+        pipe = self.ffi.new("struct crbd_pipe *")
+        pipe.r, pipe.w, pipe.size = r, w, fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)
+        return pipe
+
+    def close(self) -> None:
+        """Release the pipe (the connection is done)."""
+        pipe, self._pipe = self._pipe, None
+        if pipe is not None:
+            os.close(pipe.r)
+            os.close(pipe.w)
+
     def pending(self) -> bool:
         b = self.batch
         return b is not None and (b.out_len > 0 or b.nsplices > 0)
@@ -169,3 +215,19 @@ class FastLoop:
                     vol.discard(req["offset"], req["size"])
             except OSError as exc:
                 log.error("redo of a change on fd %d after its head moved failed: %s", req["fd"], exc)
+
+    def _redo_spliced(self, old, fd: int, offset: int, size: int) -> None:
+        """A head moved during a spliced write: write its data, read back from the old head, again."""
+        data = bytearray(size)
+        view = memoryview(data)
+        try:
+            done = 0
+            while done < size:
+                n = os.preadv(old.fd, [view[done:]], offset + done)
+                if n <= 0:
+                    break  # past the old file's end: zeros
+                done += n
+            _, vol = self.files.get(fd)
+            vol.write(offset, data)
+        except OSError as exc:
+            log.error("redo of a write on fd %d after its head moved failed: %s", fd, exc)
