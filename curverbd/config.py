@@ -14,12 +14,17 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from .errors import Error
 
 DEFAULT_CONF = "/etc/ceph/ceph.conf"
 DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # nebd-server's default listen.address
+
+def user_id(name: str) -> str:
+    """``client.NAME`` -> ``NAME`` (a bare NAME is returned as is)."""
+    return name[len("client."):] if name.startswith("client.") else name
+
 
 # Built-in defaults of the keys we know; any other key reads as unset.
 DEFAULTS: dict[str, str] = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from .config import user_id  # noqa: F401  (part of this module's API)
 from .errors import Error
 
 PREFIX = "rbd:"
@@ -25,11 +26,6 @@ class ImageSpec:
     user: str | None = None          # from id=, without "client."
     conf: str | None = None          # from conf=
     options: dict[str, str] = field(default_factory=dict)  # other key=value pairs, in order
-
-
-def user_id(name: str) -> str:
-    """``client.NAME`` -> ``NAME`` (a bare NAME is returned as is)."""
-    return name[len("client."):] if name.startswith("client.") else name
 
 
 def _split(text: str, delim: str) -> tuple[str, str | None]:

@@ -7,12 +7,11 @@ import threading
 from typing import Any
 
 from ..catalog.client import CatalogClient
-from ..config import Config
+from ..config import Config, user_id
 from ..errors import Error
 from ..nebd import messages
 from ..nebd.client import NebdClient
 from ..nebd.connection import block_signals
-from ..spec import user_id
 from .ioctx import IoCtx
 
 HEARTBEAT_INTERVAL = 5.0  # seconds, like nebd's part1 (heartbeat.intervalS)

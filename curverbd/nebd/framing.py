@@ -9,7 +9,7 @@ a separate buffer and never copied into the frame head.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 
 from . import messages
 from .protobuf import DecodeError
@@ -24,11 +24,9 @@ class FrameError(ValueError):
     """The byte stream is not baidu_std; the connection cannot be trusted further."""
 
 
-@dataclass
-class Frame:
-    meta: dict
-    payload: memoryview
-    attachment: memoryview
+class Frame(namedtuple("Frame", "meta payload attachment")):
+    """One parsed frame: RpcMeta (dict), payload and attachment (views into the receive buffer)."""
+    __slots__ = ()
 
     @property
     def correlation_id(self) -> int:

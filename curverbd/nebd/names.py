@@ -7,18 +7,16 @@ last two ``_``. So owners can never contain ``_``; volume names may.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from collections import namedtuple
 
 from ..errors import Error
 
 CURVE_PREFIX = "cbd"
 
 
-@dataclass(frozen=True)
-class NebdName:
-    path: str       # Curve absolute path, e.g. /rbd/vol1
-    owner: str
-    conf: str = ""  # Curve client conf path (unused by the stand-in)
+class NebdName(namedtuple("NebdName", "path owner conf", defaults=("",))):
+    """Curve absolute path (e.g. /rbd/vol1), owner, and the Curve client conf path (unused here)."""
+    __slots__ = ()
 
     def __str__(self) -> str:
         return format_name(self.path, self.owner, self.conf)

@@ -7,7 +7,7 @@ by ``decode`` so a peer's malformed message never becomes a half-filled reply.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 from typing import Any, Callable
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
@@ -17,14 +17,10 @@ class DecodeError(ValueError):
     """The bytes are not a valid encoding of the expected message."""
 
 
-@dataclass(frozen=True)
-class Field:
-    number: int
-    name: str
-    kind: str  # int32 int64 uint32 uint64 bool enum string bytes message
-    required: bool = False
-    repeated: bool = False
-    message: "Message | None" = None
+# kind: int32 int64 uint32 uint64 bool enum string bytes message; message: the Message of a
+# message-typed field. (A namedtuple, not a dataclass: this module is imported inside QEMU at
+# the first open, where dataclasses' import chain costs a few tens of ms.)
+Field = namedtuple("Field", "number name kind required repeated message", defaults=(False, False, None))
 
 
 def encode_varint(value: int) -> bytes:
