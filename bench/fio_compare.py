@@ -3,6 +3,7 @@
 
     python3 bench/fio_compare.py [--runtime 5] [--size 1G] [--out bench/out/fio_compare.json]
                                  [--backends curverbd,raw-file,qemu-nbd] [--jobs NAME,...] [--no-host]
+                                 [--daemon-args '--writeback-interval 0']
 
 Every backend gets the same jobs (4 KiB random read/write at queue depth 1 and 32,
 1 MiB sequential read/write at depth 8) on a 1 GiB data set that was written in
@@ -113,13 +114,14 @@ def main() -> int:
     parser.add_argument("--jobs", default="", help="comma-separated subset of the job names")
     parser.add_argument("--no-host", action="store_true", help="skip the qemu-img convert / first-open part")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "fio_compare.json"))
+    parser.add_argument("--daemon-args", default="", help="extra curverbd-server options, e.g. '--writeback-interval 0'")
     opts = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="crbd-bench-")
     lib = os.path.join(work, "lib")
     subprocess.run([sys.executable, os.path.join(ROOT, "build_so.py"), "--out", lib], check=True,
                    stdout=subprocess.DEVNULL)
-    daemon = new_daemon().start()
+    daemon = new_daemon(*opts.daemon_args.split()).start()
     nbd = None
     try:
         subprocess.run([sys.executable, "-m", "curverbd.cli.ceph", "osd", "pool", "create", "bench"],

@@ -37,6 +37,7 @@ class ServerConfig:
     max_volume_size: int = 20 << 40        # mds.curvefs.maxFileLength
     align_check: bool = True
     heartbeat_timeout: float = 30.0
+    writeback_interval: float = 0.1        # seconds between writeback kicks (writeback.py); 0: off
     daemonize: bool = False
     pid_file: str | None = None
 
@@ -52,6 +53,8 @@ class ServerConfig:
             raise ValueError("--min-volume-size and --max-volume-size must be multiples of --segment-size")
         if self.heartbeat_timeout <= 0:
             raise ValueError("--heartbeat-timeout must be positive")
+        if self.writeback_interval < 0:
+            raise ValueError("--writeback-interval must not be negative")
 
     @property
     def lock_path(self) -> str:

@@ -40,12 +40,16 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     p.add_argument("--no-align-check", action="store_true", help="accept I/O not aligned to the block size")
     p.add_argument("--heartbeat-timeout", type=float, default=30.0,
                    help="seconds without heartbeat before a file's backend handle is closed")
+    p.add_argument("--writeback-interval", type=float, default=0.1,
+                   help="seconds between starting the disk writes of written data, so that flushes "
+                        "find little to write (0: leave it to the kernel)")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,
                           min_volume_size=a.min_volume_size, segment_size=a.segment_size,
                           max_volume_size=a.max_volume_size, align_check=not a.no_align_check,
-                          heartbeat_timeout=a.heartbeat_timeout, daemonize=a.daemonize,
+                          heartbeat_timeout=a.heartbeat_timeout, writeback_interval=a.writeback_interval,
+                          daemonize=a.daemonize,
                           pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
     try:
         config.validate()

@@ -162,6 +162,10 @@ class OpenFiles:
                 self._save()
             return live
 
+    def volumes(self) -> list[Volume]:
+        """The backend handles open now (a snapshot taken without the lock, like lookups)."""
+        return [v for v in [f.volume for f in list(self._files.values())] if v is not None]
+
     def close_all(self) -> None:
         with self.lock:
             for f in self._files.values():

@@ -1,4 +1,4 @@
-"""The daemon's lifetime: state, services, the accept loop, the heartbeat checker, graceful stop."""
+"""The daemon's lifetime: state, services, the accept loop, the heartbeat checker, writeback, graceful stop."""
 from __future__ import annotations
 
 import logging
@@ -16,6 +16,7 @@ from .db import Database
 from .nebd_service import NebdFileService, NebdHeartbeatService
 from .openfiles import OpenFiles
 from .store import Store
+from .writeback import WritebackBehind
 
 log = logging.getLogger("curverbd.server")
 
@@ -37,6 +38,7 @@ class Server:
         self.connections: dict[Connection, threading.Thread] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
+        self.writeback = WritebackBehind(self.files, config.writeback_interval, self.stopping)
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
 
     def request_stop(self) -> None:
@@ -51,6 +53,7 @@ class Server:
         """Accept connections until request_stop(), then stop gracefully."""
         checker = threading.Thread(target=self._check_heartbeats, name="heartbeat", daemon=True)
         checker.start()
+        self.writeback.start()
         log.info("serving on %s (data %s)", self.config.socket, self.config.data_dir)
         with selectors.DefaultSelector() as sel:
             sel.register(self.listener, selectors.EVENT_READ)
@@ -61,6 +64,7 @@ class Server:
                         self._accept()
         self._stop()
         checker.join()
+        self.writeback.join()
 
     def _accept(self) -> None:
         try:
