@@ -50,6 +50,8 @@ def chart(results: dict, rows: list[dict], path: str) -> bool:
     except ImportError:
         print("matplotlib missing: no chart (pip install matplotlib)", file=sys.stderr)
         return False
+    if not results:   # only the host part was run (--jobs matched nothing): no chart to draw
+        return False
     backends = ["curverbd", "qemu-nbd", "raw-file"]
     colours = {"curverbd": "tab:blue", "qemu-nbd": "tab:orange", "raw-file": "tab:gray"}
     jobs = list(results)
