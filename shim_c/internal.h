@@ -80,6 +80,9 @@ struct crbd_conn {
     pthread_mutex_t lock;       /* table, state */
     int reconnecting;           /* the daemon is away: requests wait in the table, sent on reconnect */
     uint64_t gen;               /* connection generation: 1, then +1 per reconnect */
+    double connected_at;        /* when the current socket was made (monotonic s) */
+    unsigned quick_drops;       /* connections dropped unanswered right after being made, in a row */
+    int answered;               /* a reply came on the current socket */
     pthread_cond_t wake;        /* ends a reconnect pause when the connection is closed */
     unsigned fork_gen;          /* crbd_fork_generation at open: in a fork child the threads are gone */
     struct crbd_req *table[CRBD_TABLE_SIZE];

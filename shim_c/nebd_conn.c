@@ -28,6 +28,11 @@
 #define RETRY_INTERVAL_US      100000L    /* first retry and growth step: rpcRetryIntervalUs */
 #define RETRY_MAX_INTERVAL_US  64000000L  /* cap of the growing pause: rpcRetryMaxIntervalUs */
 #define WAIT_LOG_INTERVAL_S    10.0       /* "still waiting" line while the daemon stays away */
+/* A connection dropped sooner than this after it was made, without one reply on it, counts as a
+ * failed retry (the daemon fails on something we keep resending, or drops every connection): the
+ * pause grows, never a busy reconnect loop. One that answered anything reconnects at once, so a
+ * busy client rides restarts quickly. */
+#define SHORT_LIVED_S          1.0
 
 _Atomic unsigned crbd_fork_generation;
 
@@ -361,6 +366,7 @@ static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small,
         }
         pthread_mutex_lock(&c->lock);
         struct crbd_req *req = table_take(c, rep.cid);
+        c->answered = 1;
         pthread_mutex_unlock(&c->lock);
         int ret = -reply_errno(&rep);
         if (ret < 0 && req)
@@ -457,6 +463,12 @@ static int reconnect(struct crbd_conn *c, const char *cause)
     if (closing)
         return 0;
     double started = now_s(), logged = started;
+    pthread_mutex_lock(&c->lock);
+    int unanswered = !c->answered;
+    pthread_mutex_unlock(&c->lock);
+    c->quick_drops = unanswered && started - c->connected_at < SHORT_LIVED_S ? c->quick_drops + 1 : 0;
+    if (c->quick_drops && pause_unless_closing(c, retry_pause_us(c->quick_drops, 0)))
+        return 0;
     unsigned attempt = 0;
     int sock, err = 0;
     while ((sock = connect_socket(c->path, &err)) < 0) {
@@ -478,6 +490,8 @@ static int reconnect(struct crbd_conn *c, const char *cause)
     size_t waiting = c->inflight;
     if (!closing) {
         c->sock = sock;
+        c->connected_at = now_s();
+        c->answered = 0;
         c->gen++;
         c->reconnecting = 0;
     }
@@ -527,6 +541,7 @@ int crbd_conn_open(const char *path, struct crbd_conn **out)
         return -ENOMEM;
     }
     c->sock = sock;
+    c->connected_at = now_s();
     c->pipe.rd = c->pipe.wr = -1;
     c->gen = 1;
     c->fork_gen = crbd_fork_generation;

@@ -110,6 +110,9 @@ class Connection:
         self._heads: dict[tuple[str, str], fastwire.HeadEncoder] = {}
         self._down: str | None = "not connected"   # why the connection cannot be used; None when usable
         self._lost: tuple[float, str] | None = None  # (when, why) while reconnecting
+        self._connected_at = 0.0                   # when the current socket was made
+        self._quick_drops = 0                      # connections dropped right after being made, in a row
+        self._answered = False                     # a reply came on the current socket
         self._closing = threading.Event()          # close() called: stop reconnecting
         _live.add(self)
 
@@ -126,6 +129,8 @@ class Connection:
         with self._lock:
             self._sock = sock
             self._down = None
+            self._connected_at = time.monotonic()
+            self._answered = False
             self._closing.clear()
         self._receiver = threading.Thread(target=self._receive_loop, args=(sock,),
                                           name="curverbd-nebd-rx", daemon=True)
@@ -324,6 +329,7 @@ class Connection:
                     with self._lock:
                         inflight[cid] = request
                 raise
+            self._answered = True
             if request is not None:
                 self._dispatch(request, code, text, payload, attachment)
 
@@ -377,6 +383,10 @@ class Connection:
 
     def _reconnect(self, reason: str) -> socket.socket | None:
         started = last_log = time.monotonic()
+        wait, self._quick_drops = retry.pause_after_drop(started - self._connected_at,
+                                                         self._answered, self._quick_drops)
+        if wait and self._closing.wait(wait):
+            return None
         attempt = 0
         while True:
             attempt += 1
@@ -399,6 +409,8 @@ class Connection:
                 sock.close()
                 return None
             self._sock = sock
+            self._connected_at = time.monotonic()
+            self._answered = False
             self._lost = None
             pending = sorted(self._inflight.values(), key=lambda r: r.cid)
             for request in pending:   # a frame may have gone out partly: send it whole again
