@@ -37,7 +37,7 @@ class ServerConfig:
     max_volume_size: int = 20 << 40        # mds.curvefs.maxFileLength
     align_check: bool = True
     heartbeat_timeout: float = 30.0
-    writeback_interval: float = 0.1        # seconds between writeback kicks (writeback.py); 0: off
+    writeback_interval: float = 0.0        # seconds between writeback kicks (writeback.py); 0: off
     daemonize: bool = False
     pid_file: str | None = None
 

@@ -40,9 +40,9 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     p.add_argument("--no-align-check", action="store_true", help="accept I/O not aligned to the block size")
     p.add_argument("--heartbeat-timeout", type=float, default=30.0,
                    help="seconds without heartbeat before a file's backend handle is closed")
-    p.add_argument("--writeback-interval", type=float, default=0.1,
-                   help="seconds between starting the disk writes of written data, so that flushes "
-                        "find little to write (0: leave it to the kernel)")
+    p.add_argument("--writeback-interval", type=float, default=0.0,
+                   help="seconds between starting the disk writes of written data, so that a flush or "
+                        "close after a burst finds little to write (default 0: leave it to the kernel)")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,

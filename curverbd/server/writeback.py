@@ -8,6 +8,11 @@ after a burst stalls the same way. Every ``interval`` seconds this thread asks t
 writing the dirty pages of every writable open volume (``sync_file_range(SYNC_FILE_RANGE_WRITE)``:
 no wait for completion, nothing of the disk cache flushed, a no-op on a clean file); the threads
 serving clients never wait for it. A flush then finds little left to write.
+
+Off by default (``--writeback-interval 0``): measured here, 0.1 s halves the stall at close
+(qemu-img convert of 1 GiB into rbd 0.6x -> 0.74x of a local raw file) but the disk writes it
+starts cost CPU and latency meanwhile (4 KiB random write p99 83 -> 411 us, 1 MiB sequential
+write -22 %), and data rewritten often is written to disk again and again.
 """
 from __future__ import annotations
 
