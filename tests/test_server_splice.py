@@ -259,3 +259,33 @@ def test_file_refusing_a_spliced_write(two_daemons):
             out.append([r.raw for r in replies])
     assert out[0] == out[1]
     assert os.path.exists(two_daemons[0].log)
+
+
+def test_two_connections_splicing_into_one_image(daemon):
+    """Big writes from two connections at once (they take turns on the file) land byte for byte."""
+    with Wire(daemon.socket) as ctl:
+        fd = open_image(ctl)
+    chunks = {c: [random.Random(c * 100 + i).randbytes(MiB + i * BLOCK) for i in range(8)] for c in (0, 1)}
+    failures = []
+
+    def writer(c: int) -> None:
+        with Wire(daemon.socket) as w:
+            assert w.write(fd, (64 + c) * MiB, b"x" * BLOCK).ret_code == 0   # the C loop serves fd here
+            frames = [request_frame(FILE, "Write", i + 1, io_req(fd, (c * 16 + 2 * i) * MiB, len(data)), data)
+                      for i, data in enumerate(chunks[c])]
+            sender = threading.Thread(target=w.send, args=(b"".join(frames),))
+            sender.start()
+            failures.extend(r.ret_msg for r in (w.recv_reply() for _ in frames) if r.ret_code != 0)
+            sender.join()
+
+    threads = [threading.Thread(target=writer, args=(c,)) for c in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures
+    with Wire(daemon.socket) as w:
+        for c in (0, 1):
+            for i, data in enumerate(chunks[c]):
+                assert w.read(fd, (c * 16 + 2 * i) * MiB, len(data)).attachment == data, (c, i)
+    assert spliced_count(daemon) > 0
