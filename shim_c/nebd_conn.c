@@ -1,5 +1,6 @@
-/* One nebd connection per cluster handle: requests are framed and sent by the submitting
- * thread (the caller's iovecs are the attachment, no copy); one receiver thread with every
+/* One nebd connection (a cluster handle has CRBD_LANES of them): requests are framed and sent
+ * by the submitting thread (the caller's iovecs are the attachment, no copy; big ones through a
+ * pipe, nebd_splice.c); one receiver thread with every
  * signal blocked reads replies, matches them by correlation id and receives read data
  * straight into the caller's buffers. Many requests in flight; replies in any order.
  * If the connection drops (daemon restart, hot upgrade, crash), the receiver reconnects with
