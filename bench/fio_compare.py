@@ -173,8 +173,8 @@ def main() -> int:
               f"{cpu_cell(ours):>17}/{cpu_cell(nbd_r):<12}")
     if host.get("convert"):
         c = host["convert"]
-        print(f"\nqemu-img convert 1 GiB: raw file {c['local_s']} s, rbd {c['rbd_s']} s (best: "
-              f"{c['local_mbps']} vs {c['rbd_mbps']} MB/s)")
+        print(f"\nqemu-img convert 1 GiB: raw file {c['local_s']} s (+ fsync: {c['local_durable_s']} s), "
+              f"rbd {c['rbd_s']} s (closing the image flushes) (best: {c['local_mbps']} vs {c['rbd_mbps']} MB/s)")
     if host.get("first_open"):
         f = host["first_open"]
         print(f"qemu-img info: raw file {f['raw_ms']} ms, rbd {f['rbd_ms']} ms; our libraries add "

@@ -27,6 +27,7 @@ def targets(results: dict, host: dict) -> list[dict]:
         add(f"{job} MB/s vs raw file", ratio(job, "raw-file", "mbps"), 0.9)
     if "convert" in host:
         add("qemu-img convert 1 GiB into rbd vs to a raw file", host["convert"]["ratio"], 0.8)
+        add("  same, vs the raw file made durable (+ fsync)", host["convert"]["ratio_durable"], 0.8)
     if "first_open" in host:
         add("RSS added to qemu-img", host["first_open"]["added_rss_mb"], 30, False, "MB")
         add("time added to qemu-img's first open", host["first_open"]["added_ms"], 150, False, "ms")
