@@ -16,3 +16,16 @@ def daemon(monkeypatch):
     monkeypatch.setenv("CURVERBD_SOCKET", d.socket)
     yield d
     remove(d)
+
+
+@pytest.fixture
+def two_daemons(monkeypatch):
+    """(fast, slow): one daemon with the C frame loop, one serving everything in Python."""
+    monkeypatch.setenv("CURVERBD_FASTPATH", "1")
+    fast = new_daemon().start()
+    monkeypatch.setenv("CURVERBD_FASTPATH", "0")
+    slow = new_daemon().start()
+    monkeypatch.delenv("CURVERBD_FASTPATH")
+    yield fast, slow
+    remove(fast)
+    remove(slow)

@@ -14,7 +14,6 @@ import threading
 
 import pytest
 
-from daemon import new_daemon, remove
 from rawwire import FILE, Wire, fd_req, io_req, nebd_name, request_frame
 
 from curverbd.server import fastpath
@@ -22,18 +21,6 @@ from curverbd.server import fastpath
 GiB = 1 << 30
 BLOCK = 4096
 STABLE = 2 << 20      # [2 MiB, 10 MiB): written once first, then only read (big reads go there)
-
-
-@pytest.fixture
-def two_daemons(monkeypatch):
-    monkeypatch.setenv("CURVERBD_FASTPATH", "1")
-    fast = new_daemon().start()
-    monkeypatch.setenv("CURVERBD_FASTPATH", "0")
-    slow = new_daemon().start()
-    monkeypatch.delenv("CURVERBD_FASTPATH")
-    yield fast, slow
-    remove(fast)
-    remove(slow)
 
 
 def open_image(w: Wire, size: int) -> int:

@@ -18,24 +18,11 @@ import time
 
 import pytest
 
-from daemon import new_daemon, remove
 from rawwire import FILE, Wire, fd_req, io_req, nebd_name, request_frame
 
 GiB, MiB, KiB = 1 << 30, 1 << 20, 1 << 10
 BLOCK = 4096
 SPAN = 48 * MiB          # the region the stream writes into
-
-
-@pytest.fixture
-def two_daemons(monkeypatch):
-    monkeypatch.setenv("CURVERBD_FASTPATH", "1")
-    fast = new_daemon().start()
-    monkeypatch.setenv("CURVERBD_FASTPATH", "0")
-    slow = new_daemon().start()
-    monkeypatch.delenv("CURVERBD_FASTPATH")
-    yield fast, slow
-    remove(fast)
-    remove(slow)
 
 
 def open_image(w: Wire, size: int = 10 * GiB) -> int:
