@@ -587,6 +587,7 @@ void crbd_conn_close(struct crbd_conn *c)
          * locks may be held by them; the socket still serves the parent. Forget it all. */
         if (c->sock >= 0)
             close(c->sock);
+        crbd_pipe_close(&c->pipe);
         return;
     }
     pthread_mutex_lock(&c->lock);

@@ -7,6 +7,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from daemon import new_daemon, remove  # noqa: E402
+# The C ABI fixtures, registered here once: a module importing them would get its own session
+# instance, i.e. its own build of the libraries (and two copies of them in one test process).
+from capi_helpers import capi_libs, client_log, rbd_env  # noqa: E402,F401
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import time
 import cffi
 import pytest
 
-from capi_helpers import ROOT, capi_libs, log_text, make_pool, read_image  # noqa: F401
+from capi_helpers import ROOT, log_text, make_pool, read_image
 
 MiB = 1 << 20
 SIZE = 8 * MiB + 1000

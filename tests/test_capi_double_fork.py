@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from capi_helpers import capi_libs, client_log, rbd_env, run  # noqa: F401  (fixtures)
+from capi_helpers import run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import errno
 
-from capi_helpers import capi_libs  # noqa: F401
+
 from test_capi_abi import SIZE, abi, handles, image, log_file, pread, pwrite  # noqa: F401
 
 SIZE_MAX = 2**64 - 1

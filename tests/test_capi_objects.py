@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from capi_helpers import capi_libs, make_pool  # noqa: F401
+from capi_helpers import make_pool
 from test_capi_abi import Handles, abi  # noqa: F401  (shim_c headers declare every call used here)
 
 

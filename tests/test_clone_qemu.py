@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from capi_helpers import capi_libs, client_log, rbd_env, run  # noqa: F401
+from capi_helpers import run
 from pymod_helpers import POOL, ioctx, rados_conn, rbd  # noqa: F401
 
 MiB = 1 << 20

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from capi_helpers import ROOT, capi_libs, client_log, log_text, make_pool, rbd_env, run  # noqa: F401
+from capi_helpers import ROOT, log_text, make_pool, run
 
 DEBIAN_PYTHON = "/usr/bin/python3"
 MiB = 1 << 20

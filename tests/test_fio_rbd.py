@@ -2,7 +2,7 @@
 crc32c verification, then a separate verify-only run over the same image."""
 from __future__ import annotations
 
-from capi_helpers import capi_libs, client_log, make_image, make_pool, rbd_env, run  # noqa: F401
+from capi_helpers import make_image, make_pool, run
 
 MiB = 1 << 20
 

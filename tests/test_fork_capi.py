@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from capi_helpers import CLIENT_TIMEOUT, capi_libs, client_log, make_image, make_pool, rbd_env, run  # noqa: F401
+from capi_helpers import CLIENT_TIMEOUT, make_image, make_pool, run
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MiB = 1 << 20

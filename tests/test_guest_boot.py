@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from capi_helpers import capi_libs, run  # noqa: F401  (fixture)
+from capi_helpers import run
 from curverbd.core import Cluster
 from vm_helpers import (BOOT_TIMEOUT, PATTERN_FILL, PATTERN_OFFSET, PATTERN_SIZE, ROOT,  # noqa: F401
                         client_env, console_value, guest, libvirtd, vm_daemon)

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from capi_helpers import capi_libs, run  # noqa: F401  (fixture)
+from capi_helpers import run
 from curverbd.core import Cluster
 from vm_helpers import client_env, libvirtd, vm_daemon  # noqa: F401  (fixtures)
 

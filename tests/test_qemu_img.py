@@ -10,8 +10,7 @@ import time
 
 from curverbd.core import Cluster
 
-from capi_helpers import (capi_libs, client_log, log_text, make_image, make_pool, preload_env,  # noqa: F401
-                          rbd_env, read_image, run)
+from capi_helpers import log_text, make_image, make_pool, preload_env, read_image, run
 
 GiB = 1 << 30
 MiB = 1 << 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from capi_helpers import capi_libs, client_log, make_image, make_pool, rbd_env, read_image, run  # noqa: F401
+from capi_helpers import make_image, make_pool, read_image, run
 
 MiB = 1 << 20
 SIZE = 4 * MiB + 3 * 512     # not a multiple of 4 KiB: the last block is partial

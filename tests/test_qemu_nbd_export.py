@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from capi_helpers import (CLIENT_TIMEOUT, capi_libs, client_log, log_text, make_image, make_pool,  # noqa: F401
-                          rbd_env, read_image, run)
+from capi_helpers import CLIENT_TIMEOUT, log_text, make_image, make_pool, read_image, run
 
 MiB = 1 << 20
 

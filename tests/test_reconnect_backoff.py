@@ -12,7 +12,7 @@ import time
 
 from curverbd.core import Cluster
 
-from capi_helpers import capi_libs, make_image, make_pool  # noqa: F401
+from capi_helpers import make_image, make_pool
 from test_capi_abi import Handles, abi, log_file  # noqa: F401  (fixtures)
 
 WATCH = 3.0   # seconds of dropped connections

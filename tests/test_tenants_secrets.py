@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import stat
 
-from capi_helpers import capi_libs, client_log, log_text, make_pool, rbd_env, run  # noqa: F401
+from capi_helpers import log_text, make_pool, run
 
 SECRET = "AQBsecretZmFrZWtleWZvcnRlc3Rpbmc9PQ=="
 

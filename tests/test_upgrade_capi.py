@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from capi_helpers import capi_libs, log_text  # noqa: F401
+from capi_helpers import log_text
 from test_capi_abi import abi, handles, image, log_file, pread  # noqa: F401
 from upgrade_helpers import slow
 

@@ -9,7 +9,7 @@ import subprocess
 import threading
 
 
-from capi_helpers import CLIENT_TIMEOUT, capi_libs, client_log, make_image, make_pool, rbd_env  # noqa: F401
+from capi_helpers import CLIENT_TIMEOUT, make_image, make_pool
 from upgrade_helpers import RESTARTS, restart_loop, slow, wait_for_open
 
 MiB = 1 << 20
