@@ -13,7 +13,7 @@ import sys
 import time
 
 from .. import __version__
-from ..compat.mon import mon_command
+from ..core.monitor import mon_command
 from ..errors import Error
 from .common import connected, emit, format_size, table
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import errno
 
-from ..compat.mon import pool_id
+from ..core.monitor import pool_id
 from ..errors import Error
 from .ceph_cluster import monitor_command
 from .common import connected, emit, info

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import errno
 
-from curverbd.compat import fork, mon
+from curverbd.compat import fork
+from curverbd.core import monitor as mon
 from curverbd.core import Cluster
 from curverbd.errors import Error as CoreError
 from curverbd.spec import user_id
@@ -156,7 +157,7 @@ class Rados:
                 "kb_avail": stat["bytes_avail"] // 1024, "num_objects": stat["objects"]}
 
     def mon_command(self, cmd, inbuf: bytes = b"", timeout: int = 0, target=None) -> tuple[int, bytes, str]:
-        """(ret, outbuf, outs) for the monitor commands curverbd answers (see curverbd.compat.mon)."""
+        """(ret, outbuf, outs) for the monitor commands curverbd answers (see curverbd.core.monitor)."""
         return mon.mon_command(self._core(), cmd)
 
     # --- pools -----------------------------------------------------------------------------
