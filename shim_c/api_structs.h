@@ -56,3 +56,13 @@ typedef struct {
     rbd_snap_namespace_type_t namespace_type;
     char *name;
 } rbd_snap_spec_t;
+
+/* The trash (rbd_trash_list). */
+typedef int rbd_trash_image_source_t;   /* RBD_TRASH_IMAGE_SOURCE_USER = 0, ... */
+typedef struct {
+    char *id;
+    char *name;
+    rbd_trash_image_source_t source;
+    int64_t deletion_time;        /* time_t in librbd.h (64-bit on the targets we build for) */
+    int64_t deferment_end_time;
+} rbd_trash_image_info_t;

@@ -64,6 +64,13 @@ extern "Python" {
     int crbd_py_object_read(uint64_t ioctx, const char *oid, char *buf, size_t len, uint64_t off);
     int crbd_py_object_stat(uint64_t ioctx, const char *oid, uint64_t *size, int64_t *mtime);
     int crbd_py_object_remove(uint64_t ioctx, const char *oid);
+    int crbd_py_mon_command(uint64_t cluster, const char *cmd, struct crbd_blob *outbuf, struct crbd_blob *outs);
+    int crbd_py_update_features(uint64_t image, uint64_t features, int enabled);
+    int crbd_py_metadata_set(uint64_t image, const char *key, const char *value);   /* value NULL: remove */
+    int crbd_py_metadata_get(uint64_t image, const char *key, struct crbd_blob *value);
+    int crbd_py_trash_move(uint64_t ioctx, const char *name, uint64_t delay);
+    int crbd_py_trash_list(uint64_t ioctx, struct crbd_blob *entries);
+    int crbd_py_trash_remove(uint64_t ioctx, const char *id, int force);
 }
 
 /* C helpers the Python side calls. */

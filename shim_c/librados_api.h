@@ -44,6 +44,9 @@ int rados_aio_write_full(rados_ioctx_t io, const char *oid, rados_completion_t c
                          size_t len);
 int rados_aio_remove(rados_ioctx_t io, const char *oid, rados_completion_t completion);
 int rados_cluster_fsid(rados_t cluster, char *buf, size_t len);
+int rados_mon_command(rados_t cluster, const char **cmd, size_t cmdlen, const char *inbuf, size_t inbuflen,
+                      char **outbuf, size_t *outbuflen, char **outs, size_t *outslen);
+void rados_buffer_free(char *buf);
 int rados_pool_list(rados_t cluster, char *buf, size_t len);
 int rados_pool_create(rados_t cluster, const char *pool_name);
 int rados_pool_delete(rados_t cluster, const char *pool_name);

@@ -102,6 +102,15 @@ int rbd_get_op_features(rbd_image_t image, uint64_t *op_features);
 int rbd_snap_exists(rbd_image_t image, const char *snapname, bool *exists);
 int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const char *destname);
 int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname);
+int rbd_update_features(rbd_image_t image, uint64_t features, uint8_t enabled);
+int rbd_metadata_get(rbd_image_t image, const char *key, char *value, size_t *val_len);
+int rbd_metadata_set(rbd_image_t image, const char *key, const char *value);
+int rbd_metadata_remove(rbd_image_t image, const char *key);
+int rbd_trash_move(rados_ioctx_t io, const char *name, uint64_t delay);
+int rbd_trash_list(rados_ioctx_t io, rbd_trash_image_info_t *trash_entries, size_t *num_entries);
+void rbd_trash_list_cleanup(rbd_trash_image_info_t *trash_entries, size_t num_entries);
+int rbd_trash_remove_with_progress(rados_ioctx_t io, const char *id, bool force, librbd_progress_fn_t prog_cb,
+                                   void *cbdata);
 int rbd_copy3(rbd_image_t src, rados_ioctx_t dest_io_ctx, const char *destname, rbd_image_options_t dest_opts);
 int rbd_aio_read2(rbd_image_t image, uint64_t off, size_t len, char *buf, rbd_completion_t c, int op_flags);
 int rbd_aio_write2(rbd_image_t image, uint64_t off, size_t len, const char *buf, rbd_completion_t c, int op_flags);

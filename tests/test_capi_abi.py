@@ -27,7 +27,7 @@ def _declarations() -> str:
             text += f.read()
     # a few generated stubs, declared with their real prototypes
     return text + """
-        int rbd_trash_move(rados_ioctx_t io, const char *name, uint64_t delay);
+        int rbd_group_create(rados_ioctx_t p, const char *name);
         rados_read_op_t rados_create_read_op(void);
         void rbd_pool_stats_destroy(void *stats);
     """
@@ -140,7 +140,8 @@ def test_null_handles_are_negative_errno(abi):
 
 def test_generated_stubs(abi):
     ffi, lib = abi
-    assert lib.rbd_trash_move(ffi.NULL, b"img", 0) == -errno.EOPNOTSUPP
+    assert lib.rbd_group_create(ffi.NULL, b"group") == -errno.EOPNOTSUPP
+    assert lib.rbd_trash_move(ffi.NULL, b"img", 0) == -errno.EINVAL   # implemented: a NULL pool is refused
     assert lib.rados_create_read_op() == ffi.NULL
     lib.rbd_pool_stats_destroy(ffi.NULL)
 

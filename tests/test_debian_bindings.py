@@ -186,3 +186,73 @@ def test_ceph_bindings_lifecycle(debian_bindings, daemon, rbd_env, capi_libs, cl
     assert out["pool_objects"] == 1
     assert out["obj_missing"] == "ObjectNotFound"
     assert "not implemented" not in log_text(client_log)
+
+
+ADMIN_CLIENT = r'''
+import json
+import rados, rbd
+
+out = {}
+
+
+def raises(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except Exception as exc:
+        return type(exc).__name__
+    return None
+
+
+with rados.Rados(conffile="") as cluster:
+    # cinder's capacity report and quota (rados_mon_command + rados_buffer_free)
+    ret, outbuf, outs = cluster.mon_command('{"prefix":"df", "format":"json"}', b"")
+    df = json.loads(outbuf)
+    out["df"] = [ret, sorted(df["stats"]), [p["name"] for p in df["pools"]]]
+    ret, outbuf, outs = cluster.mon_command('{"prefix":"osd pool get-quota", "pool": "adm", "format":"json"}', b"")
+    out["quota"] = [ret, json.loads(outbuf)["quota_max_bytes"]]
+    out["unknown_command"] = list(cluster.mon_command('{"prefix":"no such thing"}', b"")[:1])
+    with cluster.open_ioctx("adm") as ioctx:
+        r = rbd.RBD()
+        r.create(ioctx, "vol", 4 << 20, features=rbd.RBD_FEATURE_LAYERING)
+        with rbd.Image(ioctx, "vol") as img:
+            # cinder's replication/multiattach toggles (the C rbd_get_features reports layering only)
+            out["update_features"] = [raises(img.update_features, rbd.RBD_FEATURE_EXCLUSIVE_LOCK, True),
+                                      raises(img.update_features, rbd.RBD_FEATURE_EXCLUSIVE_LOCK, False)]
+            img.metadata_set("conf_rbd_qos_iops_limit", "100")
+            out["metadata"] = img.metadata_get("conf_rbd_qos_iops_limit")
+            img.metadata_remove("conf_rbd_qos_iops_limit")
+            out["metadata_removed"] = raises(img.metadata_get, "conf_rbd_qos_iops_limit")
+            out["metadata_remove_missing"] = raises(img.metadata_remove, "conf_rbd_qos_iops_limit")
+        r.trash_move(ioctx, "vol", 0)
+        entries = list(r.trash_list(ioctx))
+        out["trash"] = [(e["name"], e["source"], type(e["deletion_time"]).__name__) for e in entries]
+        out["list_after_move"] = r.list(ioctx)
+        r.trash_remove(ioctx, entries[0]["id"])
+        out["trash_after_remove"] = list(r.trash_list(ioctx))
+        out["trash_move_missing"] = raises(r.trash_move, ioctx, "nosuch", 0)
+print(json.dumps(out))
+'''
+
+
+def test_ceph_bindings_cinder_admin_calls(debian_bindings, daemon, rbd_env, client_log, tmp_path):
+    """What cinder calls beyond the image lifecycle: mon_command (df, get-quota), update_features,
+    metadata set/remove, trash move/list/remove, through Debian's bindings and our C exports."""
+    make_pool(daemon, "adm")
+    script = tmp_path / "admin.py"
+    script.write_text(ADMIN_CLIENT)
+    env = dict(rbd_env)
+    env.pop("PYTHONPATH", None)
+    proc = run([DEBIAN_PYTHON, "-I", "-s", str(script)], env=env, cwd=str(tmp_path))
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["df"][0] == 0 and "total_bytes" in out["df"][1] and "adm" in out["df"][2]
+    assert out["quota"] == [0, 0]
+    assert out["unknown_command"] == [-22]
+    assert out["update_features"] == [None, None]
+    assert out["metadata"] == "100"
+    assert out["metadata_removed"] == "KeyError"
+    assert out["metadata_remove_missing"] == "KeyError"
+    assert out["trash"] == [["vol", "USER", "datetime"]]
+    assert out["list_after_move"] == []
+    assert out["trash_after_remove"] == []
+    assert out["trash_move_missing"] == "ImageNotFound"
+    assert "not implemented" not in log_text(client_log)

@@ -17,6 +17,16 @@ def check_image_name(name: str) -> None:
         raise Error(errno.EINVAL, f"image name {name!r}: must be non-empty and contain no '/'")
 
 
+# librbd's rbd_trash_image_source_t codes for the source names trash entries carry (as Ceph's
+# Python binding shows them)
+TRASH_SOURCES = {"USER": 0, "MIRRORING": 1, "MIGRATION": 2, "REMOVING": 3, "USER_PARENT": 4}
+
+
+def trash_source_code(source: str) -> int:
+    """RBD_TRASH_IMAGE_SOURCE_* of a trash entry's source name."""
+    return TRASH_SOURCES.get(source, 0)
+
+
 class IoCtx:
     """Image operations within one pool."""
 

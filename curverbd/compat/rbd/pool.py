@@ -5,12 +5,11 @@ import errno
 
 from curverbd.errors import Error as CoreError
 
-from .constants import LIBRBD_VERSION, RBD_TRASH_IMAGE_SOURCE_USER
+from .constants import LIBRBD_VERSION
 from .errors import InvalidArgument, OperationNotSupported, rbd_errors
 from .ioctx import core_ioctx
 from .snapshots import utc_datetime
 
-_TRASH_SOURCES = {"user": 0, "mirroring": 1, "migration": 2, "removing": 3}
 
 
 def _default_striping(stripe_unit, stripe_count) -> bool:
@@ -19,9 +18,9 @@ def _default_striping(stripe_unit, stripe_count) -> bool:
 
 def _trash_entry(entry: dict) -> dict:
     """A core trash record in the shape of Ceph's binding (times as naive UTC datetimes)."""
-    source = entry.get("source", RBD_TRASH_IMAGE_SOURCE_USER)
+    source = entry.get("source", "USER")
     return {"id": entry["id"], "name": entry["name"],
-            "source": _TRASH_SOURCES.get(source, RBD_TRASH_IMAGE_SOURCE_USER) if isinstance(source, str) else source,
+            "source": source,   # a name ("USER"), as Ceph's binding gives it
             "deletion_time": utc_datetime(entry.get("deletion_time", 0)),
             "deferment_end_time": utc_datetime(entry.get("deferment_end_time", 0))}
 

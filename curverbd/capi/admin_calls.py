@@ -1,0 +1,55 @@
+"""Callbacks behind the administration exports OpenStack reaches through Ceph's own Python
+bindings (shim_c/rados_mon.c, shim_c/rbd_admin.c): monitor commands, feature updates, image
+metadata, the trash."""
+from __future__ import annotations
+
+from ..core import Cluster, Image, IoCtx
+from ..core.ioctx import trash_source_code
+from ..core.monitor import mon_command
+from .externs import register as _register, set_blob, text
+from .handles import HANDLES
+
+
+def register(ffi, lib) -> None:
+    def crbd_py_mon_command(cluster, cmd, out, outs):
+        ret, data, status = mon_command(HANDLES.get(cluster, Cluster), text(ffi, cmd) or "")
+        set_blob(lib, out, data)
+        set_blob(lib, outs, status.encode())
+        return ret
+
+    def crbd_py_update_features(image, features, enabled):
+        HANDLES.get(image, Image).update_features(features, bool(enabled))
+        return 0
+
+    def crbd_py_metadata_set(image, key, value):
+        img = HANDLES.get(image, Image)
+        if value == ffi.NULL:
+            img.metadata_remove(text(ffi, key))
+        else:
+            img.metadata_set(text(ffi, key), text(ffi, value))
+        return 0
+
+    def crbd_py_metadata_get(image, key, value_out):
+        set_blob(lib, value_out, HANDLES.get(image, Image).metadata_get(text(ffi, key)).encode())
+        return 0
+
+    def crbd_py_trash_move(ioctx, name, delay):
+        HANDLES.get(ioctx, IoCtx).trash_move(text(ffi, name), delay)
+        return 0
+
+    def crbd_py_trash_list(ioctx, entries_out):
+        out = bytearray()
+        for e in HANDLES.get(ioctx, IoCtx).trash_list():
+            fields = (e["id"], e["name"], trash_source_code(e.get("source", "USER")),
+                      int(e.get("deletion_time", 0)), int(e.get("deferment_end_time", 0)))
+            out += b"".join(str(f).encode() + b"\0" for f in fields)
+        set_blob(lib, entries_out, bytes(out))
+        return 0
+
+    def crbd_py_trash_remove(ioctx, image_id, force):
+        HANDLES.get(ioctx, IoCtx).trash_remove(text(ffi, image_id), bool(force))
+        return 0
+
+    _register(ffi, [crbd_py_mon_command, crbd_py_update_features, crbd_py_metadata_set, crbd_py_metadata_get,
+                    crbd_py_trash_move,
+                    crbd_py_trash_list, crbd_py_trash_remove])

@@ -1,0 +1,119 @@
+/* Image and pool administration that OpenStack's cinder reaches through Ceph's own Python
+ * bindings: feature updates, image metadata, the trash. Each forwards to the core. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+CRBD_API int rbd_update_features(rbd_image_t image, uint64_t features, uint8_t enabled)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    return img ? crbd_py_update_features(img->py, features, enabled != 0) : -EINVAL;
+}
+
+/* librbd's protocol: -ERANGE with *val_len = bytes needed (with the NUL) if the buffer is short. */
+CRBD_API int rbd_metadata_get(rbd_image_t image, const char *key, char *value, size_t *val_len)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !key || !val_len)
+        return -EINVAL;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_metadata_get(img->py, key, &blob);
+    if (r < 0)
+        return r;
+    size_t need = blob.len + 1;
+    if (*val_len < need || !value) {
+        r = -ERANGE;
+    } else {
+        memcpy(value, blob.data, blob.len);
+        value[blob.len] = 0;
+    }
+    *val_len = need;
+    free(blob.data);
+    return r;
+}
+
+CRBD_API int rbd_metadata_set(rbd_image_t image, const char *key, const char *value)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    return img && key && value ? crbd_py_metadata_set(img->py, key, value) : -EINVAL;
+}
+
+CRBD_API int rbd_metadata_remove(rbd_image_t image, const char *key)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    return img && key ? crbd_py_metadata_set(img->py, key, NULL) : -EINVAL;
+}
+
+/* ---- trash ---- */
+
+CRBD_API int rbd_trash_move(rados_ioctx_t ioctx, const char *name, uint64_t delay)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    return io && name ? crbd_py_trash_move(io->py, name, delay) : -EINVAL;
+}
+
+CRBD_API int rbd_trash_remove_with_progress(rados_ioctx_t ioctx, const char *id, bool force,
+                                            librbd_progress_fn_t prog_cb, void *cbdata)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !id)
+        return -EINVAL;
+    int r = crbd_py_trash_remove(io->py, id, force);
+    if (r == 0 && prog_cb)
+        prog_cb(1, 1, cbdata);   /* removal is not incremental here: report it done */
+    return r;
+}
+
+/* librbd's protocol: -ERANGE with *num_entries = entries needed if the array is short;
+ * else the entries (strings malloc'ed, freed by rbd_trash_list_cleanup) and their count. */
+CRBD_API int rbd_trash_list(rados_ioctx_t ioctx, rbd_trash_image_info_t *entries, size_t *num_entries)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (!io || !num_entries)
+        return -EINVAL;
+    struct crbd_blob blob = { 0 };   /* "id\0name\0source\0deletion\0deferment\0" per entry */
+    int r = crbd_py_trash_list(io->py, &blob);
+    if (r < 0)
+        return r;
+    size_t count = 0;
+    for (const char *p = blob.data; p && p < blob.data + blob.len; count++)
+        for (int field = 0; field < 5; field++)
+            p += strlen(p) + 1;
+    if (*num_entries < count || (count && !entries)) {
+        *num_entries = count;
+        free(blob.data);
+        return -ERANGE;
+    }
+    const char *p = blob.data;
+    for (size_t i = 0; i < count; i++) {
+        rbd_trash_image_info_t *e = &entries[i];
+        e->id = strdup(p);
+        p += strlen(p) + 1;
+        e->name = strdup(p);
+        p += strlen(p) + 1;
+        e->source = atoi(p);
+        p += strlen(p) + 1;
+        e->deletion_time = strtoll(p, NULL, 10);
+        p += strlen(p) + 1;
+        e->deferment_end_time = strtoll(p, NULL, 10);
+        p += strlen(p) + 1;
+        if (!e->id || !e->name) {
+            rbd_trash_list_cleanup(entries, i + 1);
+            free(blob.data);
+            return -ENOMEM;
+        }
+    }
+    free(blob.data);
+    *num_entries = count;
+    return (int)count;
+}
+
+CRBD_API void rbd_trash_list_cleanup(rbd_trash_image_info_t *entries, size_t num_entries)
+{
+    for (size_t i = 0; entries && i < num_entries; i++) {
+        free(entries[i].id);
+        free(entries[i].name);
+        entries[i].id = entries[i].name = NULL;
+    }
+}
