@@ -54,6 +54,7 @@ extern "Python" {
     int crbd_py_children(uint64_t image, struct crbd_blob *specs);
     int crbd_py_image_rename(uint64_t ioctx, const char *src, const char *dst);
     int crbd_py_snap_rename(uint64_t image, const char *src, const char *dst);
+    int crbd_py_snap_set(uint64_t image, const char *name, struct crbd_open_info *info);   /* NULL: the image */
     int crbd_py_image_copy(uint64_t image, uint64_t dest_ioctx, const char *dest_name);
     int crbd_py_cluster_fsid(uint64_t cluster, struct crbd_blob *fsid);
     int crbd_py_pool_list(uint64_t cluster, struct crbd_blob *names);

@@ -142,7 +142,8 @@ struct crbd_image {
     int32_t nebd_fd;
     uint32_t block_size;
     _Atomic uint64_t size;
-    int read_only;
+    int read_only;              /* writes refused: opened so, or set to a snapshot */
+    int opened_read_only;
     char block_name_prefix[24];
 
     pthread_mutex_t lock;       /* everything below */

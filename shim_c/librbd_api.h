@@ -102,6 +102,7 @@ int rbd_get_op_features(rbd_image_t image, uint64_t *op_features);
 int rbd_snap_exists(rbd_image_t image, const char *snapname, bool *exists);
 int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const char *destname);
 int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname);
+int rbd_snap_set(rbd_image_t image, const char *snapname);
 int rbd_update_features(rbd_image_t image, uint64_t features, uint8_t enabled);
 int rbd_metadata_get(rbd_image_t image, const char *key, char *value, size_t *val_len);
 int rbd_metadata_set(rbd_image_t image, const char *key, const char *value);

@@ -130,7 +130,7 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
     img->nebd_fd = info.nebd_fd;
     img->block_size = info.block_size ? info.block_size : 4096;
     atomic_init(&img->size, info.size);
-    img->read_only = read_only || (snap && *snap);
+    img->read_only = img->opened_read_only = read_only || (snap && *snap);
     memcpy(img->block_name_prefix, info.block_name_prefix, sizeof img->block_name_prefix);
     img->block_name_prefix[sizeof img->block_name_prefix - 1] = 0;
     pthread_mutex_init(&img->lock, NULL);

@@ -321,6 +321,28 @@ CRBD_API int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const cha
     return io && srcname && destname ? crbd_py_image_rename(io->py, srcname, destname) : -EINVAL;
 }
 
+/* Reads go to snapshot snapname from now on (writes fail with -EROFS), or to the image again
+ * (NULL). The core opens the snapshot's view; the data path switches to its nebd fd once the
+ * requests in flight have finished on the old one. */
+CRBD_API int rbd_snap_set(rbd_image_t image, const char *snapname)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    crbd_io_wait_idle(img);
+    struct crbd_open_info info;
+    memset(&info, 0, sizeof info);
+    int r = crbd_py_snap_set(img->py, snapname, &info);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&img->lock);
+    img->nebd_fd = info.nebd_fd;
+    atomic_store(&img->size, info.size);
+    img->read_only = img->opened_read_only || snapname != NULL;
+    pthread_mutex_unlock(&img->lock);
+    return 0;
+}
+
 CRBD_API int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname)
 {
     struct crbd_image *img = crbd_image_get(image);

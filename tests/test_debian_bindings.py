@@ -218,6 +218,14 @@ with rados.Rados(conffile="") as cluster:
             # cinder's replication/multiattach toggles (the C rbd_get_features reports layering only)
             out["update_features"] = [raises(img.update_features, rbd.RBD_FEATURE_EXCLUSIVE_LOCK, True),
                                       raises(img.update_features, rbd.RBD_FEATURE_EXCLUSIVE_LOCK, False)]
+            img.write(b"before", 0)
+            img.create_snap("s")
+            img.write(b"after!", 0)
+            img.set_snap("s")                                  # rbd_snap_set: reads see the snapshot
+            out["set_snap"] = [img.read(0, 6).decode(), raises(img.write, b"x", 0), img.size()]
+            img.set_snap(None)
+            out["unset_snap"] = [img.read(0, 6).decode(), raises(img.write, b"A", 0)]
+            img.remove_snap("s")
             img.metadata_set("conf_rbd_qos_iops_limit", "100")
             out["metadata"] = img.metadata_get("conf_rbd_qos_iops_limit")
             img.metadata_remove("conf_rbd_qos_iops_limit")
@@ -248,6 +256,8 @@ def test_ceph_bindings_cinder_admin_calls(debian_bindings, daemon, rbd_env, clie
     assert out["quota"] == [0, 0]
     assert out["unknown_command"] == [-22]
     assert out["update_features"] == [None, None]
+    assert out["set_snap"] == ["before", "ReadOnlyImage", 4 * MiB]
+    assert out["unset_snap"] == ["after!", None]
     assert out["metadata"] == "100"
     assert out["metadata_removed"] == "KeyError"
     assert out["metadata_remove_missing"] == "KeyError"

@@ -139,6 +139,13 @@ def register(ffi, lib) -> None:
         HANDLES.get(image, Image).rename_snap(text(ffi, src), text(ffi, dst))
         return 0
 
+    def crbd_py_snap_set(image, name, info):
+        img = HANDLES.get(image, Image)
+        img.set_snap(text(ffi, name))
+        info.nebd_fd = img.nebd_fd
+        info.size = img.size()
+        return 0
+
     def crbd_py_image_copy(image, dest_ioctx, dest_name):
         HANDLES.get(image, Image).copy(HANDLES.get(dest_ioctx, IoCtx), text(ffi, dest_name))
         return 0
@@ -147,7 +154,7 @@ def register(ffi, lib) -> None:
                     crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_snap_list,
                     crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
                     crbd_py_image_flatten, crbd_py_children, crbd_py_image_rename, crbd_py_snap_rename,
-                    crbd_py_image_copy])
+                    crbd_py_snap_set, crbd_py_image_copy])
 
 
 def _parent_ids(img: Image, pool: str, parent: str, snap: str) -> tuple[str, int]:
