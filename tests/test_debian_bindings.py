@@ -20,11 +20,10 @@ from capi_helpers import ROOT, log_text, make_pool, run
 DEBIAN_PYTHON = "/usr/bin/python3"
 MiB = 1 << 20
 
-CLIENT = r'''
+# The start of every client script: Debian's modules and a helper naming what a call raises.
+PRELUDE = r'''
 import json, os, sys
 import rados, rbd
-
-out = {"rados_module": rados.__file__, "rbd_module": rbd.__file__}
 
 
 def raises(fn, *args, **kwargs):
@@ -34,7 +33,10 @@ def raises(fn, *args, **kwargs):
     except Exception as exc:
         return type(exc).__name__
     return None
+'''
 
+CLIENT = PRELUDE + r'''
+out = {"rados_module": rados.__file__, "rbd_module": rbd.__file__}
 
 pattern = bytes(range(256)) * 16 * 64                  # 256 KiB, position-dependent
 with rados.Rados(conffile="") as cluster:               # rados_create2 + rados_conf_read_file(NULL)
@@ -188,20 +190,8 @@ def test_ceph_bindings_lifecycle(debian_bindings, daemon, rbd_env, capi_libs, cl
     assert "not implemented" not in log_text(client_log)
 
 
-ADMIN_CLIENT = r'''
-import json
-import rados, rbd
-
+ADMIN_CLIENT = PRELUDE + r'''
 out = {}
-
-
-def raises(fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except Exception as exc:
-        return type(exc).__name__
-    return None
-
 
 with rados.Rados(conffile="") as cluster:
     # cinder's capacity report and quota (rados_mon_command + rados_buffer_free)
