@@ -66,3 +66,11 @@ typedef struct {
     int64_t deletion_time;        /* time_t in librbd.h (64-bit on the targets we build for) */
     int64_t deferment_end_time;
 } rbd_trash_image_info_t;
+
+/* Per-image config options (rbd_config_image_list). */
+typedef int rbd_config_source_t;   /* RBD_CONFIG_SOURCE_CONFIG = 0, _POOL = 1, _IMAGE = 2 */
+typedef struct {
+    char *name;
+    char *value;
+    rbd_config_source_t source;
+} rbd_config_option_t;

@@ -69,6 +69,7 @@ extern "Python" {
     int crbd_py_update_features(uint64_t image, uint64_t features, int enabled);
     int crbd_py_metadata_set(uint64_t image, const char *key, const char *value);   /* value NULL: remove */
     int crbd_py_metadata_get(uint64_t image, const char *key, struct crbd_blob *value);
+    int crbd_py_config_list(uint64_t image, struct crbd_blob *options);
     int crbd_py_trash_move(uint64_t ioctx, const char *name, uint64_t delay);
     int crbd_py_trash_list(uint64_t ioctx, struct crbd_blob *entries);
     int crbd_py_trash_remove(uint64_t ioctx, const char *id, int force);

@@ -104,6 +104,8 @@ int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const char *destna
 int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname);
 int rbd_snap_set(rbd_image_t image, const char *snapname);
 int rbd_update_features(rbd_image_t image, uint64_t features, uint8_t enabled);
+int rbd_config_image_list(rbd_image_t image, rbd_config_option_t *options, int *max_options);
+void rbd_config_image_list_cleanup(rbd_config_option_t *options, int max_options);
 int rbd_metadata_get(rbd_image_t image, const char *key, char *value, size_t *val_len);
 int rbd_metadata_set(rbd_image_t image, const char *key, const char *value);
 int rbd_metadata_remove(rbd_image_t image, const char *key);

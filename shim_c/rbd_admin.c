@@ -1,5 +1,5 @@
 /* Image and pool administration that OpenStack's cinder reaches through Ceph's own Python
- * bindings: feature updates, image metadata, the trash. Each forwards to the core. */
+ * bindings: feature updates, image metadata and config (QoS), the trash. Each forwards to the core. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -43,6 +43,54 @@ CRBD_API int rbd_metadata_remove(rbd_image_t image, const char *key)
 {
     struct crbd_image *img = crbd_image_get(image);
     return img && key ? crbd_py_metadata_set(img->py, key, NULL) : -EINVAL;
+}
+
+/* librbd's protocol: -ERANGE with *max_options = options needed if the array is short; else the
+ * options (strings malloc'ed, freed by rbd_config_image_list_cleanup) and 0. */
+CRBD_API int rbd_config_image_list(rbd_image_t image, rbd_config_option_t *options, int *max_options)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !max_options)
+        return -EINVAL;
+    struct crbd_blob blob = { 0 };   /* "name\0value\0source\0" per option */
+    int r = crbd_py_config_list(img->py, &blob);
+    if (r < 0)
+        return r;
+    int count = 0;
+    for (const char *p = blob.data; p && p < blob.data + blob.len; count++)
+        for (int field = 0; field < 3; field++)
+            p += strlen(p) + 1;
+    if (*max_options < count || (count && !options)) {
+        *max_options = count;
+        free(blob.data);
+        return -ERANGE;
+    }
+    const char *p = blob.data;
+    for (int i = 0; i < count; i++) {
+        options[i].name = strdup(p);
+        p += strlen(p) + 1;
+        options[i].value = strdup(p);
+        p += strlen(p) + 1;
+        options[i].source = atoi(p);
+        p += strlen(p) + 1;
+        if (!options[i].name || !options[i].value) {
+            rbd_config_image_list_cleanup(options, i + 1);
+            free(blob.data);
+            return -ENOMEM;
+        }
+    }
+    free(blob.data);
+    *max_options = count;
+    return 0;
+}
+
+CRBD_API void rbd_config_image_list_cleanup(rbd_config_option_t *options, int max_options)
+{
+    for (int i = 0; options && i < max_options; i++) {
+        free(options[i].name);
+        free(options[i].value);
+        options[i].name = options[i].value = NULL;
+    }
 }
 
 /* ---- trash ---- */

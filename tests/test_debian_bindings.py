@@ -218,6 +218,8 @@ with rados.Rados(conffile="") as cluster:
             img.remove_snap("s")
             img.metadata_set("conf_rbd_qos_iops_limit", "100")
             out["metadata"] = img.metadata_get("conf_rbd_qos_iops_limit")
+            config = {c["name"]: (c["value"], c["source"]) for c in img.config_list()}   # cinder's QoS view
+            out["config"] = [len(config), config["rbd_qos_iops_limit"], config["rbd_qos_bps_limit"]]
             img.metadata_remove("conf_rbd_qos_iops_limit")
             out["metadata_removed"] = raises(img.metadata_get, "conf_rbd_qos_iops_limit")
             out["metadata_remove_missing"] = raises(img.metadata_remove, "conf_rbd_qos_iops_limit")
@@ -249,6 +251,7 @@ def test_ceph_bindings_cinder_admin_calls(debian_bindings, daemon, rbd_env, clie
     assert out["set_snap"] == ["before", "ReadOnlyImage", 4 * MiB]
     assert out["unset_snap"] == ["after!", None]
     assert out["metadata"] == "100"
+    assert out["config"] == [12, ["100", 2], ["0", 0]]   # the override (IMAGE) and a client value (CONFIG)
     assert out["metadata_removed"] == "KeyError"
     assert out["metadata_remove_missing"] == "KeyError"
     assert out["trash"] == [["vol", "USER", "datetime"]]

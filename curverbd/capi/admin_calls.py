@@ -1,9 +1,10 @@
 """Callbacks behind the administration exports OpenStack reaches through Ceph's own Python
 bindings (shim_c/rados_mon.c, shim_c/rbd_admin.c): monitor commands, feature updates, image
-metadata, the trash."""
+metadata and config (QoS), the trash."""
 from __future__ import annotations
 
 from ..core import Cluster, Image, IoCtx
+from ..core.image_config import config_list
 from ..core.ioctx import trash_source_code
 from ..core.monitor import mon_command
 from .externs import register as _register, set_blob, text
@@ -33,6 +34,13 @@ def register(ffi, lib) -> None:
         set_blob(lib, value_out, HANDLES.get(image, Image).metadata_get(text(ffi, key)).encode())
         return 0
 
+    def crbd_py_config_list(image, options_out):
+        out = bytearray()
+        for option in config_list(HANDLES.get(image, Image)):
+            out += b"".join(str(option[k]).encode() + b"\0" for k in ("name", "value", "source"))
+        set_blob(lib, options_out, bytes(out))
+        return 0
+
     def crbd_py_trash_move(ioctx, name, delay):
         HANDLES.get(ioctx, IoCtx).trash_move(text(ffi, name), delay)
         return 0
@@ -51,5 +59,6 @@ def register(ffi, lib) -> None:
         return 0
 
     _register(ffi, [crbd_py_mon_command, crbd_py_update_features, crbd_py_metadata_set, crbd_py_metadata_get,
+                    crbd_py_config_list,
                     crbd_py_trash_move,
                     crbd_py_trash_list, crbd_py_trash_remove])

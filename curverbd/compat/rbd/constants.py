@@ -1,5 +1,6 @@
 """rbd constants (values of Ceph Pacific's librbd.h / features.h, the same in its Python binding)."""
 from curverbd import features
+from curverbd.core.image_config import QOS_OPTIONS  # noqa: F401  (the QoS options cinder sets per image)
 
 RBD_FEATURE_LAYERING = features.LAYERING
 RBD_FEATURE_STRIPINGV2 = features.STRIPINGV2
@@ -84,11 +85,3 @@ RBD_ENCRYPTION_ALGORITHM_AES256 = 1
 RBD_WRITE_ZEROES_FLAG_THICK_PROVISION = 1 << 0
 
 LIBRBD_VERSION = (1, 16, 0)
-
-# The QoS options cinder sets per image (stored as image metadata "conf_<name>").
-QOS_OPTIONS = (
-    "rbd_qos_iops_limit", "rbd_qos_bps_limit", "rbd_qos_bps_burst",
-    "rbd_qos_read_iops_limit", "rbd_qos_write_iops_limit", "rbd_qos_read_bps_limit", "rbd_qos_write_bps_limit",
-    "rbd_qos_iops_burst", "rbd_qos_read_iops_burst", "rbd_qos_write_iops_burst",
-    "rbd_qos_read_bps_burst", "rbd_qos_write_bps_burst",
-)

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import errno
 
+from curverbd.core.image_config import CONF_PREFIX, config_list
 from curverbd.errors import Error as CoreError
 
-from .constants import QOS_OPTIONS, RBD_CONFIG_SOURCE_CONFIG, RBD_CONFIG_SOURCE_IMAGE
 from .errors import OperationNotSupported, rbd_errors
-
-CONF_PREFIX = "conf_"   # librbd keeps per-image config overrides as metadata "conf_<option>"
 
 
 def _missing_is_key_error(call, what: str):
@@ -71,14 +69,7 @@ class ImageSettings:
     def config_list(self) -> list[dict]:
         """Dicts {name, value, source}: the image's overrides (source IMAGE) and the QoS options'
         client values (source CONFIG, "0" = unlimited when unset)."""
-        image = self._core()
-        overrides = {k[len(CONF_PREFIX):]: v for k, v in image.metadata_list().items() if k.startswith(CONF_PREFIX)}
-        conf = self.ioctx.rados.conf_get
-        options = {name: {"name": name, "value": conf(name) or "0", "source": RBD_CONFIG_SOURCE_CONFIG}
-                   for name in QOS_OPTIONS}
-        for name, value in overrides.items():
-            options[name] = {"name": name, "value": value, "source": RBD_CONFIG_SOURCE_IMAGE}
-        return [options[name] for name in sorted(options)]
+        return config_list(self._core())
 
     # --- mirroring: not available (Curve has no rbd-mirror) -----------------------------------
     def _no_mirroring(self, *args, **kwargs):
