@@ -215,6 +215,11 @@ struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip,
 void crbd_iov_to_buf(const struct iovec *iov, int iovcnt, char *dst, uint64_t len);
 void crbd_buf_to_iov(const char *src, const struct iovec *iov, int iovcnt, uint64_t len);
 
+/* reading a blob of NUL-terminated strings from Python (boundary.c; struct crbd_blob: cdef.h) */
+struct crbd_blob;
+size_t crbd_blob_records(const struct crbd_blob *blob, size_t fields);
+const char *crbd_blob_next(const char **p);
+
 /* handle lookups (rados.c) */
 struct crbd_cluster *crbd_cluster_get(void *handle);
 struct crbd_ioctx *crbd_ioctx_get(void *handle);

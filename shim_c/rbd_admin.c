@@ -56,10 +56,7 @@ CRBD_API int rbd_config_image_list(rbd_image_t image, rbd_config_option_t *optio
     int r = crbd_py_config_list(img->py, &blob);
     if (r < 0)
         return r;
-    int count = 0;
-    for (const char *p = blob.data; p && p < blob.data + blob.len; count++)
-        for (int field = 0; field < 3; field++)
-            p += strlen(p) + 1;
+    int count = (int)crbd_blob_records(&blob, 3);
     if (*max_options < count || (count && !options)) {
         *max_options = count;
         free(blob.data);
@@ -67,12 +64,9 @@ CRBD_API int rbd_config_image_list(rbd_image_t image, rbd_config_option_t *optio
     }
     const char *p = blob.data;
     for (int i = 0; i < count; i++) {
-        options[i].name = strdup(p);
-        p += strlen(p) + 1;
-        options[i].value = strdup(p);
-        p += strlen(p) + 1;
-        options[i].source = atoi(p);
-        p += strlen(p) + 1;
+        options[i].name = strdup(crbd_blob_next(&p));
+        options[i].value = strdup(crbd_blob_next(&p));
+        options[i].source = atoi(crbd_blob_next(&p));
         if (!options[i].name || !options[i].value) {
             rbd_config_image_list_cleanup(options, i + 1);
             free(blob.data);
@@ -124,10 +118,7 @@ CRBD_API int rbd_trash_list(rados_ioctx_t ioctx, rbd_trash_image_info_t *entries
     int r = crbd_py_trash_list(io->py, &blob);
     if (r < 0)
         return r;
-    size_t count = 0;
-    for (const char *p = blob.data; p && p < blob.data + blob.len; count++)
-        for (int field = 0; field < 5; field++)
-            p += strlen(p) + 1;
+    size_t count = crbd_blob_records(&blob, 5);
     if (*num_entries < count || (count && !entries)) {
         *num_entries = count;
         free(blob.data);
@@ -136,16 +127,11 @@ CRBD_API int rbd_trash_list(rados_ioctx_t ioctx, rbd_trash_image_info_t *entries
     const char *p = blob.data;
     for (size_t i = 0; i < count; i++) {
         rbd_trash_image_info_t *e = &entries[i];
-        e->id = strdup(p);
-        p += strlen(p) + 1;
-        e->name = strdup(p);
-        p += strlen(p) + 1;
-        e->source = atoi(p);
-        p += strlen(p) + 1;
-        e->deletion_time = strtoll(p, NULL, 10);
-        p += strlen(p) + 1;
-        e->deferment_end_time = strtoll(p, NULL, 10);
-        p += strlen(p) + 1;
+        e->id = strdup(crbd_blob_next(&p));
+        e->name = strdup(crbd_blob_next(&p));
+        e->source = atoi(crbd_blob_next(&p));
+        e->deletion_time = strtoll(crbd_blob_next(&p), NULL, 10);
+        e->deferment_end_time = strtoll(crbd_blob_next(&p), NULL, 10);
         if (!e->id || !e->name) {
             rbd_trash_list_cleanup(entries, i + 1);
             free(blob.data);

@@ -51,10 +51,7 @@ CRBD_API int rbd_list2(rados_ioctx_t ioctx, rbd_image_spec_t *images, size_t *ma
     int r = crbd_py_image_list(io->py, &blob);
     if (r < 0)
         return r;
-    size_t n = 0;
-    for (size_t i = 0; i < blob.len; i++)
-        n += blob.data[i] == 0;
-    n /= 2;
+    size_t n = crbd_blob_records(&blob, 2);
     if (*max_images < n || (n && !images)) {
         *max_images = n;
         free(blob.data);
@@ -62,10 +59,8 @@ CRBD_API int rbd_list2(rados_ioctx_t ioctx, rbd_image_spec_t *images, size_t *ma
     }
     const char *p = blob.data;
     for (size_t i = 0; i < n; i++) {
-        images[i].id = strdup(p);
-        p += strlen(p) + 1;
-        images[i].name = strdup(p);
-        p += strlen(p) + 1;
+        images[i].id = strdup(crbd_blob_next(&p));
+        images[i].name = strdup(crbd_blob_next(&p));
     }
     *max_images = n;
     free(blob.data);

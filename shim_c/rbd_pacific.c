@@ -186,10 +186,7 @@ CRBD_API int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *imag
     int r = crbd_py_children(img->py, &blob);
     if (r < 0)
         return r;
-    size_t fields = 0;
-    for (size_t i = 0; i < blob.len; i++)
-        fields += blob.data[i] == 0;
-    size_t n = fields / 3;
+    size_t n = crbd_blob_records(&blob, 3);
     if (*max_images < n || (n && !images)) {
         *max_images = n;
         free(blob.data);
@@ -199,12 +196,9 @@ CRBD_API int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *imag
     for (size_t i = 0; i < n; i++) {
         memset(&images[i], 0, sizeof images[i]);
         images[i].pool_id = -1;
-        images[i].pool_name = strdup(p);
-        p += strlen(p) + 1;
-        images[i].image_id = strdup(p);
-        p += strlen(p) + 1;
-        images[i].image_name = strdup(p);
-        p += strlen(p) + 1;
+        images[i].pool_name = strdup(crbd_blob_next(&p));
+        images[i].image_id = strdup(crbd_blob_next(&p));
+        images[i].image_name = strdup(crbd_blob_next(&p));
         images[i].pool_namespace = strdup("");
     }
     *max_images = n;
