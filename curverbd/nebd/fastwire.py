@@ -38,13 +38,7 @@ class HeadEncoder:
         self._request_field = b"\x0a" + encode_varint(len(request)) + request
 
     def head(self, correlation_id: int, payload: bytes, attachment_size: int = 0) -> bytes:
-        meta = self._request_field + b"\x20" + _varint(correlation_id)
-        if attachment_size:
-            meta += b"\x28" + _varint(attachment_size)
-        body = len(meta) + len(payload) + attachment_size
-        if body > _MAX_BODY:
-            raise framing.FrameError(f"frame body of {body} bytes exceeds the {_MAX_BODY} byte limit")
-        return _HEADER.pack(_MAGIC, body, len(meta)) + meta + payload
+        return _head(self._request_field, correlation_id, payload, attachment_size)
 
 
 def io_request(fd: int, offset: int, size: int) -> bytes:
@@ -166,7 +160,16 @@ _IO_KEYS = {0x08: "fd", 0x10: "offset", 0x18: "size"}
 
 def response_head(correlation_id: int, payload: bytes, attachment_size: int = 0) -> bytes:
     """A success reply's head: RpcMeta{response{error_code 0}, correlation_id, attachment_size} + payload."""
-    meta = b"\x12\x02\x08\x00\x20" + _varint(correlation_id)
+    return _head(_RESPONSE_OK, correlation_id, payload, attachment_size)
+
+
+_RESPONSE_OK = b"\x12\x02\x08\x00"   # RpcMeta.response = RpcResponseMeta{error_code: 0}
+
+
+def _head(meta_start: bytes, correlation_id: int, payload: bytes, attachment_size: int) -> bytes:
+    """Header + RpcMeta (``meta_start``, correlation_id, attachment_size) + payload; the attachment
+    (``attachment_size`` bytes) follows on the wire."""
+    meta = meta_start + b"\x20" + _varint(correlation_id)
     if attachment_size:
         meta += b"\x28" + _varint(attachment_size)
     body = len(meta) + len(payload) + attachment_size
