@@ -80,6 +80,7 @@ struct crbd_conn {
     pthread_mutex_t lock;       /* table, state */
     int reconnecting;           /* the daemon is away: requests wait in the table, sent on reconnect */
     uint64_t gen;               /* connection generation: 1, then +1 per reconnect */
+    /* the receiver thread's own (no lock): */
     double connected_at;        /* when the current socket was made (monotonic s) */
     unsigned quick_drops;       /* connections dropped unanswered right after being made, in a row */
     int answered;               /* a reply came on the current socket */

@@ -367,8 +367,8 @@ static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small,
         }
         pthread_mutex_lock(&c->lock);
         struct crbd_req *req = table_take(c, rep.cid);
-        c->answered = 1;
         pthread_mutex_unlock(&c->lock);
+        c->answered = 1;
         int ret = -reply_errno(&rep);
         if (ret < 0 && req)
             crbd_log("nebd %s fd=%d offset=%llu size=%llu failed: brpc error %d, retCode %d '%s'",
@@ -464,10 +464,7 @@ static int reconnect(struct crbd_conn *c, const char *cause)
     if (closing)
         return 0;
     double started = now_s(), logged = started;
-    pthread_mutex_lock(&c->lock);
-    int unanswered = !c->answered;
-    pthread_mutex_unlock(&c->lock);
-    c->quick_drops = unanswered && started - c->connected_at < SHORT_LIVED_S ? c->quick_drops + 1 : 0;
+    c->quick_drops = !c->answered && started - c->connected_at < SHORT_LIVED_S ? c->quick_drops + 1 : 0;
     if (c->quick_drops && pause_unless_closing(c, retry_pause_us(c->quick_drops, 0)))
         return 0;
     unsigned attempt = 0;
