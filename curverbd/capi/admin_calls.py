@@ -7,7 +7,7 @@ from ..core import Cluster, Image, IoCtx
 from ..core.image_config import config_list
 from ..core.ioctx import trash_source_code
 from ..core.monitor import mon_command
-from .externs import register as _register, set_blob, text
+from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
 
 
@@ -35,10 +35,8 @@ def register(ffi, lib) -> None:
         return 0
 
     def crbd_py_config_list(image, options_out):
-        out = bytearray()
-        for option in config_list(HANDLES.get(image, Image)):
-            out += b"".join(str(option[k]).encode() + b"\0" for k in ("name", "value", "source"))
-        set_blob(lib, options_out, bytes(out))
+        options = config_list(HANDLES.get(image, Image))
+        set_blob(lib, options_out, strings(o[k] for o in options for k in ("name", "value", "source")))
         return 0
 
     def crbd_py_trash_move(ioctx, name, delay):
@@ -46,12 +44,11 @@ def register(ffi, lib) -> None:
         return 0
 
     def crbd_py_trash_list(ioctx, entries_out):
-        out = bytearray()
+        fields = []
         for e in HANDLES.get(ioctx, IoCtx).trash_list():
-            fields = (e["id"], e["name"], trash_source_code(e.get("source", "USER")),
-                      int(e.get("deletion_time", 0)), int(e.get("deferment_end_time", 0)))
-            out += b"".join(str(f).encode() + b"\0" for f in fields)
-        set_blob(lib, entries_out, bytes(out))
+            fields += (e["id"], e["name"], trash_source_code(e.get("source", "USER")),
+                       int(e.get("deletion_time", 0)), int(e.get("deferment_end_time", 0)))
+        set_blob(lib, entries_out, strings(fields))
         return 0
 
     def crbd_py_trash_remove(ioctx, image_id, force):
@@ -59,6 +56,4 @@ def register(ffi, lib) -> None:
         return 0
 
     _register(ffi, [crbd_py_mon_command, crbd_py_update_features, crbd_py_metadata_set, crbd_py_metadata_get,
-                    crbd_py_config_list,
-                    crbd_py_trash_move,
-                    crbd_py_trash_list, crbd_py_trash_remove])
+                    crbd_py_config_list, crbd_py_trash_move, crbd_py_trash_list, crbd_py_trash_remove])

@@ -41,3 +41,9 @@ def set_blob(lib, blob, data: bytes) -> None:
     r = lib.crbd_blob_set(blob, data, len(data))
     if r < 0:
         raise Error(-r, "cannot hand a result to the C side")
+
+
+def strings(values) -> bytes:
+    """``values`` (str, or anything str() names) as NUL-terminated strings one after another: the
+    layout the C side reads back with crbd_blob_records / crbd_blob_next (shim_c/boundary.c)."""
+    return b"".join(str(v).encode() + b"\0" for v in values)

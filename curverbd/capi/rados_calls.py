@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..core import Cluster, IoCtx
 from . import log
-from .externs import register as _register, set_blob, text
+from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
 
 
@@ -56,7 +56,7 @@ def register(ffi, lib) -> None:
 
     def crbd_py_pool_list(cluster, names_out):
         names = HANDLES.get(cluster, Cluster).list_pools()
-        set_blob(lib, names_out, b"".join(name.encode() + b"\0" for name in names))
+        set_blob(lib, names_out, strings(names))
         return 0
 
     def crbd_py_pool_create(cluster, name):

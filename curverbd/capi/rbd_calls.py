@@ -7,7 +7,7 @@ import struct
 
 from ..core import Image, IoCtx
 from ..errors import Error
-from .externs import register as _register, set_blob, text
+from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
 
 # crbd_py_snap_op codes (shim_c/cdef.h) -> the core Image method
@@ -32,14 +32,13 @@ def register(ffi, lib) -> None:
 
     def crbd_py_image_list(ioctx, specs_out):
         io = HANDLES.get(ioctx, IoCtx)
-        out = bytearray()
+        fields = []
         for name in io.list_images():
             try:
-                image_id = str(io.stat_image(name).get("id", name))
+                fields += (io.stat_image(name).get("id", name), name)
             except Error:
                 continue   # removed meanwhile
-            out += image_id.encode() + b"\0" + name.encode() + b"\0"
-        set_blob(lib, specs_out, bytes(out))
+        set_blob(lib, specs_out, strings(fields))
         return 0
 
     def crbd_py_image_clone(p_ioctx, p_name, p_snap, c_ioctx, c_name, features, order):
@@ -92,15 +91,13 @@ def register(ffi, lib) -> None:
         img = HANDLES.get(image, Image)
         pool, parent, snap = img.parent_info()   # ENOENT: not a clone
         parent_id, snap_id = _parent_ids(img, pool, parent, snap)
-        fields = (pool, parent, snap, parent_id, str(snap_id))
-        set_blob(lib, spec_out, b"\0".join(f.encode() for f in fields) + b"\0")
+        set_blob(lib, spec_out, strings((pool, parent, snap, parent_id, snap_id)))
         return 0
 
     def crbd_py_image_names(image, names_out):
         img = HANDLES.get(image, Image)
         record = img.stat()
-        fields = (img.id, img.name, str(record.get("op_features", 0)))
-        set_blob(lib, names_out, b"\0".join(f.encode() for f in fields) + b"\0")
+        set_blob(lib, names_out, strings((img.id, img.name, record.get("op_features", 0))))
         return 0
 
     def crbd_py_image_flatten(image, cb, arg):
@@ -113,15 +110,14 @@ def register(ffi, lib) -> None:
 
     def crbd_py_children(image, specs_out):
         img = HANDLES.get(image, Image)
-        out = bytearray()
+        fields = []
         for pool, child in img.list_children():
             try:
                 with img.ioctx.cluster.open_ioctx(pool) as io:
-                    child_id = str(io.stat_image(child)["id"])
+                    fields += (pool, io.stat_image(child)["id"], child)
             except Error:
                 continue   # removed meanwhile
-            out += b"\0".join(f.encode() for f in (pool, child_id, child)) + b"\0"
-        set_blob(lib, specs_out, bytes(out))
+        set_blob(lib, specs_out, strings(fields))
         return 0
 
     def crbd_py_diff_iterate(image, fromsnap, ofs, length, include_parent, whole_object, cb, arg):
