@@ -48,8 +48,11 @@ class WritebackBehind:
         self.thread: threading.Thread | None = None
 
     def start(self) -> None:
+        if self.interval <= 0:
+            return
         start_writes = _sync_file_range()
-        if self.interval <= 0 or start_writes is None:
+        if start_writes is None:
+            log.warning("no sync_file_range in this libc: --writeback-interval ignored")
             return
         self.thread = threading.Thread(target=self._run, args=(start_writes,), name="writeback", daemon=True)
         self.thread.start()
