@@ -225,8 +225,6 @@ const char *crbd_blob_next(const char **p);
 struct crbd_cluster *crbd_cluster_get(void *handle);
 struct crbd_ioctx *crbd_ioctx_get(void *handle);
 int crbd_cluster_lanes(struct crbd_cluster *c, struct crbd_conn *out[CRBD_LANES]);
-int crbd_cluster_connect_lanes(struct crbd_cluster *c);
-void crbd_cluster_close_lanes(struct crbd_cluster *c);
 
 static inline struct crbd_conn *crbd_image_lane(const struct crbd_image *img, uint64_t offset)
 {

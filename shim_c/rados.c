@@ -18,7 +18,7 @@ struct crbd_ioctx *crbd_ioctx_get(void *handle)
 }
 
 /* Open every data connection not open yet (all of them at connect). */
-int crbd_cluster_connect_lanes(struct crbd_cluster *c)
+static int connect_lanes(struct crbd_cluster *c)
 {
     for (int i = 0; i < CRBD_LANES; i++) {
         if (!c->lanes[i]) {
@@ -30,7 +30,7 @@ int crbd_cluster_connect_lanes(struct crbd_cluster *c)
     return 0;
 }
 
-void crbd_cluster_close_lanes(struct crbd_cluster *c)
+static void close_lanes(struct crbd_cluster *c)
 {
     for (int i = 0; i < CRBD_LANES; i++) {
         crbd_conn_close(c->lanes[i]);
@@ -41,7 +41,7 @@ void crbd_cluster_close_lanes(struct crbd_cluster *c)
 int crbd_cluster_lanes(struct crbd_cluster *c, struct crbd_conn *out[CRBD_LANES])
 {
     pthread_mutex_lock(&c->lock);
-    int r = c->connected ? crbd_cluster_connect_lanes(c) : -ENOTCONN;
+    int r = c->connected ? connect_lanes(c) : -ENOTCONN;
     memcpy(out, c->lanes, sizeof c->lanes);
     pthread_mutex_unlock(&c->lock);
     return r;
@@ -128,11 +128,11 @@ CRBD_API int rados_connect(rados_t cluster)
         r = -EIO;
     if (r == 0) {
         c->socket_path = path.data;
-        r = crbd_cluster_connect_lanes(c);
+        r = connect_lanes(c);
         if (r == 0)
             c->connected = 1;
         else
-            crbd_cluster_close_lanes(c);
+            close_lanes(c);
     } else {
         free(path.data);
     }
@@ -145,7 +145,7 @@ CRBD_API void rados_shutdown(rados_t cluster)
     if (!c)
         return;
     c->magic = CRBD_MAGIC_DEAD;
-    crbd_cluster_close_lanes(c);
+    close_lanes(c);
     crbd_py_cluster_shutdown(c->py);
     pthread_mutex_destroy(&c->lock);
     free(c->socket_path);
