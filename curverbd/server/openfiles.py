@@ -164,7 +164,8 @@ class OpenFiles:
 
     def volumes(self) -> list[Volume]:
         """The backend handles open now (a snapshot taken without the lock, like lookups)."""
-        return [v for v in [f.volume for f in list(self._files.values())] if v is not None]
+        volumes = [f.volume for f in list(self._files.values())]
+        return [v for v in volumes if v is not None]
 
     def close_all(self) -> None:
         with self.lock:
