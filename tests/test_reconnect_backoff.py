@@ -5,6 +5,7 @@ and the Python core both count such drops as failed retries, with nebd's growing
 wrote a GiB of log lines. The I/O waiting meanwhile completes once a real daemon is back."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -43,22 +44,26 @@ class Dropper:
             self.accepts += 1
             conn.close()
 
-    def stop(self) -> int:
+    def stop(self) -> None:
         self.stopped = True
         self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.thread.join()
         os.unlink(self.path)
-        return self.accepts
 
 
-def drop_for_a_while(daemon) -> int:
+@contextlib.contextmanager
+def dropping(daemon):
+    """The daemon stopped and a Dropper on its socket for the block plus WATCH seconds; then the
+    daemon again. Yields the Dropper (its ``accepts`` are final after the block)."""
     daemon.stop()
     dropper = Dropper(daemon.socket)
-    time.sleep(WATCH)
-    accepts = dropper.stop()
-    daemon.start()
-    return accepts
+    try:
+        yield dropper
+        time.sleep(WATCH)
+    finally:
+        dropper.stop()
+        daemon.start()
 
 
 def test_c_data_path_backs_off(abi, daemon, log_file):  # noqa: F811
@@ -68,15 +73,11 @@ def test_c_data_path_backs_off(abi, daemon, log_file):  # noqa: F811
     try:
         assert h.connect() == 0 and h.open_pool(b"pool") == 0 and h.open_image(b"img") == 0
         ffi, lib = h.ffi, h.lib
-        daemon.stop()
-        dropper = Dropper(daemon.socket)
         comp = ffi.new("rbd_completion_t *")
-        assert lib.rbd_aio_create_completion(ffi.NULL, ffi.NULL, comp) == 0
         data = ffi.new("char[]", b"b" * 4096)   # an aio buffer must live until the completion
-        assert lib.rbd_aio_write(h.image, 0, 4096, data, comp[0]) == 0   # waits for the daemon
-        time.sleep(WATCH)
-        accepts = dropper.stop()
-        daemon.start()
+        with dropping(daemon) as dropper:
+            assert lib.rbd_aio_create_completion(ffi.NULL, ffi.NULL, comp) == 0
+            assert lib.rbd_aio_write(h.image, 0, 4096, data, comp[0]) == 0   # waits for the daemon
         assert lib.rbd_aio_wait_for_complete(comp[0]) == 0
         assert lib.rbd_aio_get_return_value(comp[0]) == 4096
         lib.rbd_aio_release(comp[0])
@@ -84,7 +85,7 @@ def test_c_data_path_backs_off(abi, daemon, log_file):  # noqa: F811
         assert lib.rbd_read(h.image, 0, 4096, buf) == 4096 and ffi.buffer(buf)[:] == b"b" * 4096
     finally:
         h.close()
-    assert 2 <= accepts <= MAX_ACCEPTS, accepts
+    assert 2 <= dropper.accepts <= MAX_ACCEPTS, dropper.accepts
 
 
 def test_python_core_backs_off(daemon, monkeypatch):
@@ -96,14 +97,10 @@ def test_python_core_backs_off(daemon, monkeypatch):
         with c.open_ioctx("pool") as io:
             img = io.open_image("img")
             try:
-                daemon.stop()
-                dropper = Dropper(daemon.socket)
-                pending = img.aio_write(0, b"p" * 4096)
-                time.sleep(WATCH)
-                accepts = dropper.stop()
-                daemon.start()
+                with dropping(daemon) as dropper:
+                    pending = img.aio_write(0, b"p" * 4096)
                 assert pending.wait() == 4096
                 assert img.read(0, 4096) == b"p" * 4096
             finally:
                 img.close()
-    assert 1 <= accepts <= MAX_ACCEPTS, accepts
+    assert 1 <= dropper.accepts <= MAX_ACCEPTS, dropper.accepts
