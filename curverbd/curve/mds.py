@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import Error
 from ..nebd import framing, messages
 from . import nameserver2 as ns
-from .auth import auth_fields
+from .auth import auth_fields, now_us
 from .status import MdsError
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ class MdsClient:
         self.owner = owner
         self.password = password
         self.max_retry = max_retry
+        self.date_offset_us = 0            # added to the request date (curverbd doctor probes the window)
         self._current = 0                  # currentWorkingMDSAddrIndex_
         self._link: _Link | None = None
         self._cids = itertools.count(1)
@@ -135,15 +136,14 @@ class MdsClient:
         """(reply, resent): the decoded reply of ``method`` and whether the request may have reached
         an MDS more than once. MdsError for a refusal, Error(ETIMEDOUT) when no MDS answered."""
         req_type, reply_type = ns.METHODS[method]
-        if method not in ns.UNAUTHENTICATED:
-            request = {**request, **auth_fields(self.owner, self.password)}
+        request = dict(request)
         target = target or request.get("fileName", "")
         deadline = time.monotonic() + self.max_retry
         timeout, failures, delivered, last = RPC_TIMEOUT, 0, 0, "no attempt"
         with self._lock:
             while True:
                 if method not in ns.UNAUTHENTICATED:   # a fresh date: a retry may come seconds later
-                    request.update(auth_fields(self.owner, self.password))
+                    request.update(auth_fields(self.owner, self.password, now_us() + self.date_offset_us))
                 cid = next(self._cids)
                 head = framing.request_head(ns.SERVICE, method, cid, req_type.encode(request))
                 addr, sent = self.addrs[self._current], False
