@@ -78,11 +78,14 @@ CURVE_TO_ERRNO = {
 
 
 class CurveError(Error):
-    """A refusal by the Curve store, with Curve's status code kept for the wire."""
+    """A refusal by the Curve store. ``status`` is the client's code (the errno follows from it);
+    ``code`` is the MDS StatusCode (curverbd/curve/nameserver2.py) Curve's MDS answers for the same
+    refusal, or None where no MDS would be asked (I/O, fds)."""
 
-    def __init__(self, status: CurveStatus, message: str) -> None:
+    def __init__(self, status: CurveStatus, message: str, code: int | None = None) -> None:
         super().__init__(CURVE_TO_ERRNO.get(status, E.EIO), message)
         self.status = CurveStatus(status)
+        self.code = code
 
 
 def error(code: int, message: str) -> Error:

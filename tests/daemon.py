@@ -26,6 +26,11 @@ class Daemon:
         return os.path.join(self.base, "nebd.sock")
 
     @property
+    def mds_socket(self) -> str:
+        """Curve's MDS service (CurveFSService), next to the nebd socket."""
+        return self.socket + ".mds"
+
+    @property
     def data_dir(self) -> str:
         return os.path.join(self.base, "data")
 
@@ -48,10 +53,11 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"curverbd-server exited with {self.proc.returncode}; see {self.log}")
-            if os.path.exists(self.socket):
+            if os.path.exists(self.socket) and os.path.exists(self.mds_socket):
                 try:
-                    with socket.socket(socket.AF_UNIX) as s:
-                        s.connect(self.socket)
+                    for path in (self.socket, self.mds_socket):
+                        with socket.socket(socket.AF_UNIX) as s:
+                            s.connect(path)
                     return self
                 except OSError:
                     pass

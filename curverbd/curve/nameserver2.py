@@ -129,8 +129,9 @@ AllocSizeEntry = Message("AllocSizeMapEntry", F(1, "key", "uint32"), F(2, "value
 
 
 def _auth(owner: int, signature: int, date: int) -> tuple:
-    """The auth triple at the field numbers a request puts it."""
-    return (F(owner, "owner", "string"), F(signature, "signature", "string"), F(date, "date", "uint64"))
+    """The auth triple at the field numbers a request puts it (owner and date are proto2 required)."""
+    return (F(owner, "owner", "string", required=True), F(signature, "signature", "string"),
+            F(date, "date", "uint64", required=True))
 
 
 def _response(name: str, *extra: F) -> Message:
@@ -140,9 +141,10 @@ def _response(name: str, *extra: F) -> Message:
 # method -> (request, response)
 METHODS: dict[str, tuple[Message, Message]] = {
     "CreateFile": (
-        Message("CreateFileRequest", F(1, "fileName", "string", required=True), F(2, "owner", "string"),
-                F(3, "fileType", "enum", required=True), F(4, "fileLength", "uint64"),
-                F(5, "signature", "string"), F(6, "date", "uint64"), F(7, "stripeUnit", "uint64"),
+        Message("CreateFileRequest", F(1, "fileName", "string", required=True),
+                F(2, "owner", "string", required=True), F(3, "fileType", "enum", required=True),
+                F(4, "fileLength", "uint64"), F(5, "signature", "string"),
+                F(6, "date", "uint64", required=True), F(7, "stripeUnit", "uint64"),
                 F(8, "stripeCount", "uint64"), F(9, "poolset", "string")),
         _response("CreateFileResponse")),
     "DeleteFile": (
@@ -160,14 +162,15 @@ METHODS: dict[str, tuple[Message, Message]] = {
         Message("ListDirRequest", F(1, "fileName", "string", required=True), *_auth(2, 3, 4)),
         _response("ListDirResponse", F(2, "fileInfo", "message", repeated=True, message=FileInfo))),
     "ExtendFile": (
-        Message("ExtendFileRequest", F(1, "fileName", "string", required=True), F(2, "owner", "string"),
-                F(3, "newSize", "uint64", required=True), F(4, "signature", "string"), F(5, "date", "uint64")),
+        Message("ExtendFileRequest", F(1, "fileName", "string", required=True),
+                F(2, "owner", "string", required=True), F(3, "newSize", "uint64", required=True),
+                F(4, "signature", "string"), F(5, "date", "uint64", required=True)),
         _response("ExtendFileResponse")),
     "RenameFile": (
         Message("RenameFileRequest", F(1, "oldFileName", "string", required=True),
-                F(2, "newFileName", "string", required=True), F(3, "owner", "string"),
+                F(2, "newFileName", "string", required=True), F(3, "owner", "string", required=True),
                 F(4, "signature", "string"), F(5, "oldFileID", "uint64"), F(6, "newFileID", "uint64"),
-                F(7, "date", "uint64")),
+                F(7, "date", "uint64", required=True)),
         _response("RenameFileResponse")),
     "ChangeOwner": (
         Message("ChangeOwnerRequest", F(1, "fileName", "string", required=True),
@@ -193,10 +196,11 @@ METHODS: dict[str, tuple[Message, Message]] = {
         _response("CloseFileResponse")),
     "RefreshSession": (
         Message("ReFreshSessionRequest", F(1, "fileName", "string", required=True),
-                F(2, "sessionID", "string", required=True), F(3, "owner", "string"), F(4, "date", "uint64"),
+                F(2, "sessionID", "string", required=True), F(3, "owner", "string", required=True),
+                F(4, "date", "uint64", required=True),
                 F(5, "signature", "string"), F(6, "clientVersion", "string"), F(7, "clientIP", "string"),
                 F(8, "clientPort", "uint32")),
-        _response("ReFreshSessionResponse", F(2, "sessionID", "string"),
+        _response("ReFreshSessionResponse", F(2, "sessionID", "string", required=True),
                   F(3, "fileInfo", "message", message=FileInfo),
                   F(4, "protoSession", "message", message=ProtoSession))),
 }

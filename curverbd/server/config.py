@@ -38,6 +38,10 @@ class ServerConfig:
     align_check: bool = True
     heartbeat_timeout: float = 30.0
     writeback_interval: float = 0.0        # seconds between writeback kicks (writeback.py); 0: off
+    root_user: str = "root"                # mds.auth.rootUserName
+    root_password: str = "root_password"   # mds.auth.rootPassword: root's requests are signed with it
+    mds_listen: str | None = None          # "host:port" for CurveFSService on TCP (port 0: any free one)
+    mds_init_grace: float = 0.0            # seconds after start in which changes answer kNotSupported
     daemonize: bool = False
     pid_file: str | None = None
 
@@ -55,6 +59,29 @@ class ServerConfig:
             raise ValueError("--heartbeat-timeout must be positive")
         if self.writeback_interval < 0:
             raise ValueError("--writeback-interval must not be negative")
+        if not self.root_user:
+            raise ValueError("--root-user must not be empty")
+        if self.mds_init_grace < 0:
+            raise ValueError("--mds-init-grace must not be negative")
+        if self.mds_listen is not None:
+            self.mds_address()
+
+    def mds_address(self) -> tuple[str, int]:
+        """(host, port) of --mds-listen; ValueError naming it if malformed."""
+        host, _, port = (self.mds_listen or "").rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"--mds-listen {self.mds_listen!r}: expected HOST:PORT (port 0 picks a free one)")
+        return host.strip("[]"), int(port)
+
+    @property
+    def mds_socket(self) -> str:
+        """CurveFSService's unix socket, next to the nebd one."""
+        return self.socket + ".mds"
+
+    @property
+    def mds_addr_path(self) -> str:
+        """Where the TCP address CurveFSService listens on is written ("host:port")."""
+        return os.path.join(self.data_dir, "mds.addr")
 
     @property
     def lock_path(self) -> str:

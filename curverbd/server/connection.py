@@ -40,6 +40,12 @@ HEADER = framing.HEADER_SIZE
 
 
 def describe_peer(sock: socket.socket) -> str:
+    if sock.family != socket.AF_UNIX:  # TCP (the MDS service): the peer's address
+        try:
+            host, port = sock.getpeername()[:2]
+            return f"{host}:{port}"
+        except OSError:
+            return "unknown peer"
     try:
         pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))
         return f"pid {pid} uid {uid}"

@@ -1,6 +1,11 @@
 """``curverbd-server``: the embedded Curve stand-in daemon, started like nebd-server.
 
     curverbd-server [--socket PATH] [--data-dir DIR] [--daemonize --pid-file F] [Curve rule options]
+                    [--mds-listen HOST:PORT] [--root-user U --root-password P]
+
+Curve's MDS service (curve.mds.CurveFSService) listens on the unix socket
+``<socket>.mds`` and, with --mds-listen, on TCP; the TCP address it got is
+written to ``<data-dir>/mds.addr`` ("host:port") and removed at a clean stop.
 """
 from __future__ import annotations
 
@@ -43,12 +48,23 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     p.add_argument("--writeback-interval", type=float, default=0.0,
                    help="seconds between starting the disk writes of written data, so that a flush or "
                         "close after a burst finds little to write (default 0: leave it to the kernel)")
+    p.add_argument("--mds-listen", metavar="HOST:PORT",
+                   help="also serve Curve's MDS service (CurveFSService) on TCP; port 0 picks a free port "
+                        "(the address is written to DATA_DIR/mds.addr)")
+    p.add_argument("--root-user", default="root", help="Curve's root user (mds.auth.rootUserName)")
+    p.add_argument("--root-password", default="root_password",
+                   help="the password root's MDS requests are signed with (mds.auth.rootPassword)")
+    p.add_argument("--mds-init-grace", type=float, default=0.0, metavar="SECONDS",
+                   help="like Curve's MDS, refuse deletes, renames and owner changes with kNotSupported for "
+                        "this long after start, until clients have refreshed their sessions (default 0)")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,
                           min_volume_size=a.min_volume_size, segment_size=a.segment_size,
                           max_volume_size=a.max_volume_size, align_check=not a.no_align_check,
                           heartbeat_timeout=a.heartbeat_timeout, writeback_interval=a.writeback_interval,
+                          root_user=a.root_user, root_password=a.root_password, mds_listen=a.mds_listen,
+                          mds_init_grace=a.mds_init_grace,
                           daemonize=a.daemonize,
                           pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
     try:
@@ -79,8 +95,13 @@ def take_lock(config: ServerConfig) -> int:
 
 
 def bind(config: ServerConfig) -> socket.socket:
-    """Listen on the socket (a stale one is removed first), mode 0600 or 0660 with --socket-group."""
-    path = config.socket
+    """Listen on the nebd socket."""
+    return bind_unix(config, config.socket)
+
+
+def bind_unix(config: ServerConfig, path: str) -> socket.socket:
+    """Listen on the unix socket ``path`` (a stale one is removed first), mode 0600 or 0660 with
+    --socket-group."""
     try:
         if stat.S_ISSOCK(os.lstat(path).st_mode):
             os.unlink(path)
@@ -110,6 +131,40 @@ def bind(config: ServerConfig) -> socket.socket:
     return sock
 
 
+def bind_mds(config: ServerConfig) -> tuple[socket.socket, ...]:
+    """The MDS service's listeners: its unix socket, and TCP with --mds-listen (address in mds.addr)."""
+    listeners = [bind_unix(config, config.mds_socket)]
+    if config.mds_listen is not None:
+        host, port = config.mds_address()
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except socket.gaierror as exc:
+            raise StartError(f"--mds-listen {config.mds_listen}: {exc.strerror}") from None
+        family, _, _, _, addr = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            sock.close()
+            raise StartError(f"--mds-listen {config.mds_listen}: cannot listen there: {exc.strerror}") from None
+        sock.listen(128)
+        sock.setblocking(False)
+        listeners.append(sock)
+        bound = sock.getsockname()
+        text = f"[{bound[0]}]:{bound[1]}" if family == socket.AF_INET6 else f"{bound[0]}:{bound[1]}"
+        tmp = config.mds_addr_path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text + "\n")
+        os.rename(tmp, config.mds_addr_path)
+    else:
+        try:  # left by a daemon that did not stop cleanly: it would name an address nobody serves
+            os.unlink(config.mds_addr_path)
+        except FileNotFoundError:
+            pass
+    return tuple(listeners)
+
+
 def daemonize(config: ServerConfig) -> None:
     """Fork into the background; the parent writes the pid file and exits 0."""
     pid = os.fork()
@@ -137,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         take_lock(config)
         records = metafile.load(config.meta_path)
         listener = bind(config)
+        mds_listeners = bind_mds(config)
     except (StartError, metafile.MetaFileError, OSError) as exc:
         msg = str(exc)
         log.error("cannot start: %s", msg)
@@ -149,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             f.write(f"{os.getpid()}\n")
     from .server import Server  # after the fork: SQLite and threads start in the daemon itself
     try:
-        server = Server(config, listener, records)
+        server = Server(config, listener, records, mds_listeners)
     except Exception as exc:
         log.exception("cannot start")
         print(f"curverbd-server: cannot start: {exc}", file=sys.stderr)
@@ -159,10 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve()
     finally:
-        try:
-            os.unlink(config.socket)  # we still hold the lock, so the socket is ours
-        except OSError:
-            pass
+        for path in (config.socket, config.mds_socket, config.mds_addr_path):
+            try:
+                os.unlink(path)  # we still hold the lock, so these are ours
+            except OSError:
+                pass
         if config.pid_file:
             try:
                 os.unlink(config.pid_file)

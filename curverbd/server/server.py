@@ -1,4 +1,7 @@
-"""The daemon's lifetime: state, services, the accept loop, the heartbeat checker, writeback, graceful stop."""
+"""The daemon's lifetime: state, services, the accept loop, the heartbeat checker, writeback, graceful stop.
+
+The nebd socket carries the nebd services and the catalog; the MDS listeners
+(a unix socket beside it, and TCP if asked) carry only CurveFSService."""
 from __future__ import annotations
 
 import logging
@@ -12,7 +15,9 @@ from .catalog import Catalog
 from .catalog_service import CatalogService
 from .config import ServerConfig
 from .connection import Connection
+from .curvefs import CurveFS
 from .db import Database
+from .mds_service import CurveFSService
 from .nebd_service import NebdFileService, NebdHeartbeatService
 from .openfiles import OpenFiles
 from .store import Store
@@ -22,9 +27,10 @@ log = logging.getLogger("curverbd.server")
 
 
 class Server:
-    """All services on one listening unix socket; each connection is served by its own thread."""
+    """The services on their listening sockets; each connection is served by its own thread."""
 
-    def __init__(self, config: ServerConfig, listener: socket.socket, records: list[dict]) -> None:
+    def __init__(self, config: ServerConfig, listener: socket.socket, records: list[dict],
+                 mds_listeners: tuple[socket.socket, ...] = ()) -> None:
         self.config = config
         self.listener = listener
         self.db = Database(config.db_path)
@@ -35,6 +41,9 @@ class Server:
         services = (NebdFileService(self.files, self.store, self.flusher), NebdHeartbeatService(self.files),
                     CatalogService(self.catalog))
         self.services = {s.name: s for s in services}
+        mds = CurveFSService(CurveFS(self.store, config, self.files.busy))
+        # listener -> the services its connections reach
+        self.listeners = {listener: self.services, **{sock: {mds.name: mds} for sock in mds_listeners}}
         self.connections: dict[Connection, threading.Thread] = {}
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -56,26 +65,29 @@ class Server:
         self.writeback.start()
         log.info("serving on %s (data %s)", self.config.socket, self.config.data_dir)
         with selectors.DefaultSelector() as sel:
-            sel.register(self.listener, selectors.EVENT_READ)
+            for sock, services in self.listeners.items():
+                sel.register(sock, selectors.EVENT_READ, services)
             sel.register(self._wake_r, selectors.EVENT_READ)
             while not self.stopping.is_set():
                 for key, _ in sel.select():
-                    if key.fileobj is self.listener and not self.stopping.is_set():
-                        self._accept()
+                    if key.data is not None and not self.stopping.is_set():
+                        self._accept(key.fileobj, key.data)
         self._stop()
         checker.join()
         self.writeback.join()
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket, services: dict) -> None:
         try:
-            sock, _ = self.listener.accept()
+            sock, _ = listener.accept()
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:  # e.g. EMFILE: log and keep serving the others
             log.error("accept failed: %s", exc)
             return
         sock.setblocking(True)
-        conn = Connection(sock, self.services, self._forget)
+        if sock.family != socket.AF_UNIX:  # MDS calls are small request/reply pairs
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn = Connection(sock, services, self._forget)
         thread = threading.Thread(target=conn.run, name=f"conn-{conn.peer}", daemon=True)
         with self.lock:
             self.connections[conn] = thread
@@ -91,8 +103,9 @@ class Server:
             self.files.expire(timeout)
 
     def _stop(self) -> None:
-        log.info("stopping: closing the listener, finishing in-flight requests")
-        self.listener.close()
+        log.info("stopping: closing the listeners, finishing in-flight requests")
+        for sock in self.listeners:
+            sock.close()
         with self.lock:
             running = list(self.connections.items())
         for conn, _ in running:  # no new requests; replies to those already read still go out

@@ -6,10 +6,12 @@ head layer). Snapshots are frozen layers (table ``curve_layers``, data at
 ``<data-dir>/layers/<id>``); a file whose head has a parent layer (after a
 snapshot, or as a clone) is listed in ``curve_heads``. See layers.py and
 snapshots.py. A snapshot is opened read-only by the path ``<file>@<snapshot>``.
-Every refusal is a CurveError with the status Curve's MDS or client would give:
-paths must be absolute without ``//`` or a trailing ``/``; every ancestor
-directory and the entry itself must belong to the requesting owner; lengths are
-whole segments between the minimum and maximum volume size; files never shrink.
+Every refusal is a CurveError carrying the StatusCode Curve's MDS gives for it
+(refusal.py): paths must be absolute without ``//`` or a trailing ``/``; every
+ancestor directory and the entry itself must belong to the requesting owner;
+lengths are whole segments between the minimum and maximum volume size; files
+never shrink. /RecycleBin is Curve's (inode 1, the root user's): the methods
+here refuse it; the MDS service's rules (curvefs.py) use the entry primitives.
 """
 from __future__ import annotations
 
@@ -17,16 +19,20 @@ import errno
 import os
 import time
 import weakref
+from typing import NamedTuple
 
+from ..curve.nameserver2 import StatusCode as S
 from ..errors import CurveError, CurveStatus
 from .config import ServerConfig
 from .db import Database
 from .layers import Layer
+from .refusal import refused
 from .volume import FileState, SnapshotView, Volume
 
 DIRECTORY, PAGEFILE = 0, 1  # Curve FileType
 ROOT_ID = 0
-RECYCLE_BIN = "RecycleBin"  # /RecycleBin is Curve's, owned by root
+RECYCLE_BIN = "RecycleBin"  # /RecycleBin is Curve's, owned by the root user
+RECYCLE_BIN_ID = 1          # Curve's inode numbers: "/" is 0, /RecycleBin 1, user entries from 2
 MAX_NAME_BYTES = 255
 
 _SCHEMA = """
@@ -55,39 +61,73 @@ CREATE TABLE IF NOT EXISTS curve_heads (
     parent INTEGER NOT NULL
 );
 """
+# FileInfo fields added with the MDS service (ALTER TABLE on older databases)
+_COLUMNS = (
+    ("seq", "INTEGER NOT NULL DEFAULT 1"),           # seqNum
+    ("status", "INTEGER NOT NULL DEFAULT 0"),        # fileStatus
+    ("origin", "TEXT"),                              # originalFullPathName (in /RecycleBin)
+    ("stripe_unit", "INTEGER NOT NULL DEFAULT 0"),
+    ("stripe_count", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 def check_name(name: str, what: str, max_bytes: int = MAX_NAME_BYTES) -> None:
     """A path component or owner: non-empty, no '/', NUL or control characters, not '.'/'..', bounded."""
     if not isinstance(name, str) or not name:
-        raise CurveError(CurveStatus.PARAM_ERROR, f"{what} {name!r}: must be a non-empty string")
+        raise refused(S.kParaError, f"{what} {name!r}: must be a non-empty string")
     if "/" in name or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise CurveError(CurveStatus.PARAM_ERROR, f"{what} {name!r}: contains '/' or a control character")
+        raise refused(S.kParaError, f"{what} {name!r}: contains '/' or a control character")
     if name in (".", ".."):
-        raise CurveError(CurveStatus.PARAM_ERROR, f"{what} {name!r}: '.' and '..' are not names")
+        raise refused(S.kParaError, f"{what} {name!r}: '.' and '..' are not names")
     if len(name.encode()) > max_bytes:
-        raise CurveError(CurveStatus.PARAM_ERROR, f"{what} {name[:40]!r}...: longer than {max_bytes} bytes")
+        raise refused(S.kParaError, f"{what} {name[:40]!r}...: longer than {max_bytes} bytes")
 
 
 def check_owner(owner: str) -> None:
     """Curve owners travel in nebd names as ``_<owner>_``, so they can never contain '_'."""
     check_name(owner, "owner")
     if "_" in owner:
-        raise CurveError(CurveStatus.PARAM_ERROR, f"owner {owner!r}: must not contain '_'")
+        raise refused(S.kParaError, f"owner {owner!r}: must not contain '_'")
+
+
+def split_curve_path(path: str) -> list[str]:
+    """Components of a path already found valid (no name rules applied again)."""
+    return [part for part in path.split("/") if part]
 
 
 def split_path(path: str) -> list[str]:
     """Components of a Curve absolute path (isPathValid's rules), each a valid name."""
     if not isinstance(path, str) or not path.startswith("/"):
-        raise CurveError(CurveStatus.PARAM_ERROR, f"path {path!r}: must be absolute")
+        raise refused(S.kParaError, f"path {path!r}: must be absolute")
     if path == "/":
         return []
     if "//" in path or path.endswith("/"):
-        raise CurveError(CurveStatus.PARAM_ERROR, f"path {path!r}: no '//' and no trailing '/' allowed")
+        raise refused(S.kParaError, f"path {path!r}: no '//' and no trailing '/' allowed")
     parts = path[1:].split("/")
     for part in parts:
         check_name(part, f"path {path!r}: component")
     return parts
+
+
+class Entry(NamedTuple):
+    """One row of curve_files: what Curve's FileInfo says of a file or directory."""
+    id: int
+    parent: int
+    name: str
+    type: int
+    owner: str
+    length: int
+    blocksize: int
+    ctime: int
+    seq: int
+    status: int
+    origin: str | None          # originalFullPathName, set while in /RecycleBin
+    stripe_unit: int
+    stripe_count: int
+
+
+_ENTRY = ("SELECT id, parent, name, type, owner, length, blocksize, ctime, seq, status, origin, stripe_unit, "
+          "stripe_count FROM curve_files")
 
 
 class Store:
@@ -104,11 +144,131 @@ class Store:
             for sql in _SCHEMA.split(";"):
                 if sql.strip():
                     conn.execute(sql)
+            have = {r[1] for r in conn.execute("PRAGMA table_info(curve_files)")}
+            for name, decl in _COLUMNS:  # databases from before the MDS service lack them
+                if name not in have:
+                    conn.execute(f"ALTER TABLE curve_files ADD COLUMN {name} {decl}")
+            self._init_recycle_bin(conn)
         self._remove_orphan_layers()
         # one shared FileState per open file, so an extend or a new head is seen by every open handle
         self._states: "weakref.WeakValueDictionary[int, FileState]" = weakref.WeakValueDictionary()
         # one Layer object per frozen layer in use, so re-linking a parent is seen by every reader
         self._layers: "weakref.WeakValueDictionary[int, Layer]" = weakref.WeakValueDictionary()
+
+    def _init_recycle_bin(self, conn) -> None:
+        """/RecycleBin is inode 1, owned by the root user, as Curve's MDS makes it at start."""
+        root = self.config.root_user
+        row = conn.execute("SELECT id, type, owner FROM curve_files WHERE parent=? AND name=?",
+                           (ROOT_ID, RECYCLE_BIN)).fetchone()
+        if row is not None:
+            if row != (RECYCLE_BIN_ID, DIRECTORY, root):
+                # Curve's MDS refuses to start on a wrong RecycleBin too (InitRecycleBinDir)
+                raise refused(S.KInternalError, f"/{RECYCLE_BIN} is inode {row[0]} of type {row[1]} owned by "
+                                                f"{row[2]!r}; it must be directory inode {RECYCLE_BIN_ID} owned "
+                                                f"by the root user {root!r} (--root-user)")
+            return
+        if conn.execute("SELECT 1 FROM curve_files WHERE id=?", (RECYCLE_BIN_ID,)).fetchone():
+            # a database from before the MDS service gave inode 1 to a user file: give it a new id
+            new = conn.execute("INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime) "
+                               "SELECT parent, name || '.renumbered', type, owner, length, blocksize, ctime "
+                               "FROM curve_files WHERE id=?", (RECYCLE_BIN_ID,)).lastrowid
+            name = conn.execute("SELECT name FROM curve_files WHERE id=?", (RECYCLE_BIN_ID,)).fetchone()[0]
+            conn.execute("DELETE FROM curve_files WHERE id=?", (RECYCLE_BIN_ID,))
+            conn.execute("UPDATE curve_files SET name=? WHERE id=?", (name, new))
+            conn.execute("UPDATE curve_files SET parent=? WHERE parent=?", (new, RECYCLE_BIN_ID))
+            conn.execute("UPDATE curve_layers SET file_id=? WHERE file_id=?", (new, RECYCLE_BIN_ID))
+            conn.execute("UPDATE curve_heads SET file_id=? WHERE file_id=?", (new, RECYCLE_BIN_ID))
+        conn.execute("INSERT INTO curve_files (id, parent, name, type, owner, length, blocksize, ctime) "
+                     "VALUES (?, ?, ?, ?, ?, 0, 0, ?)", (RECYCLE_BIN_ID, ROOT_ID, RECYCLE_BIN, DIRECTORY, root,
+                                                        _now_us()))
+
+    # --- entries: the primitives both the catalog's rules and the MDS's (curvefs.py) use -----------
+    def entry(self, parent: int, name: str) -> Entry | None:
+        row = self.db.conn.execute(_ENTRY + " WHERE parent=? AND name=?", (parent, name)).fetchone()
+        return Entry(*row) if row else None
+
+    def entries(self, parent: int) -> list[Entry]:
+        """The entries of directory ``parent`` in byte order of their names (Curve's etcd key order)."""
+        rows = self.db.conn.execute(_ENTRY + " WHERE parent=? ORDER BY CAST(name AS BLOB)", (parent,))
+        return [Entry(*r) for r in rows]
+
+    def add(self, parent: int, parts: list[str], ftype: int, owner: str, length: int = 0,
+            stripe: tuple[int, int] = (0, 0), parent_layer: int | None = None) -> int:
+        """A new directory or (sparse) file ``parts`` in directory ``parent``; its id. Call in a transaction."""
+        conn = self.db.conn
+        blocksize = self.config.block_size if ftype == PAGEFILE else 0
+        cur = conn.execute("INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime, "
+                           "stripe_unit, stripe_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           (parent, parts[-1], ftype, owner, length, blocksize, _now_us(), *stripe))
+        if ftype == PAGEFILE:
+            if parent_layer is not None:
+                conn.execute("INSERT INTO curve_heads VALUES (?, ?)", (cur.lastrowid, parent_layer))
+            data = self.data_path(parts)
+            os.makedirs(os.path.dirname(data), exist_ok=True)
+            os.close(self.new_data_file(data, length))
+        return cur.lastrowid
+
+    def move(self, file_id: int, old: str, new_parent: int, new: str, origin: str | None = None) -> None:
+        """Give file ``file_id`` (at path ``old``) the path ``new`` in directory ``new_parent``, data file
+        and all; open handles keep working. ``origin``: its originalFullPathName (in /RecycleBin)."""
+        new_parts = split_curve_path(new)
+        self.db.conn.execute("UPDATE curve_files SET parent=?, name=?, origin=? WHERE id=?",
+                             (new_parent, new_parts[-1], origin, file_id))
+        source, target = self.data_path(split_curve_path(old)), self.data_path(new_parts)
+        if os.path.exists(source):   # directories have no data file until a file is made in them
+            try:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                os.rename(source, target)
+            except OSError as exc:
+                raise refused(S.kStorageError, f"{old}: cannot move its data to {target}: {exc.strerror}",
+                              CurveStatus.DISK_FAIL) from None
+        state = self._states.get(file_id)
+        if state is not None:
+            state.path = new
+
+    def drop(self, file_id: int, path: str) -> None:
+        """Forget file or directory ``file_id`` at ``path`` and its data (no checks). Call in a transaction."""
+        conn = self.db.conn
+        conn.execute("DELETE FROM curve_files WHERE id=?", (file_id,))
+        conn.execute("DELETE FROM curve_heads WHERE file_id=?", (file_id,))
+        data = self.data_path(split_curve_path(path))
+        try:
+            if os.path.isdir(data):
+                os.rmdir(data)
+            else:
+                os.unlink(data)
+        except FileNotFoundError:
+            pass
+
+    def resize(self, file_id: int, path: str, length: int) -> None:
+        """Set the length of file ``file_id`` at ``path`` (no checks). Call in a transaction."""
+        self.db.conn.execute("UPDATE curve_files SET length=? WHERE id=?", (length, file_id))
+        os.truncate(self.data_path(split_curve_path(path)), length)
+        state = self._states.get(file_id)
+        if state is not None:
+            state.length = state.head.length = length
+
+    def set_owner(self, file_id: int, owner: str) -> None:
+        self.db.conn.execute("UPDATE curve_files SET owner=? WHERE id=?", (owner, file_id))
+
+    def has_snapshots(self, file_id: int) -> bool:
+        return self.db.conn.execute("SELECT 1 FROM curve_layers WHERE file_id=? LIMIT 1",
+                                    (file_id,)).fetchone() is not None
+
+    def file_allocated(self, file_id: int, path: str) -> int:
+        """Bytes the data of file ``file_id`` at ``path`` really occupies: its head and its snapshots."""
+        try:
+            used = os.stat(self.data_path(split_curve_path(path))).st_blocks * 512
+        except FileNotFoundError:
+            used = 0
+        with self.db.lock:
+            ids = [r[0] for r in self.db.conn.execute("SELECT id FROM curve_layers WHERE file_id=?", (file_id,))]
+        for layer_id in ids:
+            try:
+                used += os.stat(self.layer_path(layer_id)).st_blocks * 512
+            except FileNotFoundError:
+                pass
+        return used
 
     # --- namespace walk -------------------------------------------------------------------------
     def _walk(self, path: str, owner: str, *, want_self_owner: bool = True):
@@ -116,34 +276,36 @@ class Store:
         check_owner(owner)
         parts = split_path(path)
         if not parts:
-            raise CurveError(CurveStatus.PARAM_ERROR, "path '/': the root is not a file")
+            raise refused(S.kParaError, "path '/': the root is not a file")
         if parts[0] == RECYCLE_BIN:
-            raise CurveError(CurveStatus.AUTHFAIL, f"path {path!r}: /{RECYCLE_BIN} is reserved by Curve")
+            raise refused(S.kOwnerAuthFail, f"path {path!r}: /{RECYCLE_BIN} is reserved by Curve")
         parent = ROOT_ID
         conn = self.db.conn
         for i, part in enumerate(parts[:-1]):
             row = conn.execute("SELECT id, type, owner FROM curve_files WHERE parent=? AND name=?",
                                (parent, part)).fetchone()
             where = "/" + "/".join(parts[:i + 1])
-            if row is None or row[1] != DIRECTORY:
-                raise CurveError(CurveStatus.NOTEXIST, f"{path}: directory {where} does not exist")
+            if row is None:
+                raise refused(S.kFileNotExists, f"{path}: directory {where} does not exist")
+            if row[1] != DIRECTORY:  # an ENOENT to the daemon's clients, as it always was
+                raise refused(S.kNotDirectory, f"{path}: {where} is not a directory", CurveStatus.NOTEXIST)
             if row[2] != owner:
-                raise CurveError(CurveStatus.AUTHFAIL, f"{path}: directory {where} is not owned by {owner!r}")
+                raise refused(S.kOwnerAuthFail, f"{path}: directory {where} is not owned by {owner!r}")
             parent = row[0]
         row = conn.execute("SELECT id, type, owner, length, blocksize, ctime FROM curve_files "
                            "WHERE parent=? AND name=?", (parent, parts[-1])).fetchone()
         if row is not None and want_self_owner and row[2] != owner:
-            raise CurveError(CurveStatus.AUTHFAIL, f"{path}: not owned by {owner!r}")
+            raise refused(S.kOwnerAuthFail, f"{path}: not owned by {owner!r}")
         return parts, parent, row
 
     def _existing(self, path: str, owner: str, ftype: int):
         with self.db.lock:
             parts, parent, row = self._walk(path, owner)
         if row is None:
-            raise CurveError(CurveStatus.NOTEXIST, f"{path}: does not exist")
+            raise refused(S.kFileNotExists, f"{path}: does not exist")
         if row[1] != ftype:
             kind = "directory" if ftype == DIRECTORY else "file"
-            raise CurveError(CurveStatus.PARAM_ERROR, f"{path}: not a {kind}")
+            raise refused(S.kParaError, f"{path}: not a {kind}")
         return parts, parent, row
 
     def data_path(self, parts: list[str]) -> str:
@@ -151,23 +313,18 @@ class Store:
 
     # --- directories ----------------------------------------------------------------------------
     def mkdir(self, path: str, owner: str) -> None:
-        with self.db.transaction() as conn:
+        with self.db.transaction():
             parts, parent, row = self._walk(path, owner, want_self_owner=False)
             if row is not None:
-                raise CurveError(CurveStatus.EXISTS, f"{path}: already exists")
-            conn.execute("INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime) "
-                         "VALUES (?, ?, ?, ?, 0, 0, ?)", (parent, parts[-1], DIRECTORY, owner, _now_us()))
+                raise refused(S.kFileExists, f"{path}: already exists")
+            self.add(parent, parts, DIRECTORY, owner)
 
     def rmdir(self, path: str, owner: str) -> None:
         with self.db.transaction() as conn:
-            parts, _, row = self._existing(path, owner, DIRECTORY)
+            _, _, row = self._existing(path, owner, DIRECTORY)
             if conn.execute("SELECT 1 FROM curve_files WHERE parent=? LIMIT 1", (row[0],)).fetchone():
-                raise CurveError(CurveStatus.NOT_EMPTY, f"{path}: directory not empty")
-            conn.execute("DELETE FROM curve_files WHERE id=?", (row[0],))
-            try:
-                os.rmdir(self.data_path(parts))
-            except FileNotFoundError:
-                pass
+                raise refused(S.kDirNotEmpty, f"{path}: directory not empty")
+            self.drop(row[0], path)
 
     def listdir(self, path: str, owner: str) -> list[str]:
         with self.db.lock:
@@ -182,32 +339,25 @@ class Store:
         return [r[0] for r in rows]
 
     # --- files ----------------------------------------------------------------------------------
-    def _check_length(self, path: str, length: int) -> None:
+    def check_length(self, path: str, length: int) -> None:
+        """Curve's CreateFile length rule: whole segments between the minimum and maximum volume size."""
         cfg = self.config
         if not isinstance(length, int) or isinstance(length, bool):
-            raise CurveError(CurveStatus.PARAM_ERROR, f"{path}: length {length!r} is not an integer")
+            raise refused(S.kParaError, f"{path}: length {length!r} is not an integer")
         if not cfg.min_volume_size <= length <= cfg.max_volume_size or length % cfg.segment_size:
-            raise CurveError(CurveStatus.LENGTH_NOT_SUPPORT,
-                             f"{path}: LENGTH_NOT_SUPPORT: length {length} must be a multiple of "
-                             f"{cfg.segment_size} between {cfg.min_volume_size} and {cfg.max_volume_size}")
+            raise refused(S.kFileLengthNotSupported,
+                          f"{path}: LENGTH_NOT_SUPPORT: length {length} must be a multiple of "
+                          f"{cfg.segment_size} between {cfg.min_volume_size} and {cfg.max_volume_size}")
 
     def create(self, path: str, owner: str, length: int, parent_layer: int | None = None) -> int:
         """A new volume of ``length`` bytes (sparse: no space is used until written); its file id.
         With ``parent_layer`` (a clone) its unwritten grains show that frozen layer."""
-        self._check_length(path, length)
-        with self.db.transaction() as conn:
+        self.check_length(path, length)
+        with self.db.transaction():
             parts, parent, row = self._walk(path, owner, want_self_owner=False)
             if row is not None:
-                raise CurveError(CurveStatus.EXISTS, f"{path}: already exists")
-            cur = conn.execute("INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               (parent, parts[-1], PAGEFILE, owner, length, self.config.block_size, _now_us()))
-            if parent_layer is not None:
-                conn.execute("INSERT INTO curve_heads VALUES (?, ?)", (cur.lastrowid, parent_layer))
-            data = self.data_path(parts)
-            os.makedirs(os.path.dirname(data), exist_ok=True)
-            os.close(self.new_data_file(data, length))
-            return cur.lastrowid
+                raise refused(S.kFileExists, f"{path}: already exists")
+            return self.add(parent, parts, PAGEFILE, owner, length, parent_layer=parent_layer)
 
     @staticmethod
     def new_data_file(path: str, length: int) -> int:
@@ -221,87 +371,61 @@ class Store:
         return fd
 
     def unlink(self, path: str, owner: str) -> None:
-        with self.db.transaction() as conn:
-            parts, _, row = self._existing(path, owner, PAGEFILE)
-            if conn.execute("SELECT 1 FROM curve_layers WHERE file_id=? LIMIT 1", (row[0],)).fetchone():
-                raise CurveError(CurveStatus.UNDER_SNAPSHOT, f"{path}: has snapshots")
-            conn.execute("DELETE FROM curve_files WHERE id=?", (row[0],))
-            conn.execute("DELETE FROM curve_heads WHERE file_id=?", (row[0],))
-            try:
-                os.unlink(self.data_path(parts))
-            except FileNotFoundError:
-                pass
+        with self.db.transaction():
+            _, _, row = self._existing(path, owner, PAGEFILE)
+            if self.has_snapshots(row[0]):
+                raise refused(S.kFileUnderSnapShot, f"{path}: has snapshots")
+            self.drop(row[0], path)
 
     def rename(self, owner: str, old: str, new: str) -> None:
         """Move a file (and its data file); open handles keep working."""
-        with self.db.transaction() as conn:
-            old_parts, _, row = self._existing(old, owner, PAGEFILE)
-            new_parts, new_parent, clash = self._walk(new, owner, want_self_owner=False)
+        with self.db.transaction():
+            _, _, row = self._existing(old, owner, PAGEFILE)
+            _, new_parent, clash = self._walk(new, owner, want_self_owner=False)
             if clash is not None:
-                raise CurveError(CurveStatus.EXISTS, f"{new}: already exists")
-            conn.execute("UPDATE curve_files SET parent=?, name=? WHERE id=?", (new_parent, new_parts[-1], row[0]))
-            target = self.data_path(new_parts)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.rename(self.data_path(old_parts), target)
-            state = self._states.get(row[0])
-            if state is not None:
-                state.path = new
+                raise refused(S.kFileExists, f"{new}: already exists")
+            self.move(row[0], old, new_parent, new)
 
     def extend(self, path: str, owner: str, length: int) -> None:
         """Grow a volume (Curve ExtendFile): never shrinks, grows by whole segments."""
-        with self.db.transaction() as conn:
-            parts, _, row = self._existing(path, owner, PAGEFILE)
+        with self.db.transaction():
+            _, _, row = self._existing(path, owner, PAGEFILE)
             old = row[3]
             if length == old:
                 return
             if length < old:
-                raise CurveError(CurveStatus.NO_SHRINK_BIGGER_FILE,
-                                 f"{path}: NO_SHRINK_BIGGER_FILE: {length} is smaller than the length {old}")
-            self._check_length(path, length)
-            conn.execute("UPDATE curve_files SET length=? WHERE id=?", (length, row[0]))
-            os.truncate(self.data_path(parts), length)
-            state = self._states.get(row[0])
-            if state is not None:
-                state.length = state.head.length = length
+                raise refused(S.kShrinkBiggerFile,
+                              f"{path}: NO_SHRINK_BIGGER_FILE: {length} is smaller than the length {old}")
+            self.check_length(path, length)
+            self.resize(row[0], path, length)
 
     def stat(self, path: str, owner: str) -> dict:
         """Curve's FileInfo_t fields for a file or directory."""
         with self.db.lock:
             parts, parent, row = self._walk(path, owner)
         if row is None:
-            raise CurveError(CurveStatus.NOTEXIST, f"{path}: does not exist")
+            raise refused(S.kFileNotExists, f"{path}: does not exist")
         return {"id": row[0], "parentid": parent, "filetype": row[1], "filename": parts[-1], "owner": row[2],
                 "length": row[3], "blocksize": row[4], "ctime": row[5], "fileStatus": 0}
 
     def allocated(self, path: str) -> int:
         """Bytes the data of ``path`` really occupies (its head and its snapshots); no owner check."""
-        try:
-            used = os.stat(self.data_path(split_path(path))).st_blocks * 512
-        except FileNotFoundError:
-            return 0
         with self.db.lock:
-            owner = self._owner_of(path)
-            if owner is None:
-                return used
-            _, row = self.existing_file(path, owner)
-            ids = [r[0] for r in self.db.conn.execute("SELECT id FROM curve_layers WHERE file_id=?", (row[0],))]
-        for layer_id in ids:
-            try:
-                used += os.stat(self.layer_path(layer_id)).st_blocks * 512
-            except FileNotFoundError:
-                pass
-        return used
+            file_id = self._id_of(path)
+        if file_id is None:
+            return 0
+        return self.file_allocated(file_id, path)
 
-    def _owner_of(self, path: str) -> str | None:
+    def _id_of(self, path: str) -> int | None:
+        """The id of the entry at ``path``, whoever owns it; None if there is none."""
         parent = ROOT_ID
-        row = None
         for part in split_path(path):
-            row = self.db.conn.execute("SELECT id, owner FROM curve_files WHERE parent=? AND name=?",
+            row = self.db.conn.execute("SELECT id FROM curve_files WHERE parent=? AND name=?",
                                        (parent, part)).fetchone()
             if row is None:
                 return None
             parent = row[0]
-        return row[1] if row else None
+        return parent
 
     def open(self, path: str, owner: str) -> Volume:
         """An I/O handle on the file ``path`` (Curve Open), or a read-only one on ``<file>@<snapshot>``."""
@@ -312,7 +436,7 @@ class Store:
                 found = self.db.conn.execute("SELECT id, length FROM curve_layers WHERE file_id=? AND name=?",
                                              (row[0], snap)).fetchone()
                 if found is None:
-                    raise CurveError(CurveStatus.NOTEXIST, f"{path}: {base} has no snapshot {snap!r}")
+                    raise refused(S.kFileNotExists, f"{path}: {base} has no snapshot {snap!r}")
                 layer = self.layer(found[0])
                 return SnapshotView(FileState(row[0], path, found[1], row[4], layer), self.config.align_check)
             _, row = self.existing_file(path, owner)
@@ -343,13 +467,13 @@ class Store:
             row = self.db.conn.execute("SELECT file_id, parent, length FROM curve_layers WHERE id=?",
                                        (layer_id,)).fetchone()
             if row is None:
-                raise CurveError(CurveStatus.INTERNAL_ERROR, f"layer {layer_id} is missing from the database")
+                raise refused(S.KInternalError, f"layer {layer_id} is missing from the database")
             parent = self.layer(row[1]) if row[1] is not None else None
             try:
                 fd = os.open(self.layer_path(layer_id), os.O_RDWR | os.O_CLOEXEC)
             except OSError as exc:
-                raise CurveError(CurveStatus.DISK_FAIL, f"layer {layer_id}: data file unusable: "
-                                                        f"{os.strerror(exc.errno or errno.EIO)}") from exc
+                raise refused(S.kStorageError, f"layer {layer_id}: data file unusable: "
+                                                f"{os.strerror(exc.errno or errno.EIO)}", CurveStatus.DISK_FAIL) from exc
             layer = self._layers[layer_id] = Layer(layer_id, row[0], fd, row[2], parent)
             return layer
 
@@ -384,8 +508,8 @@ class Store:
                     fd = self.new_data_file(data + ".new", row[3])
                     os.rename(data + ".new", data)
             except OSError as exc:
-                raise CurveError(CurveStatus.DISK_FAIL,
-                                 f"{path}: data file unusable: {os.strerror(exc.errno or errno.EIO)}") from exc
+                raise refused(S.kStorageError, f"{path}: data file unusable: {os.strerror(exc.errno or errno.EIO)}",
+                              CurveStatus.DISK_FAIL) from exc
             state = FileState(row[0], path, row[3], row[4], Layer(None, row[0], fd, row[3], parent))
             self._states[row[0]] = state
             return state
@@ -396,7 +520,7 @@ class Store:
         while file_id != ROOT_ID:
             row = self.db.conn.execute("SELECT parent, name FROM curve_files WHERE id=?", (file_id,)).fetchone()
             if row is None:
-                raise CurveError(CurveStatus.INTERNAL_ERROR, f"file {file_id} is missing from the database")
+                raise refused(S.KInternalError, f"file {file_id} is missing from the database")
             parts.append(row[1])
             file_id = row[0]
         return "/" + "/".join(reversed(parts))
