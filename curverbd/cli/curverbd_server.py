@@ -120,6 +120,13 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"curverbd-server is running (pid {pid}) but does not answer on {socket}")
         return 1
     print(f"curverbd-server is running (pid {pid}, socket {socket}, data dir {data_dir})")
+    mds = socket + ".mds"
+    print(f"Curve MDS service: unix socket {mds}" + ("" if answers(mds) else " (not answering)"))
+    try:
+        with open(os.path.join(data_dir, "mds.addr")) as f:
+            print(f"Curve MDS service: TCP {f.read().strip()}")
+    except FileNotFoundError:
+        pass   # not asked to listen on TCP (--mds-listen)
     return 0
 
 
