@@ -10,6 +10,7 @@ import grp
 import itertools
 import os
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -27,6 +28,7 @@ SEGMENT = 512 * MiB
 MAX = 4 * GiB
 PASSWORD = "s3cret"
 ROOT = Who("root", PASSWORD)
+ROOT_DEFAULT = Who("root", "root_password")    # Curve's default root password
 ALICE, BOB = Who("alice"), Who("bob")
 _counter = itertools.count()
 FIRST, MOVED = (b"first" * 2000)[:8192], (b"moved" * 1000)[:4096]   # whole 4 KiB blocks
@@ -186,7 +188,7 @@ def test_curve_default_sizes():
     d = new_daemon().start()
     try:
         mds = Mds(d.mds_socket)
-        root = Who("root", "root_password")       # Curve's default root password
+        root = ROOT_DEFAULT
         assert mds.mkdir("/big", ALICE) == W.kOK
         for length in (9 * GiB, 10 * GiB + 512 * MiB, (20 << 40) + GiB):
             assert mds.create("/big/v", ALICE, length=length) == W.kFileLengthNotSupported, length
@@ -472,12 +474,70 @@ def test_changes_refused_for_the_init_grace():
         assert mds.mkdir("/g/d", ALICE) == W.kOK
         assert mds.delete("/g/v", ALICE) == W.kNotSupported
         assert mds.rename("/g/v", "/g/w", ALICE) == W.kNotSupported
-        assert mds.chown("/g/v", "bob", Who("root", "root_password")) == W.kNotSupported
+        assert mds.chown("/g/v", "bob", ROOT_DEFAULT) == W.kNotSupported
         assert mds.delete("/g/d", ALICE) == W.kOK               # directories are not page files
         assert time.monotonic() - started < 3, "the test machine was too slow to see the grace"
         time.sleep(max(0.0, 3.2 - (time.monotonic() - started)))
         assert mds.delete("/g/v", ALICE) == W.kOK
         mds.close()
+    finally:
+        remove(d)
+
+
+def test_root_user_option():
+    d = new_daemon("--root-user", "admin", "--root-password", "pw").start()
+    try:
+        mds = Mds(d.mds_socket)
+        admin = Who("admin", "pw")
+        status, info = mds.info("/RecycleBin", admin)
+        assert (status, info["owner"]) == (W.kOK, "admin")
+        assert mds.listdir("/", admin)[0] == W.kOK
+        assert mds.listdir("/", Who("root", "pw"))[0] == W.kOwnerAuthFail      # just a user now
+        mds.close()
+        d.stop()
+        # like Curve's MDS, a /RecycleBin of another root user is a reason not to start
+        d.args = ["--root-user", "someone"]
+        try:   # its sockets may answer for a moment: they are bound before the store is read
+            d.start()
+        except RuntimeError:
+            pass
+        assert d.proc.wait(15) == 1
+        assert "must be directory inode 1 owned by the root user 'someone'" in open(d.log).read()
+    finally:
+        remove(d)
+
+
+def test_database_from_before_the_mds_service():
+    """Inode 1 was a user's pool: it gets a new id, its file keeps its id and data, /RecycleBin takes 1."""
+    d = new_daemon("--min-volume-size", "1G", "--segment-size", "1G")
+    os.makedirs(os.path.join(d.data_dir, "volumes", "p"))
+    with open(os.path.join(d.data_dir, "volumes", "p", "v"), "wb") as f:
+        f.write(FIRST)
+        f.truncate(GiB)
+    db = sqlite3.connect(os.path.join(d.data_dir, "catalog.db"))
+    db.executescript("""
+        CREATE TABLE curve_files (id INTEGER PRIMARY KEY AUTOINCREMENT, parent INTEGER NOT NULL,
+            name TEXT NOT NULL, type INTEGER NOT NULL, owner TEXT NOT NULL, length INTEGER NOT NULL,
+            blocksize INTEGER NOT NULL, ctime INTEGER NOT NULL, UNIQUE (parent, name));
+        INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime)
+            VALUES (0, 'p', 0, 'alice', 0, 0, 1700000000000000);
+        INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime)
+            VALUES (1, 'v', 1, 'alice', 1073741824, 4096, 1700000000000001);
+    """)
+    db.commit()
+    db.close()
+    try:
+        d.start()
+        mds = Mds(d.mds_socket)
+        assert mds.info("/RecycleBin", ROOT_DEFAULT)[1]["id"] == 1
+        pool_id = mds.info("/p", ALICE)[1]["id"]
+        assert pool_id > 2
+        status, info = mds.info("/p/v", ALICE)
+        assert (status, info["id"], info["parentId"], info["length"]) == (W.kOK, 2, pool_id, GiB)
+        mds.close()
+        wire, fd = nebd_open(d, "p", "v")
+        assert wire.read(fd, 0, len(FIRST)).attachment == FIRST
+        wire.close()
     finally:
         remove(d)
 
