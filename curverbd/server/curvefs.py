@@ -252,6 +252,7 @@ class CurveFS:
         except CurveError as exc:
             raise refused(S.kFileNotExists, f"{new}: its directory is missing ({exc.strerror})") from None
         dest = self.store.entry(parent.id, name) if name is not None else None
+        self._storable(new, name)
         if dest is not None:
             if new_id is not None and new_id != dest.id:
                 raise refused(S.kFileIdNotMatch, f"{new}: is file {dest.id}, not {new_id}")
@@ -260,7 +261,6 @@ class CurveFS:
             self.check_can_change(new, dest)
             # the file replaced goes to /RecycleBin as <name>-<id> (no time: Curve's rename does so)
             self.store.move(dest.id, new, RECYCLE_BIN_ID, _join(RECYCLE_DIR, f"{dest.name}-{dest.id}"), origin=new)
-        self._storable(new, name)
         self.store.move(src.id, old, parent.id, new)
 
     def change_owner(self, path: str, owner: str) -> None:

@@ -222,9 +222,12 @@ class Store:
             except OSError as exc:
                 raise refused(S.kStorageError, f"{old}: cannot move its data to {target}: {exc.strerror}",
                               CurveStatus.DISK_FAIL) from None
+            # a later step of the transaction may fail: the data goes back with the database
+            self.db.on_rollback(lambda: os.rename(target, source))
         state = self._states.get(file_id)
         if state is not None:
             state.path = new
+            self.db.on_rollback(lambda: setattr(state, "path", old))
 
     def drop(self, file_id: int, path: str) -> None:
         """Forget file or directory ``file_id`` at ``path`` and its data (no checks). Call in a transaction."""
