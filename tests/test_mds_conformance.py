@@ -542,6 +542,20 @@ def test_database_from_before_the_mds_service():
         remove(d)
 
 
+def test_internal_error_is_answered_and_rolled_back(daemon, mds, pool):
+    """A fault inside a handler (here: the name the replaced file would take in /RecycleBin is taken)."""
+    top = f"/{pool}"
+    assert mds.create(f"{top}/src", ALICE, length=GiB) == W.kOK
+    assert mds.create(f"{top}/dst", ALICE, length=GiB) == W.kOK
+    dst = mds.info(f"{top}/dst", ALICE)[1]["id"]
+    assert mds.create(f"/RecycleBin/dst-{dst}", ROOT, length=GiB) == W.kOK
+    assert mds.rename(f"{top}/src", f"{top}/dst", ALICE) == 502          # KInternalError
+    assert mds.info(f"{top}/src", ALICE)[0] == W.kOK                      # nothing happened
+    assert mds.info(f"{top}/dst", ALICE)[1]["id"] == dst
+    assert "RenameFile(" in open(daemon.log).read()
+    assert mds.delete(f"/RecycleBin/dst-{dst}", ROOT, force=True) == W.kOK
+
+
 # --- brpc-level answers -------------------------------------------------------------------------
 def test_brpc_errors_keep_the_connection(daemon, mds):
     unknown = mds.call("GetOrAllocateSegment", b"")
