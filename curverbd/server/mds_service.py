@@ -17,7 +17,6 @@ from ..curve import nameserver2 as ns
 from ..curve.auth import now_us
 from ..errors import CurveError
 from ..nebd import messages
-from ..nebd.protobuf import DecodeError
 from .curvefs import CurveFS, rename_path_valid
 from .file_records import LEASE_US
 from .mds_auth import Caller, OwnerChecks
@@ -63,15 +62,15 @@ class CurveFSService:
         request, response = types
         try:
             req = request.decode(payload)
-        except (DecodeError, ValueError) as exc:
+        except ValueError as exc:   # DecodeError, or a value the codec cannot take
             conn.reply_error(cid, messages.EREQUEST, f"{method}: bad {request.name}: {exc}")
             return
         # ReFreshSessionResponse requires the session id, refusals included
         reply = {"sessionID": req["sessionID"]} if method == "RefreshSession" else {}
         try:
             with (self.db.lock if method in _READS else self.db.transaction()):
-                reply.update(handler(req, conn) or {})
-            reply["statusCode"] = S.kOK
+                result = handler(req, conn) or {}
+            reply.update(result, statusCode=S.kOK)
         except CurveError as exc:
             reply["statusCode"] = code_of(exc)
             log.info("%s refused with %s: %s", method, reply["statusCode"].name, exc.strerror)
