@@ -8,13 +8,24 @@ cd "$(dirname "$0")/.."
 need=()
 for pkg in qemu-utils qemu-block-extra qemu-system-common fio gcc tmux \
            libvirt-daemon-system libvirt-daemon-driver-storage-rbd qemu-system-x86 \
-           linux-image-cloud-amd64 busybox-static python3-rbd python3-rados; do
+           linux-image-cloud-amd64 busybox-static python3-rbd python3-rados etcd-server; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Debian's etcd-server enables and starts its own etcd service (TCP 2379) on install. curverbd-server
+    # runs its own etcd on a unix socket, so a service this script just brought in is stopped and disabled;
+    # an etcd-server that was already installed (perhaps a Curve cluster's etcd) is left alone.
+    if [[ " ${need[*]} " == *" etcd-server "* ]]; then
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl disable --now etcd.service >/dev/null 2>&1 || true
+        elif [ -x /etc/init.d/etcd ]; then
+            $SUDO /etc/init.d/etcd stop >/dev/null 2>&1 || true
+            $SUDO update-rc.d etcd disable >/dev/null 2>&1 || true
+        fi
+    fi
 fi
 
 # The install builds librbd.so.1 / librados.so.2 into curverbd/lib (build_so.py is the build backend).

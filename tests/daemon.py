@@ -31,6 +31,19 @@ class Daemon:
         return self.socket + ".mds"
 
     @property
+    def etcd_socket(self) -> str:
+        """The embedded etcd (RBD state), next to the nebd socket; none with --etcd-endpoints."""
+        return self.socket + ".etcd"
+
+    def _connect_etcd(self) -> None:
+        """OSError until the embedded etcd answers (nothing to wait for with an external one): the
+        daemon serves only after that, and a SIGTERM while it waits would stop it uncleanly."""
+        if not any(a.startswith("--etcd-endpoints") for a in self.args):
+            from curverbd.curve.etcd import Etcd
+            with Etcd("unix://" + self.etcd_socket, timeout=0.5) as etcd:
+                etcd.revision()
+
+    @property
     def data_dir(self) -> str:
         return os.path.join(self.base, "data")
 
@@ -58,6 +71,7 @@ class Daemon:
                     for path in (self.socket, self.mds_socket):
                         with socket.socket(socket.AF_UNIX) as s:
                             s.connect(path)
+                    self._connect_etcd()
                     return self
                 except OSError:
                     pass

@@ -44,6 +44,7 @@ class ServerConfig:
     mds_init_grace: float = 0.0            # seconds after start in which changes answer kNotSupported
     daemonize: bool = False
     pid_file: str | None = None
+    etcd_endpoints: tuple[str, ...] = ()   # an external etcd for RBD state; empty: start the embedded one
 
     def validate(self) -> None:
         """ValueError naming the bad option."""
@@ -82,6 +83,24 @@ class ServerConfig:
     def mds_addr_path(self) -> str:
         """Where the TCP address CurveFSService listens on is written ("host:port")."""
         return os.path.join(self.data_dir, "mds.addr")
+
+    @property
+    def etcd_socket(self) -> str:
+        """The embedded etcd's client socket (a symlink to the file etcd binds), next to the nebd one."""
+        return self.socket + ".etcd"
+
+    @property
+    def etcd_data_dir(self) -> str:
+        return os.path.join(self.data_dir, "etcd")
+
+    @property
+    def etcd_log_path(self) -> str:
+        return os.path.join(self.data_dir, "etcd.log")
+
+    @property
+    def etcd_client_endpoints(self) -> tuple[str, ...]:
+        """Where the RBD state lives: --etcd-endpoints, else the embedded etcd's socket."""
+        return self.etcd_endpoints or ("unix://" + self.etcd_socket,)
 
     @property
     def lock_path(self) -> str:

@@ -19,7 +19,7 @@ import socket
 import stat
 import sys
 
-from . import metafile
+from . import etcd_process, metafile
 from .config import ServerConfig, default_data_dir, parse_size, DEFAULT_SOCKET
 
 log = logging.getLogger("curverbd.server")
@@ -57,6 +57,9 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     p.add_argument("--mds-init-grace", type=float, default=0.0, metavar="SECONDS",
                    help="like Curve's MDS, refuse deletes, renames and owner changes with kNotSupported for "
                         "this long after start, until clients have refreshed their sessions (default 0)")
+    p.add_argument("--etcd-endpoints", metavar="LIST", type=_etcd_endpoints, default=(),
+                   help="keep RBD state in this etcd (comma-separated http://host:port, host:port or "
+                        "unix:///path) instead of starting the embedded one on SOCKET.etcd")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,
@@ -66,12 +69,23 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                           root_user=a.root_user, root_password=a.root_password, mds_listen=a.mds_listen,
                           mds_init_grace=a.mds_init_grace,
                           daemonize=a.daemonize,
+                          etcd_endpoints=a.etcd_endpoints,
                           pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
     try:
         config.validate()
     except ValueError as exc:
         p.error(str(exc))
     return config
+
+
+def _etcd_endpoints(text: str) -> tuple[str, ...]:
+    """--etcd-endpoints: checked here so a typo fails at start, not at the first client call."""
+    from ..curve.etcd import parse_endpoints
+    from ..errors import Error
+    try:
+        return tuple(e.text for e in parse_endpoints(text))
+    except Error as exc:
+        raise argparse.ArgumentTypeError(exc.strerror) from None
 
 
 def setup_logging(config: ServerConfig) -> None:
@@ -191,9 +205,10 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(config)
         take_lock(config)
         records = metafile.load(config.meta_path)
+        etcd = etcd_process.prepare(config)  # fails here, on the terminal, if etcd is missing
         listener = bind(config)
         mds_listeners = bind_mds(config)
-    except (StartError, metafile.MetaFileError, OSError) as exc:
+    except (StartError, etcd_process.EtcdProcessError, metafile.MetaFileError, OSError) as exc:
         msg = str(exc)
         log.error("cannot start: %s", msg)
         print(f"curverbd-server: {msg}", file=sys.stderr)
@@ -203,18 +218,27 @@ def main(argv: list[str] | None = None) -> int:
     elif config.pid_file:
         with open(config.pid_file, "w") as f:
             f.write(f"{os.getpid()}\n")
+    try:  # after the fork: etcd is the daemon's child and dies with it
+        if etcd is not None:
+            etcd.start()
+    except (etcd_process.EtcdProcessError, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        print(f"curverbd-server: {exc}", file=sys.stderr)
+        return 1
     from .server import Server  # after the fork: SQLite and threads start in the daemon itself
     try:
         server = Server(config, listener, records, mds_listeners)
     except Exception as exc:
         log.exception("cannot start")
         print(f"curverbd-server: cannot start: {exc}", file=sys.stderr)
+        etcd_process.stop(etcd)
         return 1
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server.request_stop())
     try:
         server.serve()
     finally:
+        etcd_process.stop(etcd)  # after serving: stopping may still write RBD state
         for path in (config.socket, config.mds_socket, config.mds_addr_path):
             try:
                 os.unlink(path)  # we still hold the lock, so these are ours
