@@ -235,6 +235,23 @@ def test_watch_from_now_and_one_key(daemon):
     w.cancel()
 
 
+def test_watch_from_a_compacted_revision(daemon):
+    etcd = client(daemon)
+    first = etcd.put(b"c/1", b"a")
+    etcd.put(b"c/1", b"b")
+    last = etcd.put(b"c/2", b"c")
+    etcd.compact(last)
+    seen, compacted = [], []
+    w = etcd.watch(b"c/", first, seen.extend, on_compacted=compacted.append)
+    wait_for(lambda: compacted, 5, "on_compacted")
+    assert compacted == [last]
+    # the watch goes on from the compaction revision: the changes still in etcd's history, then new ones
+    rev = etcd.put(b"c/3", b"d")
+    wait_for(lambda: len(seen) >= 2, 5, "events after the compaction")
+    assert seen == [WatchEvent("PUT", b"c/2", b"c", last), WatchEvent("PUT", b"c/3", b"d", rev)]
+    w.cancel()
+
+
 # --- leases ------------------------------------------------------------------------------------------
 
 def test_lease_expiry_keepalive_revoke(daemon):
@@ -264,6 +281,7 @@ def test_lease_expiry_keepalive_revoke(daemon):
 
 def test_failover_from_a_dead_endpoint(daemon, tmp_path):
     dead = [f"unix://{tmp_path}/no-such.sock", f"127.0.0.1:{closed_port()}"]
+    assert [e.port for e in Etcd("http://[::1]:2380,h,h:1").endpoints] == [2380, 2379, 1]
     etcd = Etcd(dead + ["unix://" + daemon.etcd_socket], timeout=5)
     t0 = time.monotonic()
     etcd.put(b"k", b"v")
@@ -297,7 +315,7 @@ def test_unreachable_is_a_clear_error_within_the_timeout(tmp_path):
         took = time.monotonic() - t0
     assert e.value.errno == errno.ETIMEDOUT and 0.9 < took < 2.0 and ep in str(e.value)
 
-    for bad in ("unix://relative.sock", "https://h:2379", "h:port", ""):
+    for bad in ("unix://relative.sock", "https://h:2379", "h:port", "::1:2379", "h:70000", ""):
         with pytest.raises(Error) as e:
             Etcd(bad)
         assert e.value.errno == errno.EINVAL

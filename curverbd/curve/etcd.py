@@ -256,8 +256,8 @@ def parse_endpoint(text: str) -> Endpoint:
         host, _, rest = hostport[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else ("" if not rest else "x")
     else:
-        host, _, port = hostport.partition(":") if hostport.count(":") == 1 else (hostport, "", "")
-    if not host or "/" in host or (port and not (port.isdigit() and 0 < int(port) < 65536)):
+        host, _, port = hostport.partition(":")
+    if not host or "/" in host or ":" in port or (port and not (port.isdigit() and 0 < int(port) < 65536)):
         raise Error(errno.EINVAL, f"etcd endpoint {text!r}: expected http://host:port, host:port or "
                                   "unix:///path")
     return Endpoint(t, host=host, port=int(port) if port else DEFAULT_PORT)
@@ -552,6 +552,11 @@ class Etcd:
     def revision(self) -> int:
         """The cluster's current revision."""
         return _revision(self._call("/v3/kv/range", {"key": _b64(b"\0"), "count_only": True}))
+
+    def compact(self, revision: int) -> None:
+        """Drop the history before ``revision`` (watches from older revisions get on_compacted). The
+        embedded etcd compacts by itself (keeping an hour); this is for tools and tests."""
+        self._call("/v3/kv/compaction", {"revision": str(int(revision)), "physical": True})
 
     # --- leases -----------------------------------------------------------------------------------
     def lease_grant(self, ttl: int) -> int:
