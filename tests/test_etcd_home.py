@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -355,6 +356,22 @@ def test_embedded_etcd_socket_and_files(daemon):
     assert gone(pid)
     left = [n for n in os.listdir(daemon.base) if ".etcd" in n]
     assert left == [], left
+
+
+def test_socket_group_reaches_etcd_too():
+    """With --socket-group the group's users (QEMU, libvirt) need the RBD state as much as the data."""
+    import grp
+    try:
+        group = grp.getgrnam("daemon")
+    except KeyError:
+        group = grp.getgrgid(os.getgid())
+    d = new_daemon("--socket-group", group.gr_name).start()
+    try:
+        st = os.stat(d.etcd_socket)
+        assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o660, group.gr_gid)
+        assert client(d).put(b"k", b"v") > 0
+    finally:
+        remove(d)
 
 
 def test_daemon_sigkill_takes_etcd_and_a_restart_keeps_the_data(daemon):

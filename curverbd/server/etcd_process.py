@@ -152,7 +152,6 @@ class EmbeddedEtcd:
         log.info("etcd pid %d starting: %s", self.proc.pid, " ".join(self.command()))
         try:
             self._wait_ready(t0 + timeout, timeout)
-            self._set_mode()
         except BaseException:
             self.stop()
             raise
@@ -161,23 +160,27 @@ class EmbeddedEtcd:
         return took
 
     def _wait_ready(self, deadline: float, timeout: float) -> None:
+        """Until etcd answers a range request. Until etcd has bound its socket there is nothing to
+        ask; once it has, a request waits in the socket's backlog until etcd serves (it has elected
+        itself leader), so readiness is seen the moment it comes."""
         client = Etcd([self.endpoint], timeout=0.5)
-        last = "no answer"
+        last = "its socket never appeared"
         try:
             while True:
                 rc = self.proc.poll()
                 if rc is not None:
                     raise EtcdProcessError(f"etcd exited with status {rc} while starting{self._last_error()}; "
                                            f"see {self.log_path}")
-                try:
-                    client.revision()
-                    return
-                except Error as exc:      # not listening yet, or no leader yet
-                    last = exc.strerror
+                if self._set_mode():       # bound: set the mode before anyone gets an answer
+                    try:
+                        client.revision()
+                        return
+                    except Error as exc:
+                        last = exc.strerror
                 if time.monotonic() >= deadline:
                     raise EtcdProcessError(f"etcd did not answer on {self.socket_path} within {timeout:g} s "
                                            f"({last}); see {self.log_path}")
-                time.sleep(0.01)
+                time.sleep(0.005)
         finally:
             client.close()
 
@@ -199,14 +202,18 @@ class EmbeddedEtcd:
                 return f": {entry.get('msg', '')}" + (f" ({detail})" if detail else "")
         return ""
 
-    def _set_mode(self) -> None:
-        """The nebd socket's access rule for the etcd socket: 0600, or 0660 with the socket group."""
+    def _set_mode(self) -> bool:
+        """The nebd socket's access rule for the etcd socket: 0600, or 0660 with the socket group.
+        False while etcd has not bound it yet."""
         path = os.path.join(self.cwd, self.client_name)
+        if not os.path.exists(path):
+            return False
         if self.gid is not None:
             os.chown(path, -1, self.gid)
             os.chmod(path, 0o660)
         else:
             os.chmod(path, 0o600)
+        return True
 
     def _unlink_link(self) -> None:
         try:
