@@ -20,6 +20,21 @@ from .errors import Error
 
 DEFAULT_CONF = "/etc/ceph/ceph.conf"
 DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # nebd-server's default listen.address
+CURVE_CLIENT_CONF = "/etc/curve/client.conf"   # Curve's own client conf on its hosts
+CURVE_MDS_CONF = "/etc/curve/mds.conf"         # on MDS hosts: where the cluster's etcd is
+
+def curve_conf_value(path: str, key: str) -> str | None:
+    """``key`` of a Curve conf file (``key=value`` lines, ``#`` comments), or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                name, eq, value = line.split("#", 1)[0].partition("=")
+                if eq and name.strip() == key:
+                    return value.strip()
+    except OSError:
+        pass
+    return None
+
 
 def user_id(name: str) -> str:
     """``client.NAME`` -> ``NAME`` (a bare NAME is returned as is)."""
@@ -188,6 +203,52 @@ class Config:
     def socket(self) -> str:
         """The curverbd-server (nebd) socket path."""
         return self.lookup("curverbd_socket") or DEFAULT_SOCKET
+
+    def mds_addrs(self) -> tuple[str, str]:
+        """(Curve MDS addresses, where they came from): the conf key ``curve_mds_addrs``, else env
+        CURVERBD_MDS, else ``mds.listen.addr`` of Curve's /etc/curve/client.conf, else the
+        embedded daemon's MDS socket (the nebd socket + ".mds")."""
+        value = self.lookup("curve_mds_addrs")
+        if value:
+            return value, f"conf key curve_mds_addrs ({self.path or 'set'})"
+        if os.environ.get("CURVERBD_MDS"):
+            return os.environ["CURVERBD_MDS"], "env CURVERBD_MDS"
+        value = curve_conf_value(CURVE_CLIENT_CONF, "mds.listen.addr")
+        if value:
+            return value, f"mds.listen.addr in {CURVE_CLIENT_CONF}"
+        return self.socket + ".mds", "the embedded daemon (curverbd_socket + .mds)"
+
+    def etcd_endpoints(self) -> tuple[str, str]:
+        """(etcd endpoints of the RBD state home, where they came from): the conf key
+        ``curve_etcd_endpoints``, else env CURVERBD_ETCD, else ``mds.etcd.endpoint`` of Curve's
+        /etc/curve/mds.conf, else the embedded daemon's etcd socket (the nebd socket + ".etcd")."""
+        value = self.lookup("curve_etcd_endpoints")
+        if value:
+            return value, f"conf key curve_etcd_endpoints ({self.path or 'set'})"
+        if os.environ.get("CURVERBD_ETCD"):
+            return os.environ["CURVERBD_ETCD"], "env CURVERBD_ETCD"
+        value = curve_conf_value(CURVE_MDS_CONF, "mds.etcd.endpoint")
+        if value:
+            return value, f"mds.etcd.endpoint in {CURVE_MDS_CONF}"
+        return "unix://" + self.socket + ".etcd", "the embedded daemon (curverbd_socket + .etcd)"
+
+    def password(self) -> str:
+        """The owner's Curve password: Ceph's secret (``key``, or the ``keyring`` file's entry for
+        this user). Curve checks it for root only."""
+        key = self.lookup("key")
+        if key:
+            return key
+        keyring = self.lookup("keyring")
+        for path in (keyring.split(",") if keyring else []):
+            try:
+                with open(path.strip(), encoding="utf-8") as f:
+                    sections = parse_conf(f.read(), path)
+            except OSError:
+                continue
+            found = sections.get(self.name, {}).get("key")
+            if found:
+                return found
+        return ""
 
     def items(self) -> dict[str, str]:
         """Every key with a value (defaults, file, explicit settings), for `config show`-like output."""

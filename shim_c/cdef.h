@@ -44,6 +44,7 @@ extern "Python" {
                            struct crbd_open_info *info);
     int crbd_py_image_close(uint64_t image);
     int crbd_py_image_resize(uint64_t image, uint64_t size);
+    int crbd_py_image_size(uint64_t image, uint64_t *size);
     int crbd_py_snap_list(uint64_t image, struct crbd_blob *snaps);
     int crbd_py_snap_op(uint64_t image, int op, const char *name, int *result, uint64_t *size);
     int crbd_py_parent_info(uint64_t image, struct crbd_blob *spec);

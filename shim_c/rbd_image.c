@@ -165,6 +165,16 @@ CRBD_API int rbd_close(rbd_image_t image)
 
 /* ---- info ---- */
 
+/* The image's size as the control plane knows it now: another host may have resized it (the
+ * core's watch on the image's record keeps it current), so the data path's bound follows. */
+static uint64_t current_size(struct crbd_image *img)
+{
+    uint64_t size = 0;
+    if (crbd_py_image_size(img->py, &size) == 0)
+        atomic_store(&img->size, size);
+    return atomic_load(&img->size);
+}
+
 CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize)
 {
     struct crbd_image *img = crbd_image_get(image);
@@ -172,7 +182,7 @@ CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize
         return -EINVAL;
     if (infosize < sizeof *info)
         return -ERANGE;
-    uint64_t size = atomic_load(&img->size);
+    uint64_t size = current_size(img);
     memset(info, 0, sizeof *info);
     info->size = size;
     info->obj_size = RBD_OBJECT_SIZE;
@@ -186,9 +196,11 @@ CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize
 CRBD_API int rbd_get_size(rbd_image_t image, uint64_t *size)
 {
     struct crbd_image *img = crbd_image_get(image);
+    if (size)
+        *size = 0;
     if (!img || !size)
         return -EINVAL;
-    *size = atomic_load(&img->size);
+    *size = current_size(img);
     return 0;
 }
 

@@ -142,6 +142,7 @@ class Wire:
     """A raw client connection to the daemon."""
 
     def __init__(self, path: str) -> None:
+        self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(30)
         self.sock.connect(path)

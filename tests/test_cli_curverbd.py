@@ -18,7 +18,7 @@ def doctor(daemon, *argv, env=None):
     proc = run(daemon, "curverbd", "doctor", *argv, env=env, ok=False)
     lines = proc.stdout.splitlines()
     checks = {line.split()[1].rstrip(":"): line for line in lines}
-    assert len(checks) == len(lines) == 6, proc.stdout + proc.stderr
+    assert len(checks) == len(lines) == 8, proc.stdout + proc.stderr
     return proc.returncode, checks
 
 
@@ -36,10 +36,12 @@ def test_doctor_all_ok_on_a_good_setup(daemon, good_setup, built_libs):
     conf, env = good_setup
     rc, checks = doctor(daemon, "--conf", conf, env=env)
     assert rc == 0, checks
-    assert list(checks) == ["libraries", "qemu", "conf", "socket", "daemon", "pool"]
+    assert list(checks) == ["libraries", "qemu", "conf", "socket", "daemon", "mds", "rbd-state", "pool"]
     assert all(line.startswith("ok    ") for line in checks.values()), checks
     assert built_libs in checks["libraries"] and "rbd_version 1.16.0" in checks["libraries"]
     assert "block-rbd.so" in checks["qemu"] and daemon.socket in checks["daemon"]
+    assert f"Curve MDS at {daemon.mds_socket}" in checks["mds"] and "accepts client.admin" in checks["mds"]
+    assert f"etcd at unix://{daemon.socket}.etcd" in checks["rbd-state"]
 
 
 def test_doctor_names_each_problem_and_its_fix(daemon, good_setup, built_libs, tmp_path):
@@ -52,7 +54,7 @@ def test_doctor_names_each_problem_and_its_fix(daemon, good_setup, built_libs, t
     assert checks["libraries"].startswith("FAIL  libraries: librbd.so.1 and librados.so.2 not found in")
     assert "fix: curverbd install-libs --prefix" in checks["libraries"]
     assert checks["qemu"].startswith("FAIL") and "fix:" in checks["qemu"]
-    assert all(checks[name].startswith("ok") for name in ("conf", "socket", "daemon", "pool"))
+    assert all(checks[name].startswith("ok") for name in ("conf", "socket", "daemon", "mds", "rbd-state", "pool"))
     # a library that does not load
     broken = tmp_path / "broken"
     shutil.copytree(built_libs, broken)
@@ -65,6 +67,17 @@ def test_doctor_names_each_problem_and_its_fix(daemon, good_setup, built_libs, t
                                           "fix: ceph osd pool create mine --id carol")
     rc, checks = doctor(daemon, "--conf", conf, "--id", "carol", env=env)
     assert rc == 1 and checks["pool"].startswith("FAIL  pool: pool 'rbd' belongs to another user, not client.carol")
+    # root with a wrong password: Curve's MDS refuses root's signature
+    wrong = tmp_path / "root.conf"
+    wrong.write_text(f"[global]\ncurverbd_socket = {daemon.socket}\n[client.root]\nkey = not-the-password\n")
+    rc, checks = doctor(daemon, "--conf", str(wrong), "--id", "root", env=env)
+    assert rc == 1 and checks["mds"].startswith(f"FAIL  mds: Curve MDS at {daemon.mds_socket} refuses the "
+                                                "credentials of client.root")
+    assert "mds.auth.rootPassword" in checks["mds"]
+    good = tmp_path / "rootok.conf"
+    good.write_text(f"[global]\ncurverbd_socket = {daemon.socket}\n[client.root]\nkey = root_password\n")
+    rc, checks = doctor(daemon, "--conf", str(good), "--id", "root", env=env)
+    assert checks["mds"].startswith("ok") and "accepts client.root" in checks["mds"]
     # a socket every user may write
     os.chmod(daemon.socket, 0o666)
     rc, checks = doctor(daemon, "--conf", conf, env=env)
@@ -85,6 +98,8 @@ def test_doctor_names_each_problem_and_its_fix(daemon, good_setup, built_libs, t
                                 f"fix: curverbd server start --socket {daemon.socket}")
     assert checks["daemon"].startswith(f"FAIL  daemon: nothing answers on {daemon.socket}")
     assert checks["daemon"].endswith(f"fix: curverbd server start --socket {daemon.socket}")
+    assert checks["mds"].startswith(f"FAIL  mds: no Curve MDS answers at {daemon.mds_socket}")
+    assert checks["rbd-state"].startswith("FAIL  rbd-state:")
     assert checks["pool"].startswith("FAIL") and checks["libraries"].startswith("ok")
 
 

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from daemon import new_daemon, remove
 from rawwire import CATALOG, FILE, HEARTBEAT, Wire, fb, fv, request_frame
+from volumes import make_volume
 from upgrade_helpers import slow
 
 from curverbd.catalog import protocol
@@ -119,8 +120,7 @@ def stream(draw, fd):
 def target():
     d = new_daemon().start()
     with Wire(d.socket) as w:
-        assert w.catalog("CreatePool", owner="admin", pool="fuzz")["errno"] == 0
-        assert w.catalog("CreateImage", owner="admin", pool="fuzz", image="img", size=1 << 20)["errno"] == 0
+        make_volume(w.path, "fuzz", "img")
         fd = w.open_fd(NAME)
     yield d, fd
     remove(d)
@@ -153,7 +153,7 @@ def play(d, frames: list[bytes]) -> None:
 
 def still_serves(d) -> None:
     with Wire(d.socket) as w:
-        assert w.catalog("ListPools", owner="admin")["errno"] == 0
+        assert w.catalog("ClusterStat", owner="admin")["errno"] == 0
 
 
 def settle(pid: int, baseline: int) -> int:

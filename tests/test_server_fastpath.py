@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from rawwire import FILE, Wire, fd_req, io_req, nebd_name, request_frame
+from volumes import make_volume
 
 from curverbd.server import fastpath
 
@@ -24,8 +25,7 @@ STABLE = 2 << 20      # [2 MiB, 10 MiB): written once first, then only read (big
 
 
 def open_image(w: Wire, size: int) -> int:
-    assert w.catalog("CreatePool", owner="admin", pool="rbd") == {"errno": 0}
-    assert w.catalog("CreateImage", owner="admin", pool="rbd", image="img", size=size)["errno"] == 0
+    make_volume(w.path, "rbd", "img", length=size)
     return w.open_fd(nebd_name("rbd", "img", "admin"))
 
 
@@ -125,7 +125,7 @@ def test_writes_racing_snapshots_land_in_the_image(daemon):
         thread = threading.Thread(target=writer)
         thread.start()
         for n in range(6):
-            assert ctl.catalog("CreateSnap", owner="admin", pool="rbd", image="img", snap=f"s{n}")["errno"] == 0
+            assert ctl.catalog("CreateSnap", owner="admin", pool="rbd", image="img", snap=f"s{n}", size=1 << 20)["errno"] == 0
         for n in range(6):  # merging layers away gives the head back to the C loop
             assert ctl.catalog("RemoveSnap", owner="admin", pool="rbd", image="img", snap=f"s{n}")["errno"] == 0
         stop.set()

@@ -1,9 +1,10 @@
-"""Curve's rules, owner isolation and the daemon's lifetime, driven over raw frames (tests/rawwire.py)."""
+"""The daemon's lifetime and its nebd rules, driven over raw frames (tests/rawwire.py); the MDS's rules are
+in test_mds_conformance.py, RBD's pool and image rules in test_catalog_rules.py."""
 from __future__ import annotations
 
-import errno
 import os
 import stat
+from contextlib import closing
 import subprocess
 import sys
 
@@ -11,7 +12,9 @@ import pytest
 
 from daemon import new_daemon, remove
 from rawwire import FILE, HEARTBEAT, Wire, fd_req, fields, heartbeat_req, nebd_name
+from mds_wire import Mds, Who, kFileOccupied, kOK
 from test_server_wire import log_has, make_image
+from volumes import make_volume
 
 GiB = 1 << 30
 
@@ -36,114 +39,19 @@ def started():
         remove(d)
 
 
-def image(w, pool, name, owner="admin") -> dict:
-    reply = w.catalog("StatImage", owner=owner, pool=pool, image=name)
-    assert reply["errno"] == 0, reply
-    return reply["image"]
-
-
-def test_backend_size_rounds_to_segments_and_never_shrinks(wire):
-    assert wire.catalog("CreatePool", owner="admin", pool="rbd")["errno"] == 0
-    for name, size, backend in [("zero", 0, 10 * GiB), ("one", 1, 10 * GiB), ("ten", 10 * GiB, 10 * GiB),
-                                ("tenplus", 10 * GiB + 1, 11 * GiB), ("twelve", 12 * GiB, 12 * GiB)]:
-        rec = wire.catalog("CreateImage", owner="admin", pool="rbd", image=name, size=size)["image"]
-        assert (rec["size"], rec["backend_size"]) == (size, backend), name
-        assert image(wire, "rbd", name) == rec
-    grown = wire.catalog("ResizeImage", owner="admin", pool="rbd", image="one", size=15 * GiB + 5)["image"]
-    assert (grown["size"], grown["backend_size"]) == (15 * GiB + 5, 16 * GiB)
-    shrunk = wire.catalog("ResizeImage", owner="admin", pool="rbd", image="one", size=4096)["image"]
-    assert (shrunk["size"], shrunk["backend_size"]) == (4096, 16 * GiB)
-    again = wire.catalog("ResizeImage", owner="admin", pool="rbd", image="one", size=12 * GiB)["image"]
-    assert (again["size"], again["backend_size"]) == (12 * GiB, 16 * GiB)
-    # the Curve volume itself (nebd GetInfo) has the backend length
-    fd = wire.open_fd(nebd_name("rbd", "one", "admin"))
-    info = wire.call(FILE, "GetInfo", fd_req(fd))
-    assert fields(info.fields[3][0])[1] == [16 * GiB]
-    too_big = wire.catalog("CreateImage", owner="admin", pool="rbd", image="huge", size=(20 << 40) + 1)
-    assert too_big["errno"] == errno.EINVAL
-    assert wire.catalog("CreateImage", owner="admin", pool="rbd", image="neg", size=-1)["errno"] == errno.EINVAL
-    assert wire.catalog("CreateImage", owner="admin", pool="rbd", image="ten", size=1)["errno"] == errno.EEXIST
-    assert wire.catalog("ListImages", owner="admin", pool="rbd")["images"] == sorted(
-        ["zero", "one", "ten", "tenplus", "twelve"])
-
-
-@pytest.mark.parametrize("pool", ["..", ".", "a/b", "a\0b", "a\x01b", "a\x7fb", "", "p" * 256])
-def test_bad_pool_names(wire, pool):
-    reply = wire.catalog("CreatePool", owner="admin", pool=pool)
-    assert reply["errno"] == errno.EINVAL and reply["message"]
-
-
-def test_names_owners_and_reserved(wire):
-    assert wire.catalog("CreatePool", owner="a_b", pool="p")["errno"] == errno.EINVAL
-    assert wire.catalog("CreatePool", owner="", pool="p")["errno"] == errno.EINVAL
-    assert wire.catalog("CreatePool", owner="admin", pool="RecycleBin")["errno"] == errno.EPERM
-    assert wire.catalog("CreatePool", owner="admin", pool="p" * 255)["errno"] == 0
-    assert wire.catalog("CreatePool", owner="admin", pool="rbd")["errno"] == 0
-    assert wire.catalog("CreatePool", owner="admin", pool="rbd")["errno"] == errno.EEXIST
-    for bad in ["x" * 96, "..", "a/b", "a\nb", ""]:
-        assert wire.catalog("CreateImage", owner="admin", pool="rbd", image=bad, size=1)["errno"] == errno.EINVAL
-    assert wire.catalog("CreateImage", owner="admin", pool="rbd", image="x" * 95, size=1)["errno"] == 0
-    assert wire.catalog("CreateImage", owner="admin", pool="nopool", image="i", size=1)["errno"] == errno.ENOENT
-    # nebd paths follow Curve's rules too
-    assert wire.open_file("cbd:rbd//rbd//xxx_admin_").ret_code == -1
-    assert wire.open_file("cbd:rbd//rbd/" + "x" * 95 + "/_admin_").ret_code == -1
-    assert wire.open_file("cbd:rbd//RecycleBin/x_admin_").ret_code == -1
-
-
-def test_owner_isolation(wire):
-    fd = make_image(wire, pool="apool", image="aimg", owner="alice")
-    assert wire.write(fd, 0, b"s" * 4096).ret_code == 0
-    eperm = errno.EPERM
-    for method, args in [("StatPool", {}), ("ListImages", {}), ("RemovePool", {}),
-                         ("StatImage", {"image": "aimg"}), ("RemoveImage", {"image": "aimg"}),
-                         ("CreateImage", {"image": "bimg", "size": 1}),
-                         ("ResizeImage", {"image": "aimg", "size": 1}),
-                         ("RenameImage", {"image": "aimg", "new_name": "x"}),
-                         ("SetMeta", {"image": "aimg", "key": "k", "value": "v"}),
-                         ("ListMeta", {"image": "aimg"})]:
-        reply = wire.catalog(method, owner="bob", pool="apool", **args)
-        assert reply["errno"] == eperm, (method, reply)
-    assert wire.catalog("ListPools", owner="bob") == {"errno": 0, "pools": []}
-    assert wire.catalog("ListPools", owner="alice") == {"errno": 0, "pools": ["apool"]}
-    assert wire.catalog("CreatePool", owner="bob", pool="apool")["errno"] == errno.EEXIST
-    as_bob = wire.open_file(nebd_name("apool", "aimg", "bob"))
-    assert as_bob.ret_code == -1 and "/apool" in as_bob.ret_msg
-    # alice's data is untouched and her image still listed
-    assert wire.read(fd, 0, 4096).attachment == b"s" * 4096
-    assert wire.catalog("ListImages", owner="alice", pool="apool")["images"] == ["aimg"]
-
-
-def test_busy_and_not_empty_and_metadata(wire):
-    fd = make_image(wire)
-    assert wire.catalog("RemovePool", owner="admin", pool="rbd")["errno"] == errno.ENOTEMPTY
-    assert wire.catalog("RemoveImage", owner="admin", pool="rbd", image="img")["errno"] == errno.EBUSY
-    assert wire.catalog("SetMeta", owner="admin", pool="rbd", image="img", key="k", value="v")["errno"] == 0
-    assert wire.catalog("GetMeta", owner="admin", pool="rbd", image="img", key="k") == {"errno": 0, "value": "v"}
-    assert wire.catalog("ListMeta", owner="admin", pool="rbd", image="img") == {"errno": 0, "meta": {"k": "v"}}
-    assert image(wire, "rbd", "img")["meta"] == {"k": "v"}
-    assert wire.catalog("RemoveMeta", owner="admin", pool="rbd", image="img", key="k")["errno"] == 0
-    assert wire.catalog("GetMeta", owner="admin", pool="rbd", image="img", key="k")["errno"] == errno.ENOENT
-    assert wire.catalog("RemoveMeta", owner="admin", pool="rbd", image="img", key="k")["errno"] == errno.ENOENT
-    assert wire.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
-    assert wire.catalog("RemoveImage", owner="admin", pool="rbd", image="img")["errno"] == 0
-    assert wire.catalog("StatImage", owner="admin", pool="rbd", image="img")["errno"] == errno.ENOENT
-    assert wire.catalog("RemovePool", owner="admin", pool="rbd")["errno"] == 0
-    assert wire.catalog("ListPools", owner="admin")["pools"] == []
-
-
 def test_rename_moves_data(daemon, wire):
     fd = make_image(wire)
     assert wire.write(fd, 4096, b"r" * 4096).ret_code == 0
-    busy = wire.catalog("RenameImage", owner="admin", pool="rbd", image="img", new_name="new")
-    assert busy["errno"] == errno.EBUSY
-    assert wire.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
-    assert wire.catalog("RenameImage", owner="admin", pool="rbd", image="img", new_name="new")["errno"] == 0
+    who = Who("admin")
+    with closing(Mds(daemon.mds_socket)) as mds:
+        assert mds.rename("/rbd/img", "/rbd/new", who) == kFileOccupied      # open by a client
+        assert wire.call(FILE, "CloseFile", fd_req(fd)).ret_code == 0
+        assert mds.rename("/rbd/img", "/rbd/new", who) == kOK
+        assert [f["fileName"] for f in mds.listdir("/rbd", who)[1]] == ["new"]
     assert not os.path.exists(os.path.join(daemon.data_dir, "volumes", "rbd", "img"))
-    assert os.path.exists(os.path.join(daemon.data_dir, "volumes", "rbd", "new"))
     assert wire.open_file(nebd_name("rbd", "img", "admin")).ret_code == -1
     fd = wire.open_fd(nebd_name("rbd", "new", "admin"))
     assert wire.read(fd, 4096, 4096).attachment == b"r" * 4096
-    assert wire.catalog("ListImages", owner="admin", pool="rbd")["images"] == ["new"]
 
 
 def test_fds_survive_restart(daemon):
@@ -194,7 +102,7 @@ def test_second_server_on_same_socket_refused(daemon, tmp_path):
                            f"(lock {daemon.socket}.lock)\n")
     assert done.stdout == ""
     with Wire(daemon.socket) as w:  # the first one is unharmed
-        assert w.catalog("ListPools", owner="admin") == {"errno": 0, "pools": []}
+        assert w.catalog("ClusterStat", owner="admin")["errno"] == 0
 
 
 def test_socket_modes(daemon, started):
@@ -211,7 +119,7 @@ def test_stale_socket_removed_and_sigterm_exits_zero(daemon):
     assert os.path.exists(daemon.socket)
     daemon.start()
     with Wire(daemon.socket) as w:
-        assert w.catalog("ListPools", owner="admin")["errno"] == 0
+        assert w.catalog("ClusterStat", owner="admin")["errno"] == 0
     assert daemon.stop() == 0
     assert not os.path.exists(daemon.socket)
 
@@ -227,9 +135,11 @@ def test_alignment_options(started):
         fd = make_image(w)
         assert w.write(fd, 512, b"s" * 512).ret_code == 0
         assert w.write(fd, 256, b"s" * 512).ret_code == -1
-        assert image(w, "rbd", "img")["backend_size"] == GiB
-        rec = w.catalog("ResizeImage", owner="admin", pool="rbd", image="img", size=GiB + 1)["image"]
-        assert rec["backend_size"] == GiB + (256 << 20)
+    with closing(Mds(small.mds_socket)) as mds:
+        who = Who("admin")
+        assert mds.create("/rbd/one", who, length=GiB) == kOK                 # the daemon's own minimum
+        assert mds.extend("/rbd/one", who, GiB + (256 << 20)) == kOK          # its own segment
+        assert mds.extend("/rbd/one", who, 2 * GiB + 1) != kOK
 
 
 def test_heartbeat_timeout_closes_backend_keeps_record(started):
@@ -249,8 +159,7 @@ def test_heartbeat_timeout_closes_backend_keeps_record(started):
 def test_each_open_counts_and_the_last_close_frees_the_fd(daemon):
     """Two clients opening one volume share its fd; one client's CloseFile leaves the other's working."""
     with Wire(daemon.socket) as a, Wire(daemon.socket) as b:
-        assert a.catalog("CreatePool", owner="admin", pool="p")["errno"] == 0
-        assert a.catalog("CreateImage", owner="admin", pool="p", image="v", size=1 << 20)["errno"] == 0
+        make_volume(daemon.socket, "p", "v")
         name = nebd_name("p", "v", "admin")
         fd = a.open_fd(name)
         assert b.open_fd(name) == fd

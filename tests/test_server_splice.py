@@ -19,6 +19,7 @@ import time
 import pytest
 
 from rawwire import FILE, Wire, fd_req, io_req, nebd_name, request_frame
+from volumes import make_volume
 
 GiB, MiB, KiB = 1 << 30, 1 << 20, 1 << 10
 BLOCK = 4096
@@ -26,8 +27,7 @@ SPAN = 48 * MiB          # the region the stream writes into
 
 
 def open_image(w: Wire, size: int = 10 * GiB) -> int:
-    assert w.catalog("CreatePool", owner="admin", pool="rbd") == {"errno": 0}
-    assert w.catalog("CreateImage", owner="admin", pool="rbd", image="img", size=size)["errno"] == 0
+    make_volume(w.path, "rbd", "img", length=size)
     fd = w.open_fd(nebd_name("rbd", "img", "admin"))
     assert w.write(fd, 0, b"\1" * BLOCK).ret_code == 0  # a data request: the C loop now serves this fd
     return fd
@@ -191,7 +191,7 @@ def test_head_moves_while_a_write_is_spliced(daemon, ops):
         w.send(frame[:200 * KiB])
         wait_in_splice(daemon)
         for op in ops:
-            assert ctl.catalog(op, owner="admin", pool="rbd", image="img", snap="s")["errno"] == 0
+            assert ctl.catalog(op, owner="admin", pool="rbd", image="img", snap="s", **({"size": 10 * GiB} if op == "CreateSnap" else {}))["errno"] == 0
         w.send(frame[200 * KiB:])
         r = w.recv_reply()
         assert (r.cid, r.ret_code) == (77, 0)

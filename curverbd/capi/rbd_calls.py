@@ -66,6 +66,10 @@ def register(ffi, lib) -> None:
         HANDLES.pop(image, Image).close()
         return 0
 
+    def crbd_py_image_size(image, size_out):
+        size_out[0] = HANDLES.get(image, Image).size()
+        return 0
+
     def crbd_py_image_resize(image, size):
         HANDLES.get(image, Image).resize(size)
         return 0
@@ -147,7 +151,7 @@ def register(ffi, lib) -> None:
         return 0
 
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
-                    crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_snap_list,
+                    crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
                     crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
                     crbd_py_image_flatten, crbd_py_children, crbd_py_image_rename, crbd_py_snap_rename,
                     crbd_py_snap_set, crbd_py_image_copy])

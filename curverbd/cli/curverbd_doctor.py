@@ -1,8 +1,9 @@
 """curverbd doctor: one line per check, ``ok`` or ``FAIL ...; fix: ...``; exit 1 if any check fails.
 
 Checks, in order: our libraries load; QEMU's block-rbd module resolves them;
-the conf file; the daemon's socket permissions; the daemon answers; the user
-reaches its pool.
+the conf file; the daemon's socket permissions; the daemon answers; Curve's MDS
+answers (which address, clock skew inside Curve's 15 s window, the owner's
+auth); the RBD state home (etcd) answers; the user reaches its pool.
 """
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from typing import NamedTuple
 
 from ..config import Config
 from ..core import Cluster
+from ..curve.etcd import Etcd
+from ..curve.mds import MdsClient, parse_addrs
+from ..curve.nameserver2 import StatusCode
+from ..curve.status import MdsError
 from ..errors import Error
 from .curverbd_env import LIBRARIES, lib_dir_of, socket_of
 from .common import user_of
@@ -186,6 +191,68 @@ def check_daemon(cluster: Cluster | None, error: Error | None, socket: str) -> C
                  "see the daemon's log in its data dir")
 
 
+PROBE_PATH = "/curverbd-doctor-probe"   # a path nobody has: kFileNotExists means the auth passed
+SKEW_PROBES_S = (12, -12)               # inside Curve's 15 s window from either side
+
+
+def check_mds(conf: Config, user: str) -> Check:
+    """Curve's MDS: reachable, which address answered, the clock inside its window, the owner's auth."""
+    name = "mds"
+    addrs, source = conf.mds_addrs()
+    try:
+        mds = MdsClient(parse_addrs(addrs), user, conf.password(), max_retry=3.0)
+    except ValueError as exc:
+        return Check(name, False, f"bad MDS address list from {source}: {exc}",
+                     "set curve_mds_addrs = host:port[,host:port...] in ceph.conf")
+
+    def probe(offset_s: int) -> int:
+        """0 if the MDS accepted our auth, else the errno."""
+        mds.date_offset_us = offset_s * 1_000_000
+        try:
+            mds.stat(PROBE_PATH)
+        except MdsError as exc:
+            return 0 if exc.status == StatusCode.kFileNotExists else exc.errno
+        except Error as exc:
+            return exc.errno
+        return 0
+    try:
+        first = probe(0)
+        if first == errno.ETIMEDOUT:
+            return Check(name, False, f"no Curve MDS answers at {addrs} (from {source})",
+                         "start the MDS (or curverbd server start), or fix curve_mds_addrs / $CURVERBD_MDS")
+        if first == 0:
+            return Check(name, True, f"Curve MDS at {mds.address} (of {addrs}, from {source}) accepts "
+                                     f"client.{user}")
+        if first != errno.EPERM:
+            return Check(name, False, f"Curve MDS at {mds.address}: {os.strerror(first)}", "see the MDS's log")
+        skewed = [s for s in SKEW_PROBES_S if probe(s) == 0]
+        if skewed:
+            return Check(name, False, f"Curve MDS at {mds.address} refuses our date: this clock is about "
+                                      f"{abs(skewed[0])} s {'behind' if skewed[0] > 0 else 'ahead of'} the MDS's "
+                                      "(Curve allows 15 s)", "sync the clocks (chrony / systemd-timesyncd)")
+        return Check(name, False, f"Curve MDS at {mds.address} refuses the credentials of client.{user}",
+                     "for root, set key = <Curve's mds.auth.rootPassword> for client.root in ceph.conf "
+                     "(or a keyring)")
+    finally:
+        mds.close()
+
+
+def check_state_home(conf: Config) -> Check:
+    name = "rbd-state"
+    endpoints, source = conf.etcd_endpoints()
+    try:
+        etcd = Etcd(endpoints, timeout=3.0)
+        try:
+            revision = etcd.revision()
+        finally:
+            etcd.close()
+    except Error as exc:
+        return Check(name, False, f"the RBD state home (etcd at {endpoints}, from {source}) does not answer: "
+                                  f"{exc.strerror}", "set curve_etcd_endpoints to the cluster's etcd "
+                                  "(mds.etcd.endpoint in Curve's mds.conf), or curverbd server start")
+    return Check(name, True, f"etcd at {endpoints} (from {source}) answers, revision {revision}")
+
+
 def check_pool(cluster: Cluster | None, user: str, pool: str) -> Check:
     name = "pool"
     if cluster is None:
@@ -223,8 +290,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     socket = socket_of(args)
     checks = [check_libraries(lib_dir), check_qemu(lib_dir), check_conf(args.conf, user), check_socket(socket)]
     cluster, error = _connect(args, user, socket)
+    conf = Config(user)
     try:
-        checks += [check_daemon(cluster, error, socket), check_pool(cluster, user, args.pool)]
+        conf.read_file(args.conf, missing_ok=not args.conf)
+    except Error:
+        pass   # the conf line says what is wrong with it
+    try:
+        checks += [check_daemon(cluster, error, socket), check_mds(conf, user), check_state_home(conf),
+                   check_pool(cluster, user, args.pool)]
     finally:
         if cluster is not None:
             cluster.shutdown()

@@ -8,10 +8,14 @@ from typing import Any
 
 from ..catalog.client import CatalogClient
 from ..config import Config, user_id
+from ..curve.etcd import Etcd
+from ..curve.mds import MdsClient, parse_addrs
+from ..curve.rbd_state import RbdState
 from ..errors import Error
 from ..nebd import messages
 from ..nebd.client import NebdClient
 from ..nebd.connection import block_signals
+from .catalog import Catalog
 from .ioctx import IoCtx
 
 HEARTBEAT_INTERVAL = 5.0  # seconds, like nebd's part1 (heartbeat.intervalS)
@@ -25,7 +29,7 @@ class Cluster:
         self.conf = Config(self.user)
         self.conf.read_file(conffile, missing_ok=conffile is None)
         self._nebd: NebdClient | None = None
-        self._catalog: CatalogClient | None = None
+        self._catalog: Catalog | None = None
         self._files: dict[str, list[int]] = {}     # nebd name -> [fd, users]
         self._files_lock = threading.Lock()
         self._stop = threading.Event()
@@ -60,15 +64,23 @@ class Cluster:
 
     # --- connection --------------------------------------------------------------
     def connect(self) -> None:
-        """Connect to curverbd-server; Error(ECONNREFUSED) if it does not answer."""
+        """Connect to the host's nebd server and to the cluster's MDS; Error(ECONNREFUSED) if the
+        nebd server does not answer (the MDS and etcd are asked on first use, with Curve's retries)."""
         if self._nebd is not None:
             raise Error(errno.EISCONN, f"{self} is already connected")
         if not self.user or "_" in self.user:
             raise Error(errno.EINVAL, f"user {self.user!r}: Curve owners cannot be empty or contain '_'")
+        addrs, source = self.conf.mds_addrs()
+        try:
+            mds_addrs = parse_addrs(addrs)
+        except ValueError as exc:
+            raise Error(errno.EINVAL, f"Curve MDS addresses from {source}: {exc}") from None
         nebd = NebdClient(self.conf.socket)
         nebd.connect()
         self._nebd = nebd
-        self._catalog = CatalogClient(nebd.connection, self.user)
+        mds = MdsClient(mds_addrs, self.user, self.conf.password())
+        state = RbdState(Etcd(self.conf.etcd_endpoints()[0]))
+        self._catalog = Catalog(mds, state, CatalogClient(nebd.connection, self.user))
         self._stop.clear()
         self._heartbeat = threading.Thread(target=self._heartbeats, name="curverbd-heartbeat", daemon=True)
         self._heartbeat.start()
@@ -88,6 +100,8 @@ class Cluster:
         self._nebd = None
         self._stop.set()
         nebd.close()
+        if self._catalog is not None:
+            self._catalog.close()
         if self._heartbeat is not None and self._heartbeat is not threading.current_thread():
             self._heartbeat.join()
         self._heartbeat = None
@@ -97,7 +111,7 @@ class Cluster:
             raise Error(errno.ENOTCONN, f"{self} is not connected")
         return self._nebd
 
-    def _require_catalog(self) -> CatalogClient:
+    def _require_catalog(self) -> Catalog:
         self._require_nebd()
         return self._catalog
 
@@ -112,13 +126,7 @@ class Cluster:
         return self._require_catalog().list_pools()
 
     def pool_exists(self, name: str) -> bool:
-        try:
-            self._require_catalog().stat_pool(name)
-        except Error as exc:
-            if exc.errno == errno.ENOENT:
-                return False
-            raise
-        return True
+        return self._require_catalog().pool_exists(name)
 
     def stat(self) -> dict[str, Any]:
         """ClusterStat: {fsid, bytes_total, bytes_used, bytes_avail, pools}."""

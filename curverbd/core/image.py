@@ -82,6 +82,8 @@ class Image(ImageSnapshots):
         self._flushes: list[tuple[int, Op]] = []         # (last seq before the flush, op)
         self._state = threading.Lock()
         self._closed = False
+        # another host's resize (or rollback) reaches this handle like librbd's header watch
+        self._watch = self._catalog.watch_image(self._record, self._on_change)
 
     def __repr__(self) -> str:
         at = f"@{self._snap}" if self._snap is not None else ""
@@ -118,6 +120,11 @@ class Image(ImageSnapshots):
         if self._snap is None:
             self._size = self._record["size"]
         return dict(self._record)
+
+    def _on_change(self, state: dict | None) -> None:
+        """The image's RBD record changed (here or on another host): take its size."""
+        if state is not None and self._snap is None:
+            self._size = state["size"]
 
     def resize(self, size: int) -> None:
         """Set the logical size. The Curve file only grows (the server adds whole segments).
@@ -403,4 +410,5 @@ class Image(ImageSnapshots):
                 self.flush()
         finally:
             self._closed = True
+            self._watch.cancel()
             self.ioctx.cluster._close_file(self._file)

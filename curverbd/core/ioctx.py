@@ -34,7 +34,7 @@ class IoCtx:
         self.cluster = cluster
         self.pool = pool
         self._catalog = cluster._require_catalog()
-        self._catalog.stat_pool(pool)  # Error(ENOENT) if there is no such pool
+        self._catalog.check_pool(pool)  # Error(ENOENT) if there is no such pool
         self._closed = False
 
     def __repr__(self) -> str:

@@ -14,7 +14,7 @@ from ..errors import Error
 from ..nebd.names import format_name
 
 if TYPE_CHECKING:
-    from ..catalog.client import CatalogClient
+    from .catalog import Catalog
     from .ioctx import IoCtx
 
 FLATTEN_STEPS = 200         # Flatten calls for a large image (at least one object each; progress per call)
@@ -28,7 +28,7 @@ class ImageSnapshots:
     """Snapshot / clone / copy / diff / features methods; expects Image's attributes."""
     ioctx: "IoCtx"
     name: str
-    _catalog: "CatalogClient"
+    _catalog: "Catalog"
     _record: dict
     _size: int
     _snap: str | None
@@ -41,7 +41,8 @@ class ImageSnapshots:
     def _view_name(self, snap: str | None) -> str:
         """The nebd name of the image's head (None) or of its snapshot ``snap``."""
         suffix = f"@{snap}" if snap is not None else ""
-        return format_name(f"/{self.ioctx.pool}/{self.name}{suffix}", self.ioctx.cluster.user)
+        curve_name = self._record.get("curve_name", self.name)   # an image renamed with snapshots keeps it
+        return format_name(f"/{self.ioctx.pool}/{curve_name}{suffix}", self.ioctx.cluster.user)
 
     # --- identity and features -----------------------------------------------------------------
     @property

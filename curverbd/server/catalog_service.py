@@ -1,4 +1,4 @@
-"""curverbd.CatalogService on the wire: JSON object in, ``{"errno": 0, ...}`` or ``{"errno": N, "message"}`` out."""
+"""curverbd.CatalogService (snapshots and clones of the embedded daemon) on the wire: JSON object in, ``{"errno": 0, ...}`` or ``{"errno": N, "message"}`` out."""
 from __future__ import annotations
 
 import errno
@@ -9,27 +9,23 @@ from ..catalog import protocol
 from ..errors import Error
 from ..nebd import messages
 from .catalog import Catalog
-from .catalog_objects import ObjectCatalog
 from .catalog_snapshots import SnapshotCatalog
-from .catalog_trash import TrashCatalog
 
 log = logging.getLogger("curverbd.server.catalog")
 
+# Replies to changes, kept for as long as a client may still re-send the request (its retries
+# across a restart last seconds; an hour is ample) so that each change happens once.
+REPLIES_SCHEMA = ("CREATE TABLE IF NOT EXISTS rbd_replies (request_id TEXT PRIMARY KEY, reply TEXT NOT NULL, "
+                  "created INTEGER NOT NULL)")
+REPLY_KEEP_S = 3600
+
 _HANDLERS = {
-    "CreatePool": "create_pool", "RemovePool": "remove_pool", "ListPools": "list_pools",
-    "StatPool": "stat_pool", "CreateImage": "create_image", "RemoveImage": "remove_image",
-    "ListImages": "list_images", "StatImage": "stat_image", "ResizeImage": "resize_image",
-    "RenameImage": "rename_image", "SetMeta": "set_meta", "GetMeta": "get_meta",
-    "RemoveMeta": "remove_meta", "ListMeta": "list_meta", "ClusterStat": "cluster_stat",
+    "ClusterStat": "cluster_stat", "ImageLinks": "image_links",
     "CreateSnap": "create_snap", "RemoveSnap": "remove_snap", "ListSnaps": "list_snaps", "GetSnap": "get_snap",
     "RollbackSnap": "rollback_snap", "RenameSnap": "rename_snap", "ProtectSnap": "protect_snap",
     "UnprotectSnap": "unprotect_snap", "Clone": "clone", "Flatten": "flatten", "ListChildren": "list_children",
     "ParentInfo": "parent_info", "CopyImage": "copy_image", "DiffExtents": "diff_extents",
-    "Allocated": "allocated", "UpdateFeatures": "update_features",
-    "TrashMove": "trash_move", "TrashList": "trash_list", "TrashRemove": "trash_remove",
-    "TrashRestore": "trash_restore",
-    "WriteObject": "write_object", "ReadObject": "read_object", "StatObject": "stat_object",
-    "RemoveObject": "remove_object", "ListObjects": "list_objects",
+    "Allocated": "allocated",
 }
 assert set(_HANDLERS) == set(protocol.METHODS)
 
@@ -38,8 +34,11 @@ class CatalogService:
     name = protocol.SERVICE
 
     def __init__(self, catalog: Catalog) -> None:
+        self.db = catalog.db
+        with self.db.transaction() as conn:
+            conn.execute(REPLIES_SCHEMA)
         self.methods = {}
-        parts = (catalog, SnapshotCatalog(catalog), TrashCatalog(catalog), ObjectCatalog(catalog))
+        parts = (catalog, SnapshotCatalog(catalog))
         for method, attr in _HANDLERS.items():
             fn = next(getattr(part, attr) for part in parts if hasattr(part, attr))
             params = inspect.signature(fn).parameters
@@ -62,11 +61,29 @@ class CatalogService:
         missing = [p for p in required if p not in args]
         if missing:
             return {"errno": errno.EINVAL, "message": f"{method}: missing argument(s) {', '.join(missing)}"}
+        request_id = args.get("request_id")
         try:
-            result = fn(**{k: v for k, v in args.items() if k in accepted})
+            if isinstance(request_id, str) and request_id:
+                result = self._once(request_id, fn, {k: v for k, v in args.items() if k in accepted})
+            else:
+                result = fn(**{k: v for k, v in args.items() if k in accepted})
         except Error as exc:
             return {"errno": exc.errno, "message": exc.strerror}
         except Exception as exc:  # a bug or a disk fault: answer, log, keep serving
             log.exception("%s(%r) failed", method, args)
             return {"errno": errno.EIO, "message": f"{method}: internal error: {exc}"}
         return {"errno": 0, **result}
+
+    def _once(self, request_id: str, fn, kwargs: dict) -> dict:
+        """Run a change at most once: its reply is stored in the transaction that makes it, so a
+        request re-sent after a restart (its first reply lost) gets the first one's answer instead
+        of a second attempt's error (a removed snapshot would be ENOENT the second time)."""
+        with self.db.transaction() as conn:
+            done = conn.execute("SELECT reply FROM rbd_replies WHERE request_id=?", (request_id,)).fetchone()
+            if done is not None:
+                return protocol.decode(done[0])
+            result = fn(**kwargs)
+            conn.execute("INSERT INTO rbd_replies VALUES (?, ?, strftime('%s','now'))",
+                         (request_id, protocol.encode(result).decode()))
+            conn.execute("DELETE FROM rbd_replies WHERE created < strftime('%s','now') - ?", (REPLY_KEEP_S,))
+        return result

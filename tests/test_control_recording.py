@@ -1,0 +1,172 @@
+"""Where the control plane's frames go, recorded on the wire for an OpenStack-shaped flow.
+
+A recording proxy sits in front of the daemon's MDS socket and its nebd socket. Every frame the
+client sends to the MDS must be a CurveFSService method with Curve's field numbers (checked
+with the tests' own decoder against the table in shared/reference/curve-control-plane.md), so
+the same client works against Curve's own MDS. The nebd socket must carry nebd's services only,
+plus the embedded snapshot service for snapshot state (until snapshots move onto Curve's own
+snapshot services); the RBD-only state goes to etcd.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from rawwire import fields
+
+from curverbd.core import Cluster
+
+MiB = 1 << 20
+MDS = "curve.mds.CurveFSService"
+NEBD = {"nebd.client.NebdFileService", "nebd.client.NebdHeartbeatService"}
+SNAPSHOT_SERVICE = "curverbd.CatalogService"
+SNAPSHOT_METHODS = {"ImageLinks", "ClusterStat"}   # what a flow without snapshots may still ask it
+
+# CurveFSService request fields by method (number -> (name, wire type: 0 varint, 2 bytes))
+AUTH3 = {2: ("owner", 2), 3: ("signature", 2), 4: ("date", 0)}
+CURVE_FIELDS = {
+    "CreateFile": {1: ("fileName", 2), 2: ("owner", 2), 3: ("fileType", 0), 4: ("fileLength", 0),
+                   5: ("signature", 2), 6: ("date", 0), 7: ("stripeUnit", 0), 8: ("stripeCount", 0),
+                   9: ("poolset", 2)},
+    "DeleteFile": {1: ("fileName", 2), **AUTH3, 5: ("fileId", 0), 6: ("forceDelete", 0)},
+    "RecoverFile": {1: ("fileName", 2), **AUTH3, 5: ("fileId", 0)},
+    "GetFileInfo": {1: ("fileName", 2), **AUTH3},
+    "ListDir": {1: ("fileName", 2), **AUTH3},
+    "ExtendFile": {1: ("fileName", 2), 2: ("owner", 2), 3: ("newSize", 0), 4: ("signature", 2), 5: ("date", 0)},
+    "RenameFile": {1: ("oldFileName", 2), 2: ("newFileName", 2), 3: ("owner", 2), 4: ("signature", 2),
+                   5: ("oldFileID", 0), 6: ("newFileID", 0), 7: ("date", 0)},
+    "GetAllocatedSize": {1: ("fileName", 2)},
+}
+
+
+class Recorder:
+    """A unix socket proxy that records (service, method, payload) of each frame a client sends."""
+
+    def __init__(self, target: str, path: str) -> None:
+        self.target, self.path = target, path
+        self.frames: list[tuple[str, str, bytes]] = []
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(64)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(self.target)
+            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
+        buf = b""
+        try:
+            while True:
+                chunk = src.recv(1 << 20)
+                if not chunk:
+                    break
+                dst.sendall(chunk)
+                if record:
+                    buf += chunk
+                    buf = self._frames(buf)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _frames(self, buf: bytes) -> bytes:
+        while len(buf) >= 12:
+            body, meta_size = struct.unpack(">II", buf[4:12])
+            if len(buf) < 12 + body:
+                break
+            meta = fields(buf[12:12 + meta_size])
+            attachment = meta.get(5, [0])[0]
+            request = fields(meta[1][0])
+            payload = buf[12 + meta_size:12 + body - attachment]
+            self.frames.append((request[1][0].decode(), request[2][0].decode(), payload))
+            buf = buf[12 + body:]
+        return buf
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def recorded(daemon, monkeypatch):
+    mds = Recorder(daemon.mds_socket, os.path.join(daemon.base, "rec-mds.sock"))
+    nebd = Recorder(daemon.socket, os.path.join(daemon.base, "rec-nebd.sock"))
+    monkeypatch.setenv("CURVERBD_SOCKET", nebd.path)
+    monkeypatch.setenv("CURVERBD_MDS", mds.path)
+    monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
+    yield mds, nebd
+    mds.close()
+    nebd.close()
+
+
+def openstack_flow() -> None:
+    """What glance (upload), cinder (create, extend, rename on delete, trash) and nova (attach) do,
+    minus snapshots and clones."""
+    c = Cluster("admin")
+    c.connect()
+    try:
+        c.create_pool("images")
+        c.create_pool("volumes")
+        io = c.open_ioctx("images")
+        io.create_image("glance-img", 0, features=1, order=23)       # glance: size 0, then resize chunkwise
+        with io.open_image("glance-img") as img:
+            for n in range(3):
+                img.resize((n + 1) * MiB)
+                img.write(n * MiB, bytes([n + 1]) * MiB)
+            img.metadata_set("glance", "uploaded")
+        vols = c.open_ioctx("volumes")
+        vols.create_image("volume-1", 10 * MiB)                      # cinder create_volume
+        assert vols.list_images() == ["volume-1"]
+        with vols.open_image("volume-1") as img:                     # nova attach: open, I/O, size
+            img.write(0, b"v" * 4096)
+            assert img.size() == 10 * MiB
+            img.resize(11 << 30)                                     # cinder extend_volume: past 10 GiB
+        vols.stat()                                                  # cinder's pool stats
+        vols.rename_image("volume-1", "volume-1.deleted")            # cinder's deferred delete
+        vols.trash_restore(vols.trash_move("volume-1.deleted"), "volume-1")
+        vols.remove_image("volume-1")
+        io.remove_image("glance-img")
+        assert c.list_pools() == ["images", "volumes"]
+    finally:
+        c.shutdown()
+
+
+def test_every_control_frame_is_curves_or_the_snapshot_service(recorded):
+    mds, nebd = recorded
+    openstack_flow()
+    time.sleep(0.2)   # the proxy threads record the last frames
+    assert mds.frames, "no frame reached the MDS"
+    seen = set()
+    for service, method, payload in mds.frames:
+        assert service == MDS, (service, method)
+        assert method in CURVE_FIELDS, f"{method}: not a CurveFSService method this flow should need"
+        table = CURVE_FIELDS[method]
+        got = fields(payload)
+        assert set(got) <= set(table), (method, sorted(got))
+        assert 1 in got                                          # fileName / oldFileName: required
+        if 2 in table and table[2][0] == "owner" or method == "RenameFile":
+            owner_no = 3 if method == "RenameFile" else 2
+            assert got[owner_no] == [b"admin"], method
+            date_no = {"CreateFile": 6, "ExtendFile": 5, "RenameFile": 7}.get(method, 4)
+            assert abs(got[date_no][0] - time.time() * 1e6) < 60e6, method     # microseconds
+        seen.add(method)
+    assert {"CreateFile", "GetFileInfo", "ListDir", "ExtendFile", "RenameFile", "DeleteFile",
+            "RecoverFile", "GetAllocatedSize"} <= seen
+    others = {(service, method) for service, method, _ in nebd.frames if service not in NEBD}
+    assert {service for service, _ in others} <= {SNAPSHOT_SERVICE}
+    assert {method for _, method in others} <= SNAPSHOT_METHODS, others
