@@ -4,8 +4,8 @@ qemu-img's first open over a raw file's.
     python3 bench/control_cost.py [--tree DIR] [--rounds N]
 
 ``--tree`` runs the daemon, the client and the libraries of another checkout (e.g. a `git worktree`
-of an older commit), so before/after figures come from one machine in one sitting. The JSON goes
-to stdout.
+of an older commit), so before/after figures come from one machine in one sitting; every process
+runs in that tree (``python -m`` imports from its working directory). The JSON goes to stdout.
 """
 from __future__ import annotations
 
@@ -52,8 +52,10 @@ def median_ms(cmd: list[str], env: dict, rounds: int) -> float:
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
-        subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         times.append(time.perf_counter() - start)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip()}")
     return round(statistics.median(times) * 1000, 1)
 
 
@@ -63,6 +65,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
     tree = os.path.abspath(args.tree)
+    os.chdir(tree)
     base = tempfile.mkdtemp(prefix="crbd-bench-")
     sock, data, lib = os.path.join(base, "nebd.sock"), os.path.join(base, "data"), os.path.join(base, "lib")
     env = dict(os.environ, PYTHONPATH=tree, CURVERBD_SOCKET=sock)

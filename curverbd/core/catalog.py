@@ -130,26 +130,33 @@ class Catalog:
         return info if info.get("fileType") in VOLUME_TYPES else None
 
     def _file(self, pool: str, image: str) -> dict:
-        """The image's volume FileInfo, with ``rbd_name`` (the image's name) and ``state`` (its RBD
-        record, None for a volume without one); ENOENT / EPERM naming the image.
+        """The image's volume FileInfo, with ``rbd_name`` (the image's name), ``state`` (its RBD
+        record, None for a volume without one), ``meta`` and the ``revision`` they were read at;
+        ENOENT / EPERM naming the image.
 
         The RBD name is the Curve name, except for an image renamed while it had snapshots (Curve
         renames no such volume): its new name is an alias in the RBD state home."""
         check_pool_name(pool)
         check_image_name(pool, image)
         info = self._lookup(pool, image, image)
-        candidates = [info] if info is not None else []
-        if info is None or _hidden(self.state.image(info["id"])[0], image):
+        found = self._found(info, image) if info is not None else None
+        if found is None:
             alias = self.state.alias_get(self._pool_info(pool)["id"], image)
-            if alias is not None:
-                found = self._lookup(pool, image, alias["curve_name"])
-                candidates = [found] if found is not None and found["id"] == alias["file_id"] else []
-        for info in candidates:
-            state = self.state.image(info["id"])[0]
-            if not _hidden(state, image):
-                return {**info, "rbd_name": image, "state": state}
+            info = self._lookup(pool, image, alias["curve_name"]) if alias is not None else None
+            if info is not None and info["id"] == alias["file_id"]:
+                found = self._found(info, image)
+        if found is not None:
+            return found
         self._pool_info(pool)   # say "no such pool" when that is the cause
         raise Error(errno.ENOENT, f"image {pool}/{image} does not exist")
+
+    def _found(self, info: dict, image: str) -> dict | None:
+        """``info`` with the image's RBD state and metadata, or None if its record hides it from
+        being image ``image`` (trashed in place, or renamed)."""
+        state, revision, meta = self.state.image_and_meta(info["id"])
+        if _hidden(state, image):
+            return None
+        return {**info, "rbd_name": image, "state": state, "meta": meta, "revision": revision}
 
     def _rbd_name(self, pool: str, curve_name: str) -> str:
         """The RBD name of the volume ``/<pool>/<curve_name>`` (the snapshot service speaks Curve's)."""
@@ -178,8 +185,9 @@ class Catalog:
                 "stripe_unit": state["stripe_unit"], "stripe_count": state["stripe_count"],
                 "created": int(state["create_timestamp"]), "create_timestamp": state["create_timestamp"],
                 "modify_timestamp": state["modify_timestamp"], "access_timestamp": state["access_timestamp"],
-                "meta": self.state.meta_list(info["id"]),
-                "snapshot_count": links.get("snapshot_count", 0), "parent": parent, "op_features": op_features}
+                "meta": info["meta"] if "meta" in info else self.state.meta_list(info["id"]),
+                "snapshot_count": links.get("snapshot_count", 0), "parent": parent, "op_features": op_features,
+                "revision": info.get("revision", 0)}
 
     def _links(self, pool: str, image: str) -> dict:
         """Snapshot count, parent and whether it has children (the snapshot service's view)."""
@@ -194,12 +202,9 @@ class Catalog:
 
     def watch_image(self, record: dict, on_change):
         """Call ``on_change(state or None)`` whenever the image's RBD record changes, from any host;
-        a watch to cancel() at close. The state as it is now is delivered first (it may have
-        changed since ``record`` was read)."""
-        state, revision = self.state.image(record["file_id"])
-        if state is not None and state.get("size") != record["size"]:
-            on_change(state)
-        return self.state.watch_image(record["file_id"], revision, on_change)
+        a watch to cancel() at close; it starts after the revision ``record`` was read at, so no
+        change in between is missed."""
+        return self.state.watch_image(record["file_id"], record["revision"], on_change)
 
     def _update(self, info: dict, **changes: Any) -> dict:
         """Change fields of the image's RBD record (compare-and-swap); the new state."""
@@ -297,7 +302,7 @@ class Catalog:
                  "stripe_count": stripe_count, "create_timestamp": now, "modify_timestamp": now,
                  "access_timestamp": now}
         self.state.create_image(info["id"], state)
-        return self._record(pool, info, state, {})
+        return self._record(pool, {**info, "meta": {}}, state, {})
 
     def remove_image(self, pool: str, image: str) -> None:
         info = self._file(pool, image)

@@ -62,6 +62,14 @@ class RbdState:
             return None, 0
         return json.loads(kv.value), kv.mod_revision
 
+    def image_and_meta(self, file_id: int) -> tuple[dict | None, int, dict[str, str]]:
+        """(the image's state or None, the revision it was read at, its metadata), in one round trip."""
+        prefix = _key("meta", file_id, b"")
+        _, (kv, metas) = self.etcd.txn([], [Op.get(image_key(file_id)), Op.get_prefix(prefix)])
+        state = None if kv is None else json.loads(kv.value)
+        revision = max([kv.mod_revision if kv else 0, *(m.mod_revision for m in metas)])
+        return state, revision, {m.key[len(prefix):].decode(): m.value.decode() for m in metas}
+
     def create_image(self, file_id: int, state: dict) -> None:
         """The record of a new image (replaces a stale one left by a crash between create steps)."""
         self.etcd.put(image_key(file_id), _encode(state))
