@@ -40,7 +40,8 @@ def test_plain_size_is_megabytes(daemon, pool):
 def test_errors_are_cephs_one_line_and_errno_exit(daemon, pool):
     missing = run(daemon, "rbd", "info", "vms/nope", ok=False)
     assert missing.returncode == 2
-    assert missing.stderr.startswith("rbd: error opening image nope: (2) No such file or directory\n")
+    assert missing.stderr.startswith("rbd: error opening image nope: (2) No such file or directory")
+    assert len(missing.stderr.splitlines()) == 1
     assert "vms/nope" in missing.stderr   # the second line names pool and image
     run(daemon, "rbd", "create", "--size", "1G", "vms/disk")
     exists = run(daemon, "rbd", "create", "--size", "1G", "vms/disk", ok=False)

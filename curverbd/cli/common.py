@@ -243,12 +243,12 @@ def step(what: str) -> Iterator[None]:
 
 
 def fail(prog: str, what: str, err: OSError) -> int:
-    """Print Ceph's one-line error (and the core's detail, if it adds any); return the exit code."""
+    """Print Ceph's error line, with the core's detail (what and why) after it on the same line if it
+    adds any; return the exit code."""
     code = err.errno or errno.EIO
-    sys.stderr.write(f"{prog}: {what}: ({code}) {os.strerror(code)}\n")
     detail = err.strerror if isinstance(err, Error) else None
-    if detail and detail != os.strerror(code):
-        sys.stderr.write(f"{prog}: {detail}\n")
+    extra = f": {detail}" if detail and detail != os.strerror(code) else ""
+    sys.stderr.write(f"{prog}: {what}: ({code}) {os.strerror(code)}{extra}\n")
     return min(code, 255)
 
 

@@ -110,7 +110,7 @@ class Catalog:
             if exc.errno == errno.ENOENT:
                 raise Error(errno.ENOENT, f"pool {pool!r} does not exist") from None
             if exc.errno == errno.EPERM:
-                raise Error(errno.EPERM, f"pool {pool!r} belongs to another user than {self.owner!r}") from None
+                raise Error(errno.EPERM, f"pool {pool!r}: refused to {self.owner!r}{_REFUSED}") from None
             raise
         if info.get("fileType") != FileType.INODE_DIRECTORY:
             raise Error(errno.ENOENT, f"pool {pool!r} does not exist (/{pool} is a volume, not a directory)")
@@ -124,8 +124,7 @@ class Catalog:
             if exc.errno == errno.ENOENT:
                 return None
             if exc.errno == errno.EPERM:
-                raise Error(errno.EPERM, f"image {pool}/{image} belongs to another user than "
-                                         f"{self.owner!r}") from None
+                raise Error(errno.EPERM, f"image {pool}/{image}: refused to {self.owner!r}{_REFUSED}") from None
             raise
         return info if info.get("fileType") in VOLUME_TYPES else None
 
@@ -648,6 +647,11 @@ def _check_object(pool: str, namespace: Any, key: Any) -> None:
     if len(key.encode()) > MAX_KEY_BYTES or len(namespace.encode()) > MAX_NAMESPACE_BYTES:
         raise Error(errno.ENAMETOOLONG, f"object {_object_name(pool, namespace[:40], key[:40])}...: key above "
                                         f"{MAX_KEY_BYTES} or namespace above {MAX_NAMESPACE_BYTES} bytes")
+
+
+# what Curve's kOwnerAuthFail can mean (it does not say which)
+_REFUSED = (" by Curve's MDS (kOwnerAuthFail: another owner's, or for root a wrong key, or this clock "
+            "outside the MDS's 15 s window)")
 
 
 def _hidden(state: dict | None, name: str) -> bool:
