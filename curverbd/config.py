@@ -208,29 +208,29 @@ class Config:
         """(Curve MDS addresses, where they came from): the conf key ``curve_mds_addrs``, else env
         CURVERBD_MDS, else ``mds.listen.addr`` of Curve's /etc/curve/client.conf, else the
         embedded daemon's MDS socket (the nebd socket + ".mds")."""
-        value = self.lookup("curve_mds_addrs")
-        if value:
-            return value, f"conf key curve_mds_addrs ({self.path or 'set'})"
-        if os.environ.get("CURVERBD_MDS"):
-            return os.environ["CURVERBD_MDS"], "env CURVERBD_MDS"
-        value = curve_conf_value(CURVE_CLIENT_CONF, "mds.listen.addr")
-        if value:
-            return value, f"mds.listen.addr in {CURVE_CLIENT_CONF}"
-        return self.socket + ".mds", "the embedded daemon (curverbd_socket + .mds)"
+        return self._located("curve_mds_addrs", "CURVERBD_MDS", CURVE_CLIENT_CONF, "mds.listen.addr",
+                             self.socket + ".mds", "curverbd_socket + .mds")
 
     def etcd_endpoints(self) -> tuple[str, str]:
         """(etcd endpoints of the RBD state home, where they came from): the conf key
         ``curve_etcd_endpoints``, else env CURVERBD_ETCD, else ``mds.etcd.endpoint`` of Curve's
         /etc/curve/mds.conf, else the embedded daemon's etcd socket (the nebd socket + ".etcd")."""
-        value = self.lookup("curve_etcd_endpoints")
+        return self._located("curve_etcd_endpoints", "CURVERBD_ETCD", CURVE_MDS_CONF, "mds.etcd.endpoint",
+                             "unix://" + self.socket + ".etcd", "curverbd_socket + .etcd")
+
+    def _located(self, key: str, env: str, curve_conf: str, curve_key: str, default: str,
+                 default_source: str) -> tuple[str, str]:
+        """(value, where it came from) of a Curve address: our conf key, our env variable, Curve's own
+        conf file on this host, then the embedded daemon's."""
+        value = self.lookup(key)
         if value:
-            return value, f"conf key curve_etcd_endpoints ({self.path or 'set'})"
-        if os.environ.get("CURVERBD_ETCD"):
-            return os.environ["CURVERBD_ETCD"], "env CURVERBD_ETCD"
-        value = curve_conf_value(CURVE_MDS_CONF, "mds.etcd.endpoint")
+            return value, f"conf key {key} ({self.path or 'set'})"
+        if os.environ.get(env):
+            return os.environ[env], f"env {env}"
+        value = curve_conf_value(curve_conf, curve_key)
         if value:
-            return value, f"mds.etcd.endpoint in {CURVE_MDS_CONF}"
-        return "unix://" + self.socket + ".etcd", "the embedded daemon (curverbd_socket + .etcd)"
+            return value, f"{curve_key} in {curve_conf}"
+        return default, f"the embedded daemon ({default_source})"
 
     def password(self) -> str:
         """The owner's Curve password: Ceph's secret (``key``, or the ``keyring`` file's entry for

@@ -15,7 +15,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from rawwire import Reply, fb, fields, fv, request_frame
+from rawwire import Reply, fb, fields, fv, read_exactly, request_frame
 
 SERVICE = "curve.mds.CurveFSService"
 DIRECTORY, PAGEFILE, APPENDFILE = 0, 1, 2
@@ -114,13 +114,7 @@ class Mds:
         self.sock.close()
 
     def _exactly(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
-            buf += chunk
-        return bytes(buf)
+        return read_exactly(self.sock, n)
 
     def call(self, method: str, payload: bytes, service: str = SERVICE) -> Reply:
         self.cid += 1

@@ -105,6 +105,17 @@ def request_frame(service: str, method: str, cid: int, payload: bytes = b"", att
     return b"PRPC" + struct.pack(">II", body, len(meta)) + meta + payload + attachment
 
 
+def read_exactly(sock: socket.socket, n: int) -> bytes:
+    """``n`` bytes from ``sock``; EOFError if the peer closes first."""
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
+        buf += chunk
+    return bytes(buf)
+
+
 class Reply:
     """One response frame, taken apart."""
 
@@ -165,13 +176,7 @@ class Wire:
         self.sock.sendall(data)
 
     def _exactly(self, n: int) -> bytes:
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            if not chunk:
-                raise EOFError(f"connection closed after {len(buf)} of {n} bytes")
-            buf += chunk
-        return bytes(buf)
+        return read_exactly(self.sock, n)
 
     def recv_reply(self) -> Reply:
         head = self._exactly(12)

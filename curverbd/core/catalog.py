@@ -11,8 +11,12 @@ One place maps each RBD lifecycle call onto Curve:
     du                   GetAllocatedSize
     metadata, features, exact sizes, timestamps, rados objects    etcd (curve/rbd_state.py)
 
-Snapshots, clones and diffs still go to the embedded daemon's snapshot service
-(curverbd.CatalogService) until they move onto Curve's own snapshot services.
+Where Curve refuses what RBD allows, the nearest faithful behaviour: Curve renames
+and moves no volume that has snapshots, so such an image renamed through RBD
+keeps its volume under an alias (its RBD name in etcd), and `rbd trash mv` of it
+hides it in place. Snapshots, clones and diffs still go to the embedded daemon's
+snapshot service (curverbd.CatalogService) until they move onto Curve's own
+snapshot services.
 
 An image's id is its Curve file id in hex: it survives renames and the trip
 through /RecycleBin, so the RBD record keyed by it never has to move.

@@ -5,16 +5,11 @@ import errno
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Error
+from .catalog import check_image_name
 from .image import Image
 
 if TYPE_CHECKING:
     from .cluster import Cluster
-
-
-def check_image_name(name: str) -> None:
-    """Image names become one Curve path component: non-empty, no '/'."""
-    if not name or "/" in name or "\0" in name:
-        raise Error(errno.EINVAL, f"image name {name!r}: must be non-empty and contain no '/'")
 
 
 # librbd's rbd_trash_image_source_t codes for the source names trash entries carry (as Ceph's
@@ -48,9 +43,6 @@ class IoCtx:
 
     def create_image(self, name: str, size: int, features: int | None = None, order: int | None = None) -> None:
         """Create image ``name`` of exactly ``size`` bytes (logical; the Curve file is larger)."""
-        check_image_name(name)
-        if size < 0:
-            raise Error(errno.EINVAL, f"image {self.pool}/{name}: negative size {size}")
         self._catalog.create_image(self.pool, name, size, features, order)
 
     def remove_image(self, name: str) -> None:
@@ -60,7 +52,6 @@ class IoCtx:
         return self._catalog.list_images(self.pool)
 
     def rename_image(self, src: str, dst: str) -> None:
-        check_image_name(dst)
         self._catalog.rename_image(self.pool, src, dst)
 
     def stat_image(self, name: str) -> dict[str, Any]:
@@ -73,14 +64,13 @@ class IoCtx:
     def open_image(self, name: str, read_only: bool = False, snapshot: str | None = None) -> Image:
         """Open image ``name`` (at ``snapshot``: a read-only view of it); Error(ENOENT) if either is
         missing, EPERM if another user's."""
-        check_image_name(name)
+        check_image_name(self.pool, name)
         return Image(self, name, read_only, snapshot)
 
     def clone(self, parent_name: str, parent_snap: str, child_ioctx: "IoCtx", child_name: str,
               features: int | None = None, order: int | None = None) -> None:
         """A new image ``child_name`` in ``child_ioctx``'s pool that shows the protected snapshot
         ``parent_name@parent_snap`` of this pool until written (EINVAL if it is not protected)."""
-        check_image_name(child_name)
         self._catalog.clone(self.pool, parent_name, parent_snap, child_ioctx.pool, child_name, features, order)
 
     # --- small rados objects (kept by the catalog, at most 16 MiB each) -------------------------
