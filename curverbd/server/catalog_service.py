@@ -81,7 +81,7 @@ class CatalogService:
         with self.db.transaction() as conn:
             done = conn.execute("SELECT reply FROM rbd_replies WHERE request_id=?", (request_id,)).fetchone()
             if done is not None:
-                return protocol.decode(done[0])
+                return protocol.decode(done[0].encode())
             result = fn(**kwargs)
             conn.execute("INSERT INTO rbd_replies VALUES (?, ?, strftime('%s','now'))",
                          (request_id, protocol.encode(result).decode()))
