@@ -1,0 +1,77 @@
+"""The shape of a real Curve deployment on one machine: the MDS on TCP, the cluster's etcd a server of its
+own on TCP, the client told only addresses (ceph.conf keys, as on a compute host), and our libraries
+loaded by qemu-img / qemu-io. Against a real cluster the same code runs; only these addresses differ."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from capi_helpers import run
+from daemon import new_daemon, remove
+
+from curverbd.curve.etcd import Etcd
+
+MiB = 1 << 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cluster_etcd(tmp_path):
+    """A standalone etcd on TCP (what a Curve cluster runs for its MDS)."""
+    client, peer = free_port(), free_port()
+    proc = subprocess.Popen(
+        ["etcd", "--name", "curve", "--data-dir", str(tmp_path / "etcd"),
+         "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+         "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+         "--initial-cluster", f"curve=http://127.0.0.1:{peer}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"127.0.0.1:{client}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with Etcd(endpoint, timeout=1) as etcd:
+                etcd.revision()
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise
+            time.sleep(0.1)
+    yield endpoint
+    proc.terminate()
+    proc.wait(30)
+
+
+@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs Debian's etcd-server (scripts/install-deps.sh)")
+def test_tcp_mds_external_etcd_and_qemu(cluster_etcd, capi_libs, client_log, tmp_path):
+    d = new_daemon("--mds-listen", "127.0.0.1:0", "--etcd-endpoints", cluster_etcd).start()
+    try:
+        assert not os.path.exists(d.etcd_socket)                  # no etcd of its own
+        with open(os.path.join(d.data_dir, "mds.addr")) as f:
+            mds = f.read().strip()
+        conf = tmp_path / "ceph.conf"
+        conf.write_text(f"[global]\ncurverbd_socket = {d.socket}\ncurve_mds_addrs = {mds}\n"
+                        f"curve_etcd_endpoints = {cluster_etcd}\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CURVERBD_")}
+        env.update(CEPH_CONF=str(conf), LD_LIBRARY_PATH=capi_libs, CURVERBD_LOG=client_log)
+        run(["python3", "-m", "curverbd.cli.ceph", "osd", "pool", "create", "vms"], dict(env, LD_LIBRARY_PATH=""))
+        run(["qemu-img", "create", "-f", "raw", "rbd:vms/disk", "3M"], env)
+        run(["qemu-io", "-f", "raw", "-c", "write -P 0x5a 512 1M", "rbd:vms/disk"], env)
+        out = run(["qemu-io", "-f", "raw", "-c", "read -P 0x5a 512 1M", "rbd:vms/disk"], env).stdout
+        assert "read 1048576/1048576" in out
+        info = run(["qemu-img", "info", "rbd:vms/disk"], env).stdout
+        assert "virtual size: 3 MiB (3145728 bytes)" in info
+        with Etcd(cluster_etcd) as etcd:                           # the exact size lives in the cluster's etcd
+            assert any(b"/curverbd/v1/image/" in kv.key for kv in etcd.get_prefix(b"/curverbd/v1/"))
+    finally:
+        remove(d)
