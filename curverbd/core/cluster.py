@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
+import uuid
 from typing import Any
 
 from ..catalog.client import CatalogClient
@@ -30,7 +31,7 @@ class Cluster:
         self.conf.read_file(conffile, missing_ok=conffile is None)
         self._nebd: NebdClient | None = None
         self._catalog: Catalog | None = None
-        self._files: dict[str, list[int]] = {}     # nebd name -> [fd, users]
+        self._files: dict[str, list] = {}          # nebd name -> [fd, users, opener token]
         self._files_lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -91,10 +92,10 @@ class Cluster:
         if nebd is None:
             return
         with self._files_lock:
-            fds, self._files = [fd for fd, _ in self._files.values()], {}
-        for fd in fds:
+            opens, self._files = [(fd, opener) for fd, _, opener in self._files.values()], {}
+        for fd, opener in opens:
             try:
-                nebd.close_file(fd)
+                nebd.close_file(fd, opener)
             except Error:
                 pass  # the server may be gone; nothing else to release
         self._nebd = None
@@ -143,7 +144,8 @@ class Cluster:
         with self._files_lock:
             entry = self._files.get(name)
             if entry is None:
-                entry = self._files[name] = [nebd.open_file(name), 0]
+                opener = uuid.uuid4().hex
+                entry = self._files[name] = [nebd.open_file(name, opener=opener), 0, opener]
             entry[1] += 1
             return entry[0]
 
@@ -158,7 +160,7 @@ class Cluster:
             del self._files[name]
             nebd = self._nebd
             if nebd is not None:
-                nebd.close_file(entry[0])
+                nebd.close_file(entry[0], entry[2])
 
     def _heartbeats(self) -> None:
         """Tell the server every few seconds which files we hold (nebd closes silent ones)."""
@@ -167,7 +169,7 @@ class Cluster:
         while not self._stop.wait(HEARTBEAT_INTERVAL):
             nebd = self._nebd
             with self._files_lock:
-                files = [{"fd": fd, "name": name} for name, (fd, _) in self._files.items()]
+                files = [{"fd": fd, "name": name} for name, (fd, _, _) in self._files.items()]
             if nebd is None or not files:
                 continue  # like nebd's client: nothing open, nothing to say
             payload = request.encode({"pid": os.getpid(), "nebdVersion": "curverbd", "info": files})

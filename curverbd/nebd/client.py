@@ -80,9 +80,10 @@ class NebdClient:
             raise error
         return reply
 
-    def open_file(self, name: str, exclusive: bool | None = None) -> int:
-        """OpenFile ``name`` (a nebd name, see names.format_name); the fd."""
-        request: dict = {"fileName": name}
+    def open_file(self, name: str, exclusive: bool | None = None, opener: str | None = None) -> int:
+        """OpenFile ``name`` (a nebd name, see names.format_name); the fd. ``opener`` names this open
+        (messages.py), so that a re-send after a daemon restart does not count it twice."""
+        request: dict = {"fileName": name, "opener": opener}
         if exclusive is not None:
             request["flags"] = {"exclusive": exclusive}
         reply = self._call("OpenFile", request, name)
@@ -91,8 +92,9 @@ class NebdClient:
             raise Error(errno.EIO, f"{name}: nebd OpenFile returned no valid fd ({fd})")
         return fd
 
-    def close_file(self, fd: int) -> None:
-        self._call("CloseFile", {"fd": fd}, f"nebd fd {fd}")
+    def close_file(self, fd: int, opener: str | None = None) -> None:
+        """CloseFile: the open ``opener`` names (or one anonymous open) is done."""
+        self._call("CloseFile", {"fd": fd, "opener": opener}, f"nebd fd {fd}")
 
     def get_info(self, fd: int) -> dict:
         """GetInfo: {size, objSize, objNums, blocksize (4096 when absent)}."""

@@ -56,10 +56,14 @@ def _reply(name: str, code_name: str = "retCode", msg_name: str = "retMsg") -> M
 
 
 ProtoOpenFlags = Message("ProtoOpenFlags", F(1, "exclusive", "bool", required=True))
+# ``opener`` (field 15, in OpenFile and CloseFile) is curverbd's own: a token naming one client's open,
+# so an open or close re-sent after a daemon restart counts once. A real nebd-server skips the field
+# (proto2 keeps unknown fields), and requests without it count as before.
 OpenFileRequest = Message(
     "OpenFileRequest",
     F(1, "fileName", "string", required=True),
     F(2, "flags", "message", message=ProtoOpenFlags),
+    F(15, "opener", "string"),
 )
 OpenFileResponse = Message(
     "OpenFileResponse",
@@ -67,7 +71,7 @@ OpenFileResponse = Message(
     F(2, "retMsg", "string"),
     F(3, "fd", "int32"),
 )
-CloseFileRequest = Message("CloseFileRequest", F(1, "fd", "int32", required=True))
+CloseFileRequest = Message("CloseFileRequest", F(1, "fd", "int32", required=True), F(15, "opener", "string"))
 CloseFileResponse = _reply("CloseFileResponse")
 
 

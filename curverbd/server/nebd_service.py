@@ -78,11 +78,11 @@ class NebdFileService(_Service):
         super().__init__()
 
     def do_OpenFile(self, req, att, conn, cid):
-        fd = self.files.open(req["fileName"], req.get("flags"))
+        fd = self.files.open(req["fileName"], req.get("flags"), req.get("opener"))
         return {"retCode": M.OK, "fd": fd}, None
 
     def do_CloseFile(self, req, att, conn, cid):
-        self.files.close(req["fd"])
+        self.files.close(req["fd"], req.get("opener"))
         return True
 
     def do_Read(self, req, att, conn, cid):

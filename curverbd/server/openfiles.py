@@ -7,7 +7,11 @@ keeps its record, and the next request on that fd reopens it. Unlike nebd
 (whose client takes a host-wide lock so a volume is opened once), several
 clients may open one volume (glance workers, cinder and nova at once): each
 OpenFile counts, and CloseFile removes the record only when the last opener
-has closed, so one client's close never pulls the fd from under another.
+has closed, so one client's close never pulls the fd from under another. An
+open that names its opener (curverbd's clients do: messages.py) counts once
+however often it is re-sent, and so does its close; that keeps a request re-sent
+after a restart (its first reply lost) from leaving a file open forever or
+closing another client's.
 """
 from __future__ import annotations
 
@@ -27,17 +31,20 @@ INT_MAX = 2**31 - 1
 
 class OpenFile:
     """One record: the nebd name, the Curve path and owner it names, and the backend handle if open."""
-    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen", "opens")
+    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen", "opens", "openers")
 
-    def __init__(self, fd: int, name: str, flags: dict | None, opens: int = 1) -> None:
+    def __init__(self, fd: int, name: str, flags: dict | None, opens: int = 1,
+                 openers: list[str] | None = None) -> None:
         parsed = parse_name(name)
-        self.fd, self.name, self.flags, self.opens = fd, name, flags, opens
+        self.fd, self.name, self.flags, self.opens = fd, name, flags, opens   # opens: the anonymous ones
+        self.openers: set[str] = set(openers or ())
         self.path, self.owner = parsed.path, parsed.owner
         self.volume: Volume | None = None
         self.last_seen = time.monotonic()
 
     def record(self) -> dict:
-        rec = {"filename": self.name, "fd": self.fd, "session": "", "opens": self.opens}
+        rec = {"filename": self.name, "fd": self.fd, "session": "", "opens": self.opens,
+               "openers": sorted(self.openers)}
         if self.flags is not None:
             rec["openflags"] = self.flags
         return rec
@@ -55,7 +62,8 @@ class OpenFiles:
         self._files: dict[int, OpenFile] = {}
         for rec in records:
             try:
-                f = OpenFile(rec["fd"], rec["filename"], rec.get("openflags"), rec.get("opens", 1))
+                f = OpenFile(rec["fd"], rec["filename"], rec.get("openflags"), rec.get("opens", 1),
+                             rec.get("openers"))
             except Error as exc:
                 log.error("meta record %r dropped: %s", rec, exc.strerror)
                 continue
@@ -78,8 +86,9 @@ class OpenFiles:
                 self._last_fd = fd
                 return fd
 
-    def open(self, name: str, flags: dict | None) -> int:
-        """The fd of ``name`` (OpenFile): Error naming the file on failure."""
+    def open(self, name: str, flags: dict | None, opener: str | None = None) -> int:
+        """The fd of ``name`` (OpenFile): Error naming the file on failure. ``opener`` names the open
+        (a re-send of one already counted counts nothing)."""
         with self.lock:
             for f in self._files.values():
                 if f.name == name:
@@ -88,10 +97,13 @@ class OpenFiles:
                     if f.volume is None:
                         f.volume = self.store.open(f.path, f.owner)
                     f.last_seen = time.monotonic()
-                    f.opens += 1
+                    if opener:
+                        f.openers.add(opener)
+                    else:
+                        f.opens += 1
                     self._save()
                     return f.fd
-            f = OpenFile(0, name, flags)
+            f = OpenFile(0, name, flags, 0 if opener else 1, [opener] if opener else None)
             f.volume = self.store.open(f.path, f.owner)
             f.fd = self._next_fd()
             self._files[f.fd] = f
@@ -117,15 +129,21 @@ class OpenFiles:
                     log.info("reopened %s (fd %d) on demand", f.name, fd)
         return f, vol
 
-    def close(self, fd: int) -> None:
-        """CloseFile: one opener of ``fd`` is done; the last one forgets it (in-flight requests keep
-        their handle until they finish)."""
+    def close(self, fd: int, opener: str | None = None) -> None:
+        """CloseFile: one opener of ``fd`` (``opener``, or an anonymous one) is done; the last one
+        forgets it (in-flight requests keep their handle until they finish). The close of an opener
+        that is no longer there (a re-sent close) changes nothing."""
         with self.lock:
             f = self._files.get(fd)
             if f is None:
                 return
-            f.opens -= 1
-            if f.opens <= 0:
+            if opener:
+                if opener not in f.openers:
+                    return
+                f.openers.discard(opener)
+            else:
+                f.opens = max(0, f.opens - 1)
+            if f.opens == 0 and not f.openers:
                 del self._files[fd]
                 f.volume = None
                 log.info("closed %s (fd %d)", f.name, fd)
