@@ -26,7 +26,7 @@ HOST = textwrap.dedent("""
         cmd, *args = json.loads(line)
         if cmd == "view":
             io = c.open_ioctx(args[0])
-            answer({"pools": c.list_pools(), "images": io.list_images(),
+            answer({"fsid": c.fsid(), "pools": c.list_pools(), "images": io.list_images(),
                     "sizes": {n: io.stat_image(n)["size"] for n in io.list_images()},
                     "meta": {n: io.open_image(n).metadata_list() for n in io.list_images()}})
         elif cmd == "open":
@@ -74,7 +74,9 @@ def test_two_hosts_share_the_catalog_and_see_a_resize(daemon):
         a.ask("do", "c.open_ioctx('shared').open_image('disk').resize(7 * 2**20 + 1)")
         assert b.ask("size_after_change", 3 * MiB + 512) == 7 * MiB + 1
         b.ask("do", "io = c.open_ioctx('shared'); io.create_image('spare', 4096); io.rename_image('spare', 'renamed')")
-        assert a.ask("view", "shared")["images"] == ["disk", "renamed"]
+        seen_by_a = a.ask("view", "shared")
+        assert seen_by_a["images"] == ["disk", "renamed"]
+        assert seen_by_a["fsid"] == seen["fsid"] and len(seen["fsid"]) == 36      # one cluster id for both
     finally:
         a.close()
         b.close()

@@ -51,7 +51,7 @@ def register(ffi, lib) -> None:
         return 0
 
     def crbd_py_cluster_fsid(cluster, fsid_out):
-        set_blob(lib, fsid_out, str(HANDLES.get(cluster, Cluster).stat()["fsid"]).encode())
+        set_blob(lib, fsid_out, HANDLES.get(cluster, Cluster).fsid().encode())
         return 0
 
     def crbd_py_pool_list(cluster, names_out):

@@ -73,7 +73,7 @@ def mon_map(fsid: str) -> dict:
 
 def cmd_mon_dump(args: argparse.Namespace) -> int:
     with connected(args) as cluster:
-        data = mon_map(cluster.stat()["fsid"])
+        data = mon_map(cluster.fsid())
     mon = data["mons"][0]
     addrs = ",".join(f"{a['type']}:{a['addr']}/{a['nonce']}" for a in mon["public_addrs"]["addrvec"])
     plain = "\n".join([f"epoch {data['epoch']}", f"fsid {data['fsid']}", f"last_changed {data['modified']}",
@@ -114,7 +114,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_fsid(args: argparse.Namespace) -> int:
     with connected(args) as cluster:
-        fsid = cluster.stat()["fsid"]
+        fsid = cluster.fsid()
     emit(args, {"fsid": fsid}, fsid, root="fsid")
     return 0
 

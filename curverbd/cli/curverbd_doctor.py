@@ -180,7 +180,7 @@ def _probe(socket: str) -> int:
 def check_daemon(cluster: Cluster | None, error: Error | None, socket: str) -> Check:
     name = "daemon"
     if cluster is not None:
-        return Check(name, True, f"curverbd-server answers on {socket} (fsid {cluster.stat()['fsid']})")
+        return Check(name, True, f"curverbd-server answers on {socket} (fsid {cluster.fsid()})")
     code = _probe(socket)
     if code in (errno.EACCES, errno.EPERM):
         return Check(name, False, f"permission denied connecting to {socket}", "see the socket line")

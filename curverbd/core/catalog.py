@@ -277,7 +277,11 @@ class Catalog:
         if self._snapshots is None:
             raise Error(errno.EOPNOTSUPP, "cluster usage: Curve's MDS reports it to its admin tools only "
                                           "(curve bs status)")
-        return {**self._snapshots.cluster_stat(), "objects": self.state.object_total()}
+        return {**self._snapshots.cluster_stat(), "fsid": self.state.fsid(), "objects": self.state.object_total()}
+
+    def fsid(self) -> str:
+        """The cluster's fsid (from the RBD state home, so the same on every host and any Curve)."""
+        return self.state.fsid()
 
     # --- images ---------------------------------------------------------------------------------
     def create_image(self, pool: str, image: str, size: int, features: int | None = None,

@@ -129,6 +129,10 @@ class Cluster:
     def pool_exists(self, name: str) -> bool:
         return self._require_catalog().pool_exists(name)
 
+    def fsid(self) -> str:
+        """The cluster's fsid (a UUID string)."""
+        return self._require_catalog().fsid()
+
     def stat(self) -> dict[str, Any]:
         """ClusterStat: {fsid, bytes_total, bytes_used, bytes_avail, pools}."""
         return self._require_catalog().cluster_stat()

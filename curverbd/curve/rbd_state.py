@@ -15,6 +15,7 @@ and RecoverFile, so no rename or trash step has to touch etcd:
 
     image/<file id>                     JSON ImageState (below)
     meta/<file id>/<key>                image-meta value (bytes)
+    fsid                                the cluster's id for RBD (a UUID, made by the first client)
     pool/<name>                         JSON {owner}: Curve lets only root list "/", so the pools
                                         RBD made are recorded for `rbd pool ls` / rados_pool_list
     alias/<pool dir id>/<name>          JSON {file_id, curve_name}: the RBD name of an image renamed
@@ -30,6 +31,7 @@ from __future__ import annotations
 import errno
 import json
 import time
+import uuid
 from typing import Any, Callable
 
 from ..errors import Error
@@ -98,6 +100,14 @@ class RbdState:
             for event in batch:
                 on_change(json.loads(event.value) if event.type == "PUT" else None)
         return self.etcd.watch(image_key(file_id), after_revision + 1, events, prefix_match=False)
+
+    # --- the cluster -----------------------------------------------------------------------------
+    def fsid(self) -> str:
+        """The cluster's fsid: one UUID for every host (glance puts it in image locations)."""
+        key = _key("fsid")
+        made = str(uuid.uuid4())
+        succeeded, responses = self.etcd.txn([Compare.absent(key)], [Op.put(key, made)], [Op.get(key)])
+        return made if succeeded else responses[0].value.decode()
 
     # --- pools ----------------------------------------------------------------------------------
     def pool_add(self, pool: str, owner: str) -> None:

@@ -148,7 +148,7 @@ class Rados:
 
     def get_fsid(self) -> str:
         """The cluster's fsid (a UUID string)."""
-        return self._core().stat()["fsid"]
+        return self._core().fsid()
 
     def get_cluster_stats(self) -> dict:
         """{kb, kb_used, kb_avail, num_objects} like rados_cluster_stat."""
