@@ -203,7 +203,55 @@ METHODS: dict[str, tuple[Message, Message]] = {
         _response("ReFreshSessionResponse", F(2, "sessionID", "string", required=True),
                   F(3, "fileInfo", "message", message=FileInfo),
                   F(4, "protoSession", "message", message=ProtoSession))),
+    # --- snapshots: CreateSnapShot .. CheckSnapShotStatus exist in master and release1.5 (in release1.5
+    # fileName may be "<volpath>@<snapname>"); seq is required in master's DeleteSnapShotRequest and
+    # optional in release1.5's, so it is optional here and the service refuses a missing one itself
+    "CreateSnapShot": (
+        Message("CreateSnapShotRequest", F(1, "fileName", "string", required=True), *_auth(2, 3, 4)),
+        _response("CreateSnapShotResponse", F(2, "snapShotFileInfo", "message", message=FileInfo))),
+    "ListSnapShot": (
+        Message("ListSnapShotFileInfoRequest", F(1, "fileName", "string", required=True),
+                F(2, "owner", "string", required=True), F(3, "seq", "uint64", repeated=True),
+                F(4, "signature", "string"), F(5, "date", "uint64", required=True)),
+        _response("ListSnapShotFileInfoResponse", F(2, "fileInfo", "message", repeated=True, message=FileInfo))),
+    "DeleteSnapShot": (
+        Message("DeleteSnapShotRequest", F(1, "fileName", "string", required=True),
+                F(2, "owner", "string", required=True), F(3, "seq", "uint64"),
+                F(4, "signature", "string"), F(5, "date", "uint64", required=True)),
+        _response("DeleteSnapShotResponse")),
+    "CheckSnapShotStatus": (
+        Message("CheckSnapShotStatusRequest", F(1, "fileName", "string", required=True),
+                F(2, "owner", "string", required=True), F(3, "seq", "uint64", required=True),
+                F(4, "signature", "string"), F(5, "date", "uint64", required=True)),
+        _response("CheckSnapShotStatusResponse", F(2, "fileStatus", "enum"), F(3, "progress", "uint32"))),
+    # --- release1.5 only: protection, clones, flatten, children
+    "ProtectSnapShot": (
+        Message("ProtectSnapShotRequest", F(1, "snapFileName", "string"), *_auth(2, 3, 4)),
+        _response("ProtectSnapShotResponse")),
+    "UnprotectSnapShot": (
+        Message("UnprotectSnapShotRequest", F(1, "snapFileName", "string"), *_auth(2, 3, 4)),
+        _response("UnprotectSnapShotResponse")),
+    "Clone": (
+        Message("CloneRequest", F(1, "fileName", "string", required=True),
+                F(2, "snapFileName", "string", required=True), *_auth(3, 4, 5), F(6, "poolset", "string"),
+                F(7, "readonly", "bool")),
+        _response("CloneResponse", F(2, "fileInfo", "message", message=FileInfo))),
+    "Flatten": (
+        Message("FlattenRequest", F(1, "fileName", "string", required=True), *_auth(2, 3, 4)),
+        _response("FlattenResponse")),
+    "QueryFlattenStatus": (
+        Message("QueryFlattenStatusRequest", F(1, "fileName", "string", required=True), *_auth(2, 3, 4)),
+        _response("QueryFlattenStatusResponse", F(2, "fileStatus", "enum"), F(3, "progress", "uint32"))),
+    "Children": (
+        Message("ChildrenRequest", F(1, "fileName", "string"), F(2, "snapFileName", "string"), *_auth(3, 4, 5)),
+        _response("ChildrenResponse", F(2, "fileNames", "string", repeated=True))),
 }
+
+# RPCs only release1.5's MDS has: a mainline (master, release2.x) MDS answers brpc ENOMETHOD
+RELEASE15_ONLY = frozenset({"ProtectSnapShot", "UnprotectSnapShot", "Clone", "Flatten", "QueryFlattenStatus",
+                            "Children"})
+# FileInfo fields only release1.5 fills in (a mainline MDS has no such fields)
+RELEASE15_FILEINFO = frozenset({"snaps", "cloneSn", "clones", "isProtected", "children", "version", "readonly"})
 
 # Requests without the auth triple (Curve checks nothing for them).
 UNAUTHENTICATED = frozenset({"GetAllocatedSize", "GetFileSize"})

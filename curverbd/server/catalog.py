@@ -1,10 +1,12 @@
 """The RBD snapshot catalog: what RBD keeps per snapshot and per clone beside the store's layers.
 
-Until snapshots move onto Curve's own snapshot services, the embedded daemon
-keeps them: the store's layers hold the data (snapshots.py), and these tables
-what RBD adds: a snapshot's logical size and protection, a clone's parent
-image and snapshot. Images are Curve files (the MDS service owns them; their
-RBD state lives in etcd), named here by their Curve file id.
+The store's layers hold the data (snapshots.py) and Curve's own snapshot and
+clone fields: a snapshot's isProtected, a clone's source snapshot (cloneSource,
+cloneSn), and from it each snapshot's children. They live there only, so the
+MDS service (release1.5's ProtectSnapShot, Clone, Flatten, Children) and this
+catalog see one truth. This table keeps what only RBD has: a snapshot's logical
+size. Images are Curve files (the MDS service owns them; their RBD state lives
+in etcd), named here by their Curve file id.
 """
 from __future__ import annotations
 
@@ -21,13 +23,23 @@ from .store import RECYCLE_BIN, Store
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rbd_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # snap_id is the store's snapshot (layer) id, file_id the Curve file's; name and time live in the store
+    # snap_id is the store's snapshot (layer) id, file_id the Curve file's; name, time and protection
+    # live in the store (the protected column is only read once, to move it there)
     """CREATE TABLE IF NOT EXISTS rbd_snapshots (
         snap_id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, size INTEGER NOT NULL,
         protected INTEGER NOT NULL DEFAULT 0)""",
-    """CREATE TABLE IF NOT EXISTS rbd_clone_links (
-        child_id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL, snap_id INTEGER NOT NULL)""",
 )
+
+
+def _move_links_to_store(conn) -> None:
+    """Databases from before protection and clone links lived in the store: move them there once."""
+    conn.execute("UPDATE curve_layers SET protected=1 WHERE id IN "
+                 "(SELECT snap_id FROM rbd_snapshots WHERE protected=1)")
+    conn.execute("UPDATE rbd_snapshots SET protected=0 WHERE protected=1")
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='rbd_clone_links'").fetchone():
+        conn.execute("UPDATE curve_files SET clone_layer=(SELECT snap_id FROM rbd_clone_links "
+                     "WHERE child_id=curve_files.id) WHERE id IN (SELECT child_id FROM rbd_clone_links)")
+        conn.execute("DROP TABLE rbd_clone_links")
 
 
 def _int_arg(value, what: str, minimum: int = 0) -> int:
@@ -45,6 +57,7 @@ class Catalog:
         with db.transaction() as conn:
             for sql in _SCHEMA:
                 conn.execute(sql)
+            _move_links_to_store(conn)
             if not conn.execute("SELECT 1 FROM rbd_settings WHERE key='fsid'").fetchone():
                 conn.execute("INSERT INTO rbd_settings VALUES ('fsid', ?)", (str(uuid.uuid4()),))
         self.fsid = db.query("SELECT value FROM rbd_settings WHERE key='fsid'")[0][0]
@@ -69,21 +82,22 @@ class Catalog:
         return None if parts[0] == RECYCLE_BIN or len(parts) != 2 else parts
 
     def parent_of(self, file_id: int) -> dict | None:
-        """{pool, image, snap} of a clone's parent snapshot, or None."""
-        row = self.db.query("SELECT parent_id, snap_id FROM rbd_clone_links WHERE child_id=?", (file_id,))
+        """{pool, image, snap} of a clone's parent snapshot (the store's clone link), or None."""
+        row = self.db.query("SELECT l.file_id, l.name FROM curve_files f JOIN curve_layers l "
+                            "ON l.id = f.clone_layer WHERE f.id=?", (file_id,))
         if not row:
             return None
-        parent_id, snap_id = row[0]
+        parent_id, snap = row[0]
         path = self.store.path_of(parent_id).strip("/").split("/")
-        snap = self.db.query("SELECT name FROM curve_layers WHERE id=?", (snap_id,))
-        return {"pool": path[0], "image": path[-1], "snap": snap[0][0] if snap else ""}
+        return {"pool": path[0], "image": path[-1], "snap": snap}
 
     def children_of(self, file_id: int, snap_id: int | None = None) -> list[tuple[str, str]]:
         """(pool, image) of the clones of any snapshot (or of ``snap_id``) of file ``file_id`` that are
         still in a pool (a removed clone sits in /RecycleBin and no longer counts)."""
-        sql, args = "SELECT child_id FROM rbd_clone_links WHERE parent_id=?", (file_id,)
+        sql = "SELECT f.id FROM curve_files f JOIN curve_layers l ON l.id = f.clone_layer WHERE l.file_id=?"
+        args: tuple = (file_id,)
         if snap_id is not None:
-            sql, args = sql + " AND snap_id=?", (file_id, snap_id)
+            sql, args = sql + " AND l.id=?", (file_id, snap_id)
         live = (self._live_path(r[0]) for r in self.db.query(sql, args))
         return sorted(tuple(p) for p in live if p)
 

@@ -1,8 +1,9 @@
 """The snapshot catalog's operations: snapshots, clones, flatten, copy, diff and allocation.
 
 RBD keeps per snapshot what Curve does not: the image's logical size at the
-time (the client passes it: the image's RBD state lives in etcd) and the
-protection flag; per clone, its parent image and snapshot. The rules are
+time (the client passes it: the image's RBD state lives in etcd). Protection
+and clone links are Curve's own fields in the store (shared with the MDS
+service's release1.5 RPCs), read and written here. The rules are
 librbd's: a protected snapshot cannot be removed (EBUSY); only a protected
 snapshot can be cloned (EINVAL); a snapshot with clones cannot be unprotected
 (EBUSY); unprotecting an unprotected one is EINVAL.
@@ -36,8 +37,8 @@ class SnapshotCatalog:
             if exc.errno == errno.ENOENT:
                 raise Error(errno.ENOENT, f"image {pool}/{image} has no snapshot {snap!r}") from None
             raise
-        rbd = self.db.query("SELECT size, protected FROM rbd_snapshots WHERE snap_id=?", (info["id"],))
-        return row, info, rbd[0] if rbd else (info["length"], 0)
+        rbd = self.db.query("SELECT size FROM rbd_snapshots WHERE snap_id=?", (info["id"],))
+        return row, info, (rbd[0][0] if rbd else info["length"], int(info["protected"]))
 
     @staticmethod
     def _snap_record(info: dict, size: int, protected: int) -> dict:
@@ -82,10 +83,10 @@ class SnapshotCatalog:
         with self.db.lock:
             self.catalog.volume(owner, pool, image)
             infos = self.snaps.list(f"/{pool}/{image}", owner)
-            rbd = {r[0]: r[1:] for r in self.db.query(
-                "SELECT snap_id, size, protected FROM rbd_snapshots WHERE snap_id IN (%s)"
+            sizes = {r[0]: r[1] for r in self.db.query(
+                "SELECT snap_id, size FROM rbd_snapshots WHERE snap_id IN (%s)"
                 % ",".join("?" * len(infos)), tuple(i["id"] for i in infos))} if infos else {}
-        return {"snaps": [self._snap_record(i, *rbd.get(i["id"], (i["length"], 0))) for i in infos]}
+        return {"snaps": [self._snap_record(i, sizes.get(i["id"], i["length"]), i["protected"]) for i in infos]}
 
     def get_snap(self, owner: str, pool: str, image: str, snap: str) -> dict:
         with self.db.lock:
@@ -108,28 +109,28 @@ class SnapshotCatalog:
         return {}
 
     def protect_snap(self, owner: str, pool: str, image: str, snap: str) -> dict:
-        with self.db.transaction() as conn:
+        with self.db.transaction():
             _, info, (_, protected) = self._snap(owner, pool, image, snap)
             if protected:
                 raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is already protected")
-            conn.execute("UPDATE rbd_snapshots SET protected=1 WHERE snap_id=?", (info["id"],))
+            self.snaps.set_protected(info["id"], True)
         return {}
 
     def unprotect_snap(self, owner: str, pool: str, image: str, snap: str) -> dict:
-        with self.db.transaction() as conn:
+        with self.db.transaction():
             row, info, (_, protected) = self._snap(owner, pool, image, snap)
             if not protected:
                 raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected")
             if self.catalog.children_of(row[0], info["id"]):
                 raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} has clones (children)")
-            conn.execute("UPDATE rbd_snapshots SET protected=0 WHERE snap_id=?", (info["id"],))
+            self.snaps.set_protected(info["id"], False)
         return {}
 
     # --- clones ---------------------------------------------------------------------------------
     def clone(self, owner: str, pool: str, image: str, snap: str, child_pool: str, child_image: str) -> dict:
         """A new volume ``child_pool/child_image`` showing ``pool/image@snap`` until written;
         {file_id, size}: the child's Curve file id and logical size (the snapshot's)."""
-        with self.db.transaction() as conn:
+        with self.db.transaction():
             row, info, (size, protected) = self._snap(owner, pool, image, snap)
             if not protected:
                 raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected: cannot clone it")
@@ -146,7 +147,6 @@ class SnapshotCatalog:
                     raise Error(errno.ENOENT, f"pool {child_pool!r} does not exist") from None
                 raise
             child_id = self.store.existing_file(child, owner)[1][0]
-            conn.execute("INSERT OR REPLACE INTO rbd_clone_links VALUES (?, ?, ?)", (child_id, row[0], info["id"]))
             return {"file_id": child_id, "size": size}
 
     def parent_info(self, owner: str, pool: str, image: str) -> dict:
@@ -180,9 +180,8 @@ class SnapshotCatalog:
             offset = _int_arg(offset, "offset")
             end = total if length is None else offset + _int_arg(length, "length")
             done = end >= total
+            # the step that finishes also drops the store's clone link
             copied = self.snaps.flatten(f"/{pool}/{image}", owner, offset, end if not done else 1 << 62, done)
-            if done:
-                conn.execute("DELETE FROM rbd_clone_links WHERE child_id=?", (row[0],))
         return {"done": done, "total": total, "copied": copied}
 
     # --- data -----------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ GiB = 1 << 30
 DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # like nebd-server's listen.address
 DEFAULT_DATA_DIR = "/data/curverbd"
 CHUNK_SIZE = 16 << 20  # Curve's chunk size, reported as GetInfo.objSize
+CURVE_RELEASES = ("1.5", "2")   # release1.5 (local snapshots, clones) and mainline (master, release2.x)
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
@@ -45,6 +46,8 @@ class ServerConfig:
     daemonize: bool = False
     pid_file: str | None = None
     etcd_endpoints: tuple[str, ...] = ()   # an external etcd for RBD state; empty: start the embedded one
+    curve_release: str = "1.5"             # whose MDS rules: "1.5" (local snapshots, clones) or "2" (mainline)
+    flatten_step: int = 64 << 20           # bytes a background Flatten copies per transaction
 
     def validate(self) -> None:
         """ValueError naming the bad option."""
@@ -66,6 +69,10 @@ class ServerConfig:
             raise ValueError("--mds-init-grace must not be negative")
         if self.mds_listen is not None:
             self.mds_address()
+        if self.curve_release not in CURVE_RELEASES:
+            raise ValueError(f"--curve-release must be one of {', '.join(CURVE_RELEASES)}, not {self.curve_release!r}")
+        if self.flatten_step <= 0 or self.flatten_step % 4096:
+            raise ValueError(f"--flatten-step {self.flatten_step} must be a positive multiple of 4096")
 
     def mds_address(self) -> tuple[str, int]:
         """(host, port) of --mds-listen; ValueError naming it if malformed."""

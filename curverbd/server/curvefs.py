@@ -10,6 +10,7 @@ delete from /RecycleBin removes the file at once.
 """
 from __future__ import annotations
 
+import logging
 import time
 from typing import Callable
 
@@ -18,9 +19,11 @@ from ..errors import CurveError
 from .config import CHUNK_SIZE, ServerConfig
 from .file_records import FileRecords
 from .refusal import refused
-from .store import RECYCLE_BIN, RECYCLE_BIN_ID, ROOT_ID, Entry, Store, split_curve_path
+from .store import PAGE_TYPES, RECYCLE_BIN, RECYCLE_BIN_ID, ROOT_ID, Entry, Store, split_curve_path
 
+log = logging.getLogger("curverbd.server.mds")
 DIR, PAGEFILE = FileType.INODE_DIRECTORY, FileType.INODE_PAGEFILE
+CLONE = FileType.INODE_CLONE_PAGEFILE
 POOLSETS = ("default",)           # the stand-in's one poolset (mds.poolset's default name)
 RECYCLE_DIR = "/" + RECYCLE_BIN
 
@@ -47,6 +50,15 @@ class CurveFS:
         self.records = FileRecords()
         self.started = time.monotonic()
         self.root = Entry(ROOT_ID, ROOT_ID, "/", DIR, config.root_user, 0, 0, 0, 0, 0, None, 0, 0)
+        self.release15 = config.curve_release == "1.5"
+        with store.db.transaction() as conn:
+            # a flatten the daemon was killed in: its copies only filled holes with what the clone showed,
+            # so the file is a whole clone again (Flatten may be asked anew)
+            for (path_id,) in conn.execute("SELECT id FROM curve_files WHERE status=?",
+                                           (FileStatus.kFileFlattening,)).fetchall():
+                log.warning("file %d was being flattened when the daemon stopped: it stays a clone", path_id)
+            conn.execute("UPDATE curve_files SET status=? WHERE status=?",
+                         (FileStatus.kFileCreated, FileStatus.kFileFlattening))
 
     # --- lookups --------------------------------------------------------------------------------
     def walk(self, path: str) -> tuple[Entry, str | None]:
@@ -89,17 +101,34 @@ class CurveFS:
         info.update(chunkSize=CHUNK_SIZE, segmentSize=self.config.segment_size, length=e.length,
                     seqNum=e.seq, fileStatus=e.status, stripeUnit=e.stripe_unit, stripeCount=e.stripe_count,
                     blocksize=e.blocksize or self.config.block_size)
-        if e.type == PAGEFILE:
+        if e.type in PAGE_TYPES:
             info["poolset"] = POOLSETS[0]
         if e.origin is not None:
             info["originalFullPathName"] = e.origin
+        if self.release15 and e.type in PAGE_TYPES:
+            self._release15_fields(e, info)
         return info
+
+    def _release15_fields(self, e: Entry, info: dict) -> None:
+        """release1.5's FileInfo fields of a file: its snapshots' seqs, and a clone's source."""
+        conn = self.store.db.conn
+        info["snaps"] = [r[0] for r in conn.execute("SELECT seq FROM curve_layers WHERE file_id=? ORDER BY seq",
+                                                    (e.id,))]
+        if e.clone_layer is not None:
+            row = conn.execute("SELECT file_id, name, seq FROM curve_layers WHERE id=?",
+                               (e.clone_layer,)).fetchone()
+            if row is not None:
+                info.update(cloneSource=f"{self.store.path_of(row[0])}@{row[1]}", cloneSn=row[2])
+        if e.type == CLONE:
+            info.update(version=2, readonly=bool(e.readonly))
 
     # --- CheckFileCanChange ---------------------------------------------------------------------
     def check_can_change(self, path: str, e: Entry) -> None:
         """A file with snapshots, within the grace after start, or open by a client cannot change."""
         if self.store.has_snapshots(e.id):
             raise refused(S.kFileUnderSnapShot, f"{path}: has snapshots")
+        if e.status == FileStatus.kFileFlattening:
+            raise refused(S.kFileOccupied, f"{path}: is being flattened")
         if time.monotonic() - self.started < self.config.mds_init_grace:
             raise refused(S.kNotSupported, f"{path}: the MDS started less than {self.config.mds_init_grace:g} s "
                                            f"ago and may not know all its clients yet; retry")
@@ -167,7 +196,7 @@ class CurveFS:
                 raise refused(S.kDirNotEmpty, f"{path}: directory not empty")
             self.store.drop(e.id, path)
             return
-        if e.type != PAGEFILE:
+        if e.type not in PAGE_TYPES:
             raise refused(S.kNotSupported, f"{path}: files of type {e.type} are not deleted this way")
         self.check_can_change(path, e)
         if not force:
@@ -221,8 +250,8 @@ class CurveFS:
 
     def extend_file(self, path: str, length: int) -> None:
         e = self.info(path)
-        if e.type != PAGEFILE:
-            raise refused(S.kNotSupported, f"{path}: only page files can be extended")
+        if e.type != PAGEFILE:   # release1.5: a clone neither (flatten it first)
+            raise refused(S.kNotSupported, f"{path}: only page files can be extended (type {e.type})")
         if length > self.config.max_volume_size:
             raise refused(S.kFileLengthNotSupported, f"{path}: LENGTH_NOT_SUPPORT: {length} is above the largest "
                                                      f"volume ({self.config.max_volume_size} bytes)")
@@ -244,8 +273,8 @@ class CurveFS:
         src = self.info(old)
         if old_id is not None and old_id != src.id:
             raise refused(S.kFileIdNotMatch, f"{old}: is file {src.id}, not {old_id}")
-        if src.type != PAGEFILE:
-            raise refused(S.kNotSupported, f"{old}: only page files can be renamed")
+        if src.type != PAGEFILE:   # release1.5: a clone neither
+            raise refused(S.kNotSupported, f"{old}: only page files can be renamed (type {src.type})")
         self.check_can_change(old, src)
         try:
             parent, name = self.walk(new)
@@ -272,7 +301,7 @@ class CurveFS:
         elif e.type == DIR:
             if self.store.entries(e.id):
                 raise refused(S.kDirNotEmpty, f"{path}: a directory changes owner only when empty")
-        else:
+        else:   # release1.5: a clone neither
             raise refused(S.kNotSupported, f"{path}: files of type {e.type} cannot change owner")
         self.store.set_owner(e.id, owner)
 
@@ -281,7 +310,7 @@ class CurveFS:
         return self._allocated(path, self.info(path))
 
     def _allocated(self, path: str, e: Entry) -> int:
-        if e.type == PAGEFILE:
+        if e.type in PAGE_TYPES:
             return self.store.file_allocated(e.id, path)
         if e.type != DIR:
             raise refused(S.kNotSupported, f"{path}: files of type {e.type} have no allocated size")
@@ -298,7 +327,7 @@ class CurveFS:
         return self._size(path, self.info(path))
 
     def _size(self, path: str, e: Entry) -> int:
-        if e.type == PAGEFILE:
+        if e.type in PAGE_TYPES:
             return e.length
         if e.type == FileType.INODE_SNAPSHOT_PAGEFILE:
             return 0
@@ -308,7 +337,7 @@ class CurveFS:
 
     def open_file(self, path: str) -> Entry:
         e = self.info(path)
-        if e.type != PAGEFILE:
+        if e.type not in PAGE_TYPES:
             raise refused(S.kNotSupported, f"{path}: only page files can be opened")
         return e
 

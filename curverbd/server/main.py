@@ -20,7 +20,7 @@ import stat
 import sys
 
 from . import etcd_process, metafile
-from .config import ServerConfig, default_data_dir, parse_size, DEFAULT_SOCKET
+from .config import CURVE_RELEASES, DEFAULT_SOCKET, ServerConfig, default_data_dir, parse_size
 
 log = logging.getLogger("curverbd.server")
 
@@ -60,6 +60,12 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
     p.add_argument("--etcd-endpoints", metavar="LIST", type=_etcd_endpoints, default=(),
                    help="keep RBD state in this etcd (comma-separated http://host:port, host:port or "
                         "unix:///path) instead of starting the embedded one on SOCKET.etcd")
+    p.add_argument("--curve-release", choices=CURVE_RELEASES, default="1.5",
+                   help="whose MDS to be: 1.5 (release1.5: local snapshots named VOL@SNAP, protect, clone, "
+                        "flatten, children) or 2 (master / release2.x: one snapshot per file, and the "
+                        "release1.5-only RPCs answer ENOMETHOD) (default %(default)s)")
+    p.add_argument("--flatten-step", type=parse_size, default=parse_size("64M"), metavar="SIZE",
+                   help="bytes an MDS Flatten copies per step (progress and crash-safety unit; default 64M)")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,
@@ -69,7 +75,8 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                           root_user=a.root_user, root_password=a.root_password, mds_listen=a.mds_listen,
                           mds_init_grace=a.mds_init_grace,
                           daemonize=a.daemonize,
-                          etcd_endpoints=a.etcd_endpoints,
+                          etcd_endpoints=a.etcd_endpoints, curve_release=a.curve_release,
+                          flatten_step=a.flatten_step,
                           pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
     try:
         config.validate()

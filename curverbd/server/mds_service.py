@@ -20,13 +20,14 @@ from ..nebd import messages
 from .curvefs import CurveFS, rename_path_valid
 from .file_records import LEASE_US
 from .mds_auth import Caller, OwnerChecks
+from .mds_snapshots import SnapshotRules
 from .refusal import code_of, refused
 from .store import RECYCLE_BIN
 
 log = logging.getLogger("curverbd.server.mds")
 S = ns.StatusCode
 _READS = frozenset({"GetFileInfo", "ListDir", "GetAllocatedSize", "GetFileSize", "OpenFile", "CloseFile",
-                    "RefreshSession"})
+                    "RefreshSession", "ListSnapShot", "CheckSnapShotStatus", "QueryFlattenStatus", "Children"})
 
 
 def path_valid(path: str) -> bool:
@@ -52,11 +53,14 @@ class CurveFSService:
         self.fs = fs
         self.db = fs.store.db
         self.owners = OwnerChecks(fs.store, fs.config.root_user, fs.config.root_password)
+        self.snapshots = SnapshotRules(fs, self.owners)
+        # a mainline MDS (--curve-release 2) has no release1.5-only method: brpc answers ENOMETHOD
+        self.missing = frozenset() if fs.release15 else ns.RELEASE15_ONLY
 
     def handle(self, conn, cid: int, method: str, payload, attachment) -> None:
         types = ns.METHODS.get(method)
         handler = getattr(self, "do_" + method, None)
-        if types is None or handler is None:
+        if types is None or handler is None or method in self.missing:
             conn.reply_error(cid, messages.ENOMETHOD, f"{self.name} has no method {method!r}")
             return
         request, response = types
@@ -70,7 +74,7 @@ class CurveFSService:
         try:
             with (self.db.lock if method in _READS else self.db.transaction()):
                 result = handler(req, conn) or {}
-            reply.update(result, statusCode=S.kOK)
+            reply.update({"statusCode": S.kOK, **result})   # a result may carry its own (with fields)
         except CurveError as exc:
             reply["statusCode"] = code_of(exc)
             log.info("%s refused with %s: %s", method, reply["statusCode"].name, exc.strerror)
@@ -155,6 +159,47 @@ class CurveFSService:
         _check_path(path)
         self.owners.file_owner(path, _caller(req))
         self.fs.close_file(path, _endpoint(req, conn))
+
+    # --- snapshots and clones (mds_snapshots.py) ----------------------------------------------------
+    def do_CreateSnapShot(self, req: dict, conn) -> dict:
+        _check_path(req["fileName"])
+        return self.snapshots.create(req["fileName"], _caller(req))
+
+    def do_ListSnapShot(self, req: dict, conn) -> dict:
+        _check_path(req["fileName"])
+        return self.snapshots.list(req["fileName"], req.get("seq", []), _caller(req))
+
+    def do_DeleteSnapShot(self, req: dict, conn) -> None:
+        _check_path(req["fileName"])
+        self.snapshots.delete(req["fileName"], req.get("seq"), _caller(req))
+
+    def do_CheckSnapShotStatus(self, req: dict, conn) -> dict:
+        _check_path(req["fileName"])
+        return self.snapshots.status(req["fileName"], req["seq"], _caller(req))
+
+    def do_ProtectSnapShot(self, req: dict, conn) -> None:
+        self.snapshots.protect(req.get("snapFileName", ""), True, _caller(req))
+
+    def do_UnprotectSnapShot(self, req: dict, conn) -> None:
+        self.snapshots.protect(req.get("snapFileName", ""), False, _caller(req))
+
+    def do_Clone(self, req: dict, conn) -> dict:
+        _check_path(req["fileName"])
+        return self.snapshots.clone(req["fileName"], req["snapFileName"], req.get("poolset"),
+                                    req.get("readonly", False), _caller(req))
+
+    def do_Flatten(self, req: dict, conn) -> None:
+        _check_path(req["fileName"])
+        self.snapshots.flatten(req["fileName"], _caller(req))
+
+    def do_QueryFlattenStatus(self, req: dict, conn) -> dict:
+        _check_path(req["fileName"])
+        return self.snapshots.flatten_status(req["fileName"], _caller(req))
+
+    def do_Children(self, req: dict, conn) -> dict:
+        if req.get("fileName"):
+            _check_path(req["fileName"])
+        return self.snapshots.children(req.get("fileName"), req.get("snapFileName"), _caller(req))
 
     def do_RefreshSession(self, req: dict, conn) -> dict:
         path = req["fileName"]

@@ -15,10 +15,14 @@ from __future__ import annotations
 import os
 import time
 
+from ..curve.nameserver2 import StatusCode as S
 from ..errors import CurveError, CurveStatus
 from . import layers
 from .layers import Layer
-from .store import Store, check_name
+from .refusal import refused
+from .store import CLONE_PAGEFILE, PAGEFILE, RECYCLE_BIN_ID, Store, check_name, split_curve_path
+
+_SNAP = "SELECT id, name, parent, length, ctime, seq, protected, owner FROM curve_layers"
 
 
 def check_snap_name(name: str) -> None:
@@ -37,16 +41,39 @@ class Snapshots:
 
     # --- lookups --------------------------------------------------------------------------------
     def _snap(self, file_id: int, path: str, name: str) -> tuple:
-        """(id, name, parent, length, ctime) of snapshot ``name`` of file ``file_id``."""
-        row = self.db.conn.execute("SELECT id, name, parent, length, ctime FROM curve_layers "
-                                   "WHERE file_id=? AND name=?", (file_id, name)).fetchone()
+        """(id, name, parent, length, ctime, seq, protected, owner) of snapshot ``name`` of file ``file_id``."""
+        row = self.db.conn.execute(_SNAP + " WHERE file_id=? AND name=?", (file_id, name)).fetchone()
         if row is None:
-            raise CurveError(CurveStatus.NOTEXIST, f"{path}: no snapshot {name!r}")
+            raise refused(S.kSnapshotFileNotExists, f"{path}: no snapshot {name!r}")
         return row
+
+    def snap_rows(self, file_id: int) -> list[tuple]:
+        """Every snapshot row (as _snap) of file ``file_id``, oldest first."""
+        return self.db.conn.execute(_SNAP + " WHERE file_id=? ORDER BY id", (file_id,)).fetchall()
 
     @staticmethod
     def _info(row: tuple) -> dict:
-        return {"id": row[0], "name": row[1], "length": row[3], "ctime": row[4]}
+        return {"id": row[0], "name": row[1], "length": row[3], "ctime": row[4], "seq": row[5],
+                "protected": bool(row[6]), "owner": row[7]}
+
+    # --- protection and children: Curve's isProtected and children, which RBD reads too ---------
+    def set_protected(self, layer_id: int, protected: bool) -> None:
+        self.db.conn.execute("UPDATE curve_layers SET protected=? WHERE id=?", (int(protected), layer_id))
+
+    def children(self, layer_id: int) -> list[int]:
+        """Ids of the files cloned from snapshot ``layer_id`` that are still in the namespace (a clone
+        deleted into /RecycleBin no longer holds its parent snapshot)."""
+        rows = self.db.conn.execute("SELECT id FROM curve_files WHERE clone_layer=? AND parent != ? ORDER BY id",
+                                    (layer_id, RECYCLE_BIN_ID)).fetchall()
+        return [r[0] for r in rows]
+
+    def clone_source(self, layer_id: int) -> tuple[str, int] | None:
+        """(``<volpath>@<snapname>``, seqNum) of snapshot ``layer_id`` (cloneSource, cloneSn)."""
+        row = self.db.conn.execute("SELECT file_id, name, seq FROM curve_layers WHERE id=?",
+                                   (layer_id,)).fetchone()
+        if row is None:
+            return None
+        return f"{self.store.path_of(row[0])}@{row[1]}", row[2]
 
     def get(self, path: str, owner: str, name: str) -> dict:
         with self.db.lock:
@@ -57,28 +84,38 @@ class Snapshots:
         """The snapshots of ``path``, oldest first."""
         with self.db.lock:
             _, row = self.store.existing_file(path, owner)
-            rows = self.db.conn.execute("SELECT id, name, parent, length, ctime FROM curve_layers "
-                                        "WHERE file_id=? ORDER BY id", (row[0],)).fetchall()
+            rows = self.snap_rows(row[0])
         return [self._info(r) for r in rows]
 
     # --- snapshot life cycle --------------------------------------------------------------------
     def create(self, path: str, owner: str, name: str) -> dict:
         """Freeze the head of ``path`` as snapshot ``name`` (instant: the head's file becomes the layer)."""
         check_snap_name(name)
+        with self.db.transaction():
+            _, row = self.store.existing_file(path, owner)
+            return self.create_at(row[0], path, name)
+
+    def create_at(self, file_id: int, path: str, name: str) -> dict:
+        """Snapshot ``name`` of file ``file_id`` at ``path`` (no owner check: the caller made it).
+        It takes the file's seqNum, which then grows by one (Curve's CreateSnapShot)."""
         store = self.store
         with self.db.transaction() as conn:
-            parts, row = store.existing_file(path, owner)
-            if conn.execute("SELECT 1 FROM curve_layers WHERE file_id=? AND name=?", (row[0], name)).fetchone():
-                raise CurveError(CurveStatus.EXISTS, f"{path}: snapshot {name!r} already exists")
+            if conn.execute("SELECT 1 FROM curve_layers WHERE file_id=? AND name=?", (file_id, name)).fetchone():
+                raise refused(S.kSnapshotExist, f"{path}: snapshot {name!r} already exists", CurveStatus.EXISTS)
+            row = store.row_of(file_id)
+            parts = split_curve_path(path)
+            seq, file_owner = conn.execute("SELECT seq, owner FROM curve_files WHERE id=?", (file_id,)).fetchone()
             state = store.state(row, path)
             with state.lock:
                 old = state.head
                 ctime = int(time.time() * 1_000_000)
                 parent_id = old.parent.id if old.parent is not None else None
-                layer_id = conn.execute("INSERT INTO curve_layers (file_id, name, parent, length, ctime) "
-                                        "VALUES (?, ?, ?, ?, ?)",
-                                        (row[0], name, parent_id, state.length, ctime)).lastrowid
-                conn.execute("INSERT OR REPLACE INTO curve_heads VALUES (?, ?)", (row[0], layer_id))
+                layer_id = conn.execute("INSERT INTO curve_layers (file_id, name, parent, length, ctime, seq, owner) "
+                                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                        (file_id, name, parent_id, state.length, ctime, seq,
+                                         file_owner)).lastrowid
+                conn.execute("UPDATE curve_files SET seq=? WHERE id=?", (seq + 1, file_id))
+                conn.execute("INSERT OR REPLACE INTO curve_heads VALUES (?, ?)", (file_id, layer_id))
                 os.fsync(old.fd)  # the snapshot is durable once it is reported
                 # Crash safety: the layer is a second name of the head's file until the commit; only
                 # then does a new empty file take the head's name. A crash before the commit leaves
@@ -90,7 +127,7 @@ class Snapshots:
                 os.link(data, store.layer_path(layer_id))
                 old.id, old.length = layer_id, state.length
                 store.adopt_layer(old)
-                state.head = Layer(None, row[0], fd, state.length, old)
+                state.head = Layer(None, file_id, fd, state.length, old)
 
                 def undo() -> None:
                     state.head, old.id = old, None
@@ -99,7 +136,8 @@ class Snapshots:
                         _unlink(path)
                 self.db.on_rollback(undo)
                 self.db.after_commit(lambda: os.rename(fresh, data))
-            return {"id": layer_id, "name": name, "length": state.length, "ctime": ctime}
+            return {"id": layer_id, "name": name, "length": state.length, "ctime": ctime, "seq": seq,
+                    "protected": False, "owner": file_owner}
 
     def rename(self, path: str, owner: str, old: str, new: str) -> None:
         check_snap_name(new)
@@ -129,10 +167,19 @@ class Snapshots:
 
     def remove(self, path: str, owner: str, name: str) -> None:
         """Drop snapshot ``name``: the layers on top of it get the grains they showed from it."""
+        with self.db.transaction():
+            _, row = self.store.existing_file(path, owner)
+            self.remove_at(row[0], path, name)
+
+    def remove_at(self, file_id: int, path: str, name: str) -> None:
+        """Drop snapshot ``name`` of file ``file_id`` at ``path`` (no owner check); a protected one
+        stays (kSnapshotFileProtected)."""
         store = self.store
         with self.db.transaction() as conn:
-            _, row = store.existing_file(path, owner)
-            snap = self._snap(row[0], path, name)
+            snap = self._snap(file_id, path, name)
+            if snap[6]:
+                raise refused(S.kSnapshotFileProtected, f"{path}@{name}: the snapshot is protected",
+                              CurveStatus.FILE_OCCUPIED)
             layer = store.layer(snap[0])
             new_parent = layer.parent
             new_parent_id = new_parent.id if new_parent is not None else None
@@ -155,15 +202,31 @@ class Snapshots:
             else:
                 conn.execute("UPDATE curve_heads SET parent=? WHERE parent=?", (new_parent_id, snap[0]))
             conn.execute("DELETE FROM curve_layers WHERE id=?", (snap[0],))
+            # clones of it left in /RecycleBin got its data above: they stand alone now
+            conn.execute("UPDATE curve_files SET clone_layer=NULL, type=? WHERE clone_layer=? AND type=?",
+                         (PAGEFILE, snap[0], CLONE_PAGEFILE))
+            conn.execute("UPDATE curve_files SET clone_layer=NULL WHERE clone_layer=?", (snap[0],))
             self.db.after_commit(lambda: _unlink(store.layer_path(snap[0])))
 
     # --- clones ---------------------------------------------------------------------------------
     def clone(self, src: str, snap: str, dst: str, owner: str, length: int) -> None:
         """A new volume ``dst`` showing snapshot ``snap`` of ``src`` until written."""
-        with self.db.transaction():
+        with self.db.transaction() as conn:
             _, row = self.store.existing_file(src, owner)
             layer_id = self._snap(row[0], src, snap)[0]
-            self.store.create(dst, owner, length, parent_layer=layer_id)
+            file_id = self.store.create(dst, owner, length, parent_layer=layer_id)
+            conn.execute("UPDATE curve_files SET clone_layer=? WHERE id=?", (layer_id, file_id))
+
+    def clone_at(self, layer_id: int, parent_dir: int, dst: str, owner: str, readonly: bool) -> int:
+        """release1.5's Clone: a new INODE_CLONE_PAGEFILE ``dst`` in directory ``parent_dir`` with the
+        length of snapshot ``layer_id``, showing it until written; its file id (no checks)."""
+        with self.db.transaction() as conn:
+            length = conn.execute("SELECT length FROM curve_layers WHERE id=?", (layer_id,)).fetchone()[0]
+            file_id = self.store.add(parent_dir, split_curve_path(dst), CLONE_PAGEFILE, owner, length,
+                                     parent_layer=layer_id)
+            conn.execute("UPDATE curve_files SET clone_layer=?, readonly=? WHERE id=?",
+                         (layer_id, int(readonly), file_id))
+            return file_id
 
     def _roots(self, file_id: int, state) -> list[tuple[Layer, bool]]:
         """The layers of the file whose parent belongs to another file: (layer, is_head)."""
@@ -184,12 +247,22 @@ class Snapshots:
     def flatten(self, path: str, owner: str, lo: int, hi: int, finish: bool) -> int:
         """Copy what ``path`` shows through its parent in [lo, hi) into its own layers; with ``finish``
         drop the link to the parent. Returns the bytes copied."""
+        with self.db.transaction():
+            _, row = self.store.existing_file(path, owner)
+            return self.flatten_at(row[0], path, lo, hi, finish)
+
+    def flatten_at(self, file_id: int, path: str, lo: int, hi: int, finish: bool) -> int:
+        """flatten() of file ``file_id`` at ``path`` (no owner check); with ``finish`` the file also
+        stops being a clone (release1.5: its type becomes INODE_PAGEFILE, it leaves the children)."""
         store = self.store
         copied = 0
         with self.db.transaction() as conn:
-            _, row = store.existing_file(path, owner)
+            row = store.row_of(file_id)
             state = store.state(row, path)
-            for layer, is_head in self._roots(row[0], state):
+            if finish:
+                conn.execute("UPDATE curve_files SET clone_layer=NULL, status=0, type=? WHERE id=?",
+                             (PAGEFILE, file_id))
+            for layer, is_head in self._roots(file_id, state):
                 for piece in layers.pieces(layers.flatten_extents(layer, lo, hi)):
                     if is_head:
                         with state.lock:  # per piece: client writes go on meanwhile
@@ -200,7 +273,7 @@ class Snapshots:
                 if finish:
                     if is_head:
                         with state.lock:
-                            conn.execute("DELETE FROM curve_heads WHERE file_id=?", (row[0],))
+                            conn.execute("DELETE FROM curve_heads WHERE file_id=?", (file_id,))
                             layer.parent = None
                     else:
                         conn.execute("UPDATE curve_layers SET parent=NULL WHERE id=?", (layer.id,))

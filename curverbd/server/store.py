@@ -27,9 +27,12 @@ from .config import ServerConfig
 from .db import Database
 from .layers import Layer
 from .refusal import refused
-from .volume import FileState, SnapshotView, Volume
+from .volume import FileState, ReadOnlyClone, SnapshotView, Volume
 
 DIRECTORY, PAGEFILE = 0, 1  # Curve FileType
+CLONE_PAGEFILE = 5          # release1.5's clone of a local snapshot: a page file with a clone source
+PAGE_TYPES = (PAGEFILE, CLONE_PAGEFILE)   # files with data (opened, read and written alike)
+FLATTENING = 6              # FileStatus kFileFlattening
 ROOT_ID = 0
 RECYCLE_BIN = "RecycleBin"  # /RecycleBin is Curve's, owned by the root user
 RECYCLE_BIN_ID = 1          # Curve's inode numbers: "/" is 0, /RecycleBin 1, user entries from 2
@@ -68,6 +71,16 @@ _COLUMNS = (
     ("origin", "TEXT"),                              # originalFullPathName (in /RecycleBin)
     ("stripe_unit", "INTEGER NOT NULL DEFAULT 0"),
     ("stripe_count", "INTEGER NOT NULL DEFAULT 0"),
+    # release1.5's clone link (cloneSource and cloneSn are those of this snapshot layer) and readonly
+    ("clone_layer", "INTEGER"),
+    ("readonly", "INTEGER NOT NULL DEFAULT 0"),
+)
+# A snapshot's own Curve fields: seqNum, isProtected and owner (its children are the files whose
+# clone_layer it is: one source for RBD's and Curve's view of protection and clone links)
+_LAYER_COLUMNS = (
+    ("seq", "INTEGER"),
+    ("protected", "INTEGER NOT NULL DEFAULT 0"),
+    ("owner", "TEXT"),
 )
 
 
@@ -124,10 +137,12 @@ class Entry(NamedTuple):
     origin: str | None          # originalFullPathName, set while in /RecycleBin
     stripe_unit: int
     stripe_count: int
+    clone_layer: int | None = None   # the snapshot (layer id) a clone was made from
+    readonly: int = 0                # a read-only clone (release1.5's Clone readonly=true)
 
 
 _ENTRY = ("SELECT id, parent, name, type, owner, length, blocksize, ctime, seq, status, origin, stripe_unit, "
-          "stripe_count FROM curve_files")
+          "stripe_count, clone_layer, readonly FROM curve_files")
 
 
 class Store:
@@ -148,12 +163,29 @@ class Store:
             for name, decl in _COLUMNS:  # databases from before the MDS service lack them
                 if name not in have:
                     conn.execute(f"ALTER TABLE curve_files ADD COLUMN {name} {decl}")
+            have = {r[1] for r in conn.execute("PRAGMA table_info(curve_layers)")}
+            for name, decl in _LAYER_COLUMNS:
+                if name not in have:
+                    conn.execute(f"ALTER TABLE curve_layers ADD COLUMN {name} {decl}")
+            self._number_old_snapshots(conn)
             self._init_recycle_bin(conn)
         self._remove_orphan_layers()
         # one shared FileState per open file, so an extend or a new head is seen by every open handle
         self._states: "weakref.WeakValueDictionary[int, FileState]" = weakref.WeakValueDictionary()
         # one Layer object per frozen layer in use, so re-linking a parent is seen by every reader
         self._layers: "weakref.WeakValueDictionary[int, Layer]" = weakref.WeakValueDictionary()
+
+    @staticmethod
+    def _number_old_snapshots(conn) -> None:
+        """Snapshots from before seqNums were kept get one each, oldest first, from their file's seq
+        (as if taken by CreateSnapShot: the file's seq is the snapshot's, then it grows by one)."""
+        rows = conn.execute("SELECT l.id, l.file_id, f.owner FROM curve_layers l JOIN curve_files f "
+                            "ON f.id = l.file_id WHERE l.seq IS NULL ORDER BY l.id").fetchall()
+        for layer_id, file_id, owner in rows:
+            seq = conn.execute("SELECT seq FROM curve_files WHERE id=?", (file_id,)).fetchone()[0]
+            conn.execute("UPDATE curve_layers SET seq=?, owner=COALESCE(owner, ?) WHERE id=?",
+                         (seq, owner, layer_id))
+            conn.execute("UPDATE curve_files SET seq=? WHERE id=?", (seq + 1, file_id))
 
     def _init_recycle_bin(self, conn) -> None:
         """/RecycleBin is inode 1, owned by the root user, as Curve's MDS makes it at start."""
@@ -196,11 +228,11 @@ class Store:
             stripe: tuple[int, int] = (0, 0), parent_layer: int | None = None) -> int:
         """A new directory or (sparse) file ``parts`` in directory ``parent``; its id. Call in a transaction."""
         conn = self.db.conn
-        blocksize = self.config.block_size if ftype == PAGEFILE else 0
+        blocksize = self.config.block_size if ftype in PAGE_TYPES else 0
         cur = conn.execute("INSERT INTO curve_files (parent, name, type, owner, length, blocksize, ctime, "
                            "stripe_unit, stripe_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            (parent, parts[-1], ftype, owner, length, blocksize, _now_us(), *stripe))
-        if ftype == PAGEFILE:
+        if ftype in PAGE_TYPES:
             if parent_layer is not None:
                 conn.execute("INSERT INTO curve_heads VALUES (?, ?)", (cur.lastrowid, parent_layer))
             data = self.data_path(parts)
@@ -306,7 +338,7 @@ class Store:
             parts, parent, row = self._walk(path, owner)
         if row is None:
             raise refused(S.kFileNotExists, f"{path}: does not exist")
-        if row[1] != ftype:
+        if row[1] != ftype and not (ftype == PAGEFILE and row[1] in PAGE_TYPES):
             kind = "directory" if ftype == DIRECTORY else "file"
             raise refused(S.kParaError, f"{path}: not a {kind}")
         return parts, parent, row
@@ -393,6 +425,8 @@ class Store:
         """Grow a volume (Curve ExtendFile): never shrinks, grows by whole segments."""
         with self.db.transaction():
             _, _, row = self._existing(path, owner, PAGEFILE)
+            if row[1] == CLONE_PAGEFILE:
+                raise refused(S.kNotSupported, f"{path}: a clone of a snapshot cannot be extended (flatten it first)")
             old = row[3]
             if length == old:
                 return
@@ -443,7 +477,10 @@ class Store:
                 layer = self.layer(found[0])
                 return SnapshotView(FileState(row[0], path, found[1], row[4], layer), self.config.align_check)
             _, row = self.existing_file(path, owner)
-            return Volume(self.state(row, path), self.config.align_check)
+            state = self.state(row, path)
+            if self.db.conn.execute("SELECT readonly FROM curve_files WHERE id=?", (row[0],)).fetchone()[0]:
+                return ReadOnlyClone(state, self.config.align_check)
+            return Volume(state, self.config.align_check)
 
     def _is_file(self, path: str, owner: str) -> bool:
         try:
@@ -527,6 +564,14 @@ class Store:
             parts.append(row[1])
             file_id = row[0]
         return "/" + "/".join(reversed(parts))
+
+    def row_of(self, file_id: int) -> tuple:
+        """(id, type, owner, length, blocksize, ctime) of file ``file_id``, as the namespace walk gives it."""
+        row = self.db.conn.execute("SELECT id, type, owner, length, blocksize, ctime FROM curve_files WHERE id=?",
+                                   (file_id,)).fetchone()
+        if row is None:
+            raise refused(S.kFileNotExists, f"file {file_id} does not exist")
+        return row
 
     def state_of(self, file_id: int) -> FileState:
         """The FileState of file ``file_id`` (no owner check: for re-linking layers other files use)."""

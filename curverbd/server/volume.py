@@ -115,11 +115,15 @@ class Volume:
         os.fsync(self.state.head.fd)
 
 
-class SnapshotView(Volume):
-    """A read-only handle on a snapshot (nebd name of ``/<pool>/<image>@<snapshot>``)."""
+class ReadOnlyVolume(Volume):
+    """A handle that refuses every change (EROFS naming the file and why); reads as a Volume does.
+
+    The data path (fastpath.py) serves only exact ``Volume`` objects, so writes to these always
+    come here."""
+    why = "read-only"
 
     def _refuse(self, what: str):
-        raise Error(errno.EROFS, f"{self.state.path}: {what} refused: snapshot is read-only")
+        raise Error(errno.EROFS, f"{self.state.path}: {what} refused: {self.why}")
 
     def write(self, offset: int, data) -> None:
         self._refuse("write")
@@ -128,4 +132,14 @@ class SnapshotView(Volume):
         self._refuse("discard")
 
     def flush(self) -> None:
-        pass  # nothing is ever written through a view
+        pass  # nothing is ever written through it
+
+
+class SnapshotView(ReadOnlyVolume):
+    """A read-only handle on a snapshot (nebd name of ``/<pool>/<image>@<snapshot>``)."""
+    why = "snapshot is read-only"
+
+
+class ReadOnlyClone(ReadOnlyVolume):
+    """A handle on a clone made with release1.5's Clone readonly=true (libcurve answers READONLY)."""
+    why = "the clone was made read-only (Clone readonly=true)"
