@@ -69,7 +69,9 @@ def test_pool_info_reports_cluster_capacity_and_pool_allocation(libvirtd, pool):
     assert got["State"] == "running"
     # rados_cluster_stat gives capacity/available in KiB, rados_ioctx_pool_stat the allocation
     assert int(got["Capacity"]) == cluster["bytes_total"] // 1024 * 1024
-    assert abs(int(got["Available"]) - cluster["bytes_avail"]) < 64 * MiB   # the host's disk moves
+    # the host's disk moves between the two readings (etcd preallocates 64 MiB WAL segments, other
+    # processes write): a bound that still tells a wrong field (a KiB/byte mix-up is 1000x off)
+    assert abs(int(got["Available"]) - cluster["bytes_avail"]) < 512 * MiB
     assert int(got["Allocation"]) == used == 8 * MiB
     listed = libvirtd.virsh("vol-list", pool).stdout
     assert re.search(rf"^\s*alloc\s+{POOL}/alloc\s*$", listed, re.M), listed
