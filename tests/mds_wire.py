@@ -38,13 +38,27 @@ kFileOccupied = 126
 kFileIdNotMatch = 130
 kFileLengthNotSupported = 132
 kPoolsetNotExist = 141
+kSnapshotFileNotExists = 123
+kFileUnderDeleting = 131
+# release1.5 only
+kFileStatusInvalid = 142
+kFileTypeInvalid = 143
+kSnapshotFileNotProtected = 144
+kSnapshotFileProtected = 145
+kSnapshotExist = 146
+# FileType / FileStatus values beyond the directory and page file
+SNAPSHOT_PAGEFILE, CLONE_PAGEFILE = 4, 5
+kFileCreated, kFileFlattening = 0, 6
 
 # FileInfo: field number -> (name, is a string)
 FILE_INFO = {1: ("id", False), 2: ("fileName", True), 3: ("parentId", False), 4: ("fileType", False),
              5: ("owner", True), 6: ("chunkSize", False), 7: ("segmentSize", False), 8: ("length", False),
              9: ("ctime", False), 10: ("seqNum", False), 11: ("fileStatus", False),
              12: ("originalFullPathName", True), 15: ("stripeUnit", False), 16: ("stripeCount", False),
-             19: ("poolset", True), 20: ("blocksize", False)}
+             19: ("poolset", True), 20: ("blocksize", False),
+             13: ("cloneSource", True), 22: ("cloneSn", False), 24: ("isProtected", False),
+             26: ("version", False), 27: ("readonly", False)}
+FILE_INFO_LISTS = {21: ("snaps", False), 25: ("children", True)}   # release1.5's repeated fields
 
 
 def now_us() -> int:
@@ -89,6 +103,9 @@ def file_info(raw: bytes) -> dict:
         if number in FILE_INFO:
             name, text = FILE_INFO[number]
             out[name] = values[0].decode() if text else values[0]
+        elif number in FILE_INFO_LISTS:
+            name, text = FILE_INFO_LISTS[number]
+            out[name] = [v.decode() for v in values] if text else list(values)
     return out
 
 
@@ -192,3 +209,44 @@ class Mds:
         r = self.rpc("RefreshSession", fb(1, path) + fb(2, session) + auth(who, 3, 5, 4) + fb(6, "1.5.0")
                      + fb(7, client[0]) + fv(8, client[1]))
         return r[1][0], r[2][0].decode(), (file_info(r[3][0]) if 3 in r else None)
+
+    # --- snapshots and clones (CreateSnapShot..CheckSnapShotStatus: both; the rest: release1.5 only) ---
+    def snap_create(self, name: str, who: Who) -> tuple[int, dict | None]:
+        """(status, snapShotFileInfo); ``name`` is a file path or release1.5's <volpath>@<snapname>."""
+        r = self.rpc("CreateSnapShot", fb(1, name) + auth(who, 2, 3, 4))
+        return r[1][0], (file_info(r[2][0]) if 2 in r else None)
+
+    def snap_list(self, path: str, who: Who, seqs: tuple[int, ...] = ()) -> tuple[int, list[dict]]:
+        body = fb(1, path) + auth(who, 2, 4, 5) + b"".join(fv(3, s) for s in seqs)
+        r = self.rpc("ListSnapShot", body)
+        return r[1][0], [file_info(raw) for raw in r.get(2, [])]
+
+    def snap_delete(self, name: str, who: Who, seq: int | None = None) -> int:
+        return self.status("DeleteSnapShot", fb(1, name) + auth(who, 2, 4, 5) + opt(3, seq))
+
+    def snap_status(self, path: str, who: Who, seq: int) -> tuple[int, int | None, int | None]:
+        """(status, fileStatus, progress)."""
+        r = self.rpc("CheckSnapShotStatus", fb(1, path) + fv(3, seq) + auth(who, 2, 4, 5))
+        return r[1][0], r.get(2, [None])[0], r.get(3, [None])[0]
+
+    def protect(self, snap: str | None, who: Who, on: bool = True) -> int:
+        return self.status("ProtectSnapShot" if on else "UnprotectSnapShot",
+                           opt(1, snap, True) + auth(who, 2, 3, 4))
+
+    def clone(self, dst: str, snap: str, who: Who, poolset: str | None = None,
+              readonly: bool | None = None) -> tuple[int, dict | None]:
+        r = self.rpc("Clone", fb(1, dst) + fb(2, snap) + auth(who, 3, 4, 5) + opt(6, poolset, True)
+                     + opt(7, readonly))
+        return r[1][0], (file_info(r[2][0]) if 2 in r else None)
+
+    def flatten(self, path: str, who: Who) -> int:
+        return self.status("Flatten", fb(1, path) + auth(who, 2, 3, 4))
+
+    def flatten_status(self, path: str, who: Who) -> tuple[int, int | None, int | None]:
+        """(status, fileStatus, progress)."""
+        r = self.rpc("QueryFlattenStatus", fb(1, path) + auth(who, 2, 3, 4))
+        return r[1][0], r.get(2, [None])[0], r.get(3, [None])[0]
+
+    def children(self, who: Who, path: str | None = None, snap: str | None = None) -> tuple[int, list[str]]:
+        r = self.rpc("Children", opt(1, path, True) + opt(2, snap, True) + auth(who, 3, 4, 5))
+        return r[1][0], [v.decode() for v in r.get(2, [])]
