@@ -23,6 +23,17 @@ DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # nebd-server's default listen.address
 CURVE_CLIENT_CONF = "/etc/curve/client.conf"   # Curve's own client conf on its hosts
 CURVE_MDS_CONF = "/etc/curve/mds.conf"         # on MDS hosts: where the cluster's etcd is
 
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def parse_size(text: str) -> int:
+    """'4096', '10G', '1GiB', '20T' -> bytes (binary units); ValueError otherwise."""
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGTP]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
+    if not m:
+        raise ValueError(f"not a size: {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2).upper()]
+
+
 def curve_conf_value(path: str, key: str) -> str | None:
     """``key`` of a Curve conf file (``key=value`` lines, ``#`` comments), or None."""
     try:

@@ -75,3 +75,25 @@ def test_tcp_mds_external_etcd_and_qemu(cluster_etcd, capi_libs, client_log, tmp
             assert any(b"/curverbd/v1/image/" in kv.key for kv in etcd.get_prefix(b"/curverbd/v1/"))
     finally:
         remove(d)
+
+
+def test_cluster_usage_without_the_embedded_snapshot_service(daemon):
+    """On a Curve cluster (no embedded snapshot service) `ceph df` takes the bytes used from Curve's
+    GetAllocatedSize of "/" and the capacity from the conf; without it, a clear EOPNOTSUPP."""
+    from curverbd.core.catalog import Catalog
+    from curverbd.curve.mds import MdsClient
+    from curverbd.curve.rbd_state import RbdState
+    from curverbd.errors import Error
+
+    catalog = Catalog(MdsClient(daemon.mds_socket, "admin"), RbdState(Etcd("unix://" + daemon.etcd_socket)), None)
+    try:
+        catalog.create_pool("df")
+        catalog.create_image("df", "img", MiB)
+        with pytest.raises(Error) as exc:
+            catalog.cluster_stat()
+        assert exc.value.errno == 95 and "curve_cluster_capacity" in str(exc.value)
+        stat = catalog.cluster_stat(100 << 40)
+        assert stat["bytes_total"] == 100 << 40 and stat["bytes_avail"] == (100 << 40) - stat["bytes_used"]
+        assert stat["pools"] >= 1 and len(stat["fsid"]) == 36
+    finally:
+        catalog.close()

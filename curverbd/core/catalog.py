@@ -271,13 +271,24 @@ class Catalog:
                 "object_bytes": object_bytes, "bytes_used": used,
                 "bytes_provisioned": sum(f.get("length", 0) for f in volumes)}
 
-    def cluster_stat(self) -> dict:
-        """{fsid, bytes_total, bytes_used, bytes_avail, pools, objects}: the space is the embedded
-        daemon's (Curve's MDS tells it to root's tools only), the objects are the RBD state home's."""
-        if self._snapshots is None:
-            raise Error(errno.EOPNOTSUPP, "cluster usage: Curve's MDS reports it to its admin tools only "
-                                          "(curve bs status)")
-        return {**self._snapshots.cluster_stat(), "fsid": self.state.fsid(), "objects": self.state.object_total()}
+    def cluster_stat(self, capacity: int | None = None) -> dict:
+        """{fsid, bytes_total, bytes_used, bytes_avail, pools, objects}. The embedded daemon reports its
+        disk; on a Curve cluster the bytes used are GetAllocatedSize of "/" and the total is
+        ``capacity`` (conf ``curve_cluster_capacity``): Curve's MDS tells its capacity to its admin
+        tools only."""
+        common = {"fsid": self.state.fsid(), "objects": self.state.object_total()}
+        try:
+            if self._snapshots is not None:
+                return {**self._snapshots.cluster_stat(), **common}
+        except Error as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise
+        if not capacity:
+            raise Error(errno.EOPNOTSUPP, "cluster capacity: Curve's MDS reports it to its admin tools only; "
+                                          "set curve_cluster_capacity (e.g. 100T) in ceph.conf")
+        used = self.mds.allocated_size("/")
+        return {"bytes_total": capacity, "bytes_used": used, "bytes_avail": max(0, capacity - used),
+                "pools": len(self.state.pools()), **common}
 
     def fsid(self) -> str:
         """The cluster's fsid (from the RBD state home, so the same on every host and any Curve)."""

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from ..catalog.client import CatalogClient
-from ..config import Config, user_id
+from ..config import Config, parse_size, user_id
 from ..curve.etcd import Etcd
 from ..curve.mds import MdsClient, parse_addrs
 from ..curve.rbd_state import RbdState
@@ -135,7 +135,12 @@ class Cluster:
 
     def stat(self) -> dict[str, Any]:
         """ClusterStat: {fsid, bytes_total, bytes_used, bytes_avail, pools}."""
-        return self._require_catalog().cluster_stat()
+        capacity = self.conf.lookup("curve_cluster_capacity")
+        try:
+            total = parse_size(capacity) if capacity else None
+        except ValueError:
+            raise Error(errno.EINVAL, f"curve_cluster_capacity {capacity!r}: not a size (e.g. 100T)") from None
+        return self._require_catalog().cluster_stat(total)
 
     def open_ioctx(self, pool: str) -> IoCtx:
         """An I/O context on ``pool``; Error(ENOENT) if there is no such pool."""

@@ -34,7 +34,7 @@ import weakref
 from typing import Callable, Sequence
 
 from ..errors import Error
-from . import fastwire, framing, retry
+from . import fastwire, framing, messages, retry
 from .protobuf import DecodeError
 
 log = logging.getLogger(__name__)
@@ -355,7 +355,10 @@ class Connection:
 
     def _dispatch(self, request: Request, code: int, text: str, payload: bytes, attachment) -> None:
         error = None
-        if code:
+        if code in (messages.ENOSERVICE, messages.ENOMETHOD):   # a server that does not offer it
+            error = Error(errno.EOPNOTSUPP, f"{request.service}.{request.method}: the server at {self.path} "
+                                            f"does not offer it (brpc error {code} {text})")
+        elif code:
             error = Error(errno.EIO, f"{request.service}.{request.method} failed in brpc: error {code} {text}")
         try:
             request.on_reply(error, payload, attachment)
