@@ -2,6 +2,7 @@
 
     curverbd-server [--socket PATH] [--data-dir DIR] [--daemonize --pid-file F] [Curve rule options]
                     [--mds-listen HOST:PORT] [--root-user U --root-password P]
+                    [--curve-release {1.5,2}] [--flatten-step SIZE]
 
 Curve's MDS service (curve.mds.CurveFSService) listens on the unix socket
 ``<socket>.mds`` and, with --mds-listen, on TCP; the TCP address it got is

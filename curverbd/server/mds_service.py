@@ -7,6 +7,11 @@ refusal is a reply with its StatusCode; a request that does not decode is
 answered with brpc's EREQUEST and an unknown method with ENOMETHOD, as brpc
 does; a bug in a handler is KInternalError and a log line, never a lost
 connection.
+
+Snapshots and clones (mds_snapshots.py) follow the Curve release the daemon
+plays (--curve-release): release1.5's local snapshots, protection, Clone,
+Flatten and Children, or mainline's one snapshot per file, where the
+release1.5-only methods answer ENOMETHOD as a mainline MDS's brpc does.
 """
 from __future__ import annotations
 

@@ -6,6 +6,10 @@ head layer). Snapshots are frozen layers (table ``curve_layers``, data at
 ``<data-dir>/layers/<id>``); a file whose head has a parent layer (after a
 snapshot, or as a clone) is listed in ``curve_heads``. See layers.py and
 snapshots.py. A snapshot is opened read-only by the path ``<file>@<snapshot>``.
+Curve's snapshot and clone fields live here once, for the MDS service and the
+RBD catalog alike: a snapshot's seqNum, isProtected and owner (curve_layers),
+a clone's source snapshot (curve_files.clone_layer, giving cloneSource and
+cloneSn; a snapshot's children are the files naming it) and its readonly flag.
 Every refusal is a CurveError carrying the StatusCode Curve's MDS gives for it
 (refusal.py): paths must be absolute without ``//`` or a trailing ``/``; every
 ancestor directory and the entry itself must belong to the requesting owner;
