@@ -1,0 +1,76 @@
+"""A pool's small rados objects, kept in the RBD state home (one etcd value each, at most 1 MiB)."""
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+from ..errors import Error
+from .catalog_base import CatalogBase
+
+
+class CatalogObjects(CatalogBase):
+    """write / read / stat / remove / list of a pool's objects."""
+
+    def _pool_id(self, pool: str) -> int:
+        return self._pool_info(pool)["id"]
+
+    def write_object(self, pool: str, namespace: str, key: str, data: bytes, offset: int = 0,
+                     truncate: bool = False, append: bool = False) -> None:
+        _check_object(pool, namespace, key)
+        if not isinstance(offset, int) or offset < 0:
+            raise Error(errno.EINVAL, f"object {pool}/{key}: offset {offset!r}")
+
+        def change(old: bytes | None) -> bytes:
+            old = old or b""
+            at = len(old) if append else offset
+            if at > len(old):
+                old = old + bytes(at - len(old))
+            new = old[:at] + data
+            return new if truncate else new + old[at + len(data):]
+        self.state.object_update(self._pool_id(pool), namespace, key, change, _object_name(pool, namespace, key))
+
+    def read_object(self, pool: str, namespace: str, key: str, offset: int = 0,
+                    length: int | None = None) -> bytes:
+        if not isinstance(offset, int) or offset < 0 or (length is not None and (not isinstance(length, int)
+                                                                                 or length < 0)):
+            raise Error(errno.EINVAL, f"object {_object_name(pool, namespace, key)}: offset {offset!r} or "
+                                      f"length {length!r} is negative")
+        data = self._object(pool, namespace, key)[0]
+        return data[offset:] if length is None else data[offset:offset + length]
+
+    def stat_object(self, pool: str, namespace: str, key: str) -> dict:
+        data, mtime = self._object(pool, namespace, key)
+        return {"size": len(data), "mtime": mtime}
+
+    def remove_object(self, pool: str, namespace: str, key: str) -> None:
+        _check_object(pool, namespace, key)
+        if not self.state.object_remove(self._pool_id(pool), namespace, key):
+            raise Error(errno.ENOENT, f"object {_object_name(pool, namespace, key)} does not exist")
+
+    def list_objects(self, pool: str, namespace: str | None = None) -> list[tuple[str, str]]:
+        return self.state.object_list(self._pool_id(pool), namespace)
+
+    def _object(self, pool: str, namespace: str, key: str) -> tuple[bytes, float]:
+        _check_object(pool, namespace, key)
+        found = self.state.object_get(self._pool_id(pool), namespace, key)
+        if found is None:
+            raise Error(errno.ENOENT, f"object {_object_name(pool, namespace, key)} does not exist")
+        return found
+
+
+MAX_KEY_BYTES = 2048            # Ceph's osd_max_object_name_len
+MAX_NAMESPACE_BYTES = 256       # Ceph's osd_max_object_namespace_len
+
+
+def _object_name(pool: str, namespace: str, key: str) -> str:
+    return f"{pool}/{namespace + '/' if namespace else ''}{key}"
+
+
+def _check_object(pool: str, namespace: Any, key: Any) -> None:
+    if not isinstance(namespace, str) or not isinstance(key, str):
+        raise Error(errno.EINVAL, f"pool {pool!r}: object namespace and key must be strings")
+    if not key or "\0" in key or "\0" in namespace:
+        raise Error(errno.EINVAL, f"object {_object_name(pool, namespace, key)!r}: empty key or a NUL in the name")
+    if len(key.encode()) > MAX_KEY_BYTES or len(namespace.encode()) > MAX_NAMESPACE_BYTES:
+        raise Error(errno.ENAMETOOLONG, f"object {_object_name(pool, namespace[:40], key[:40])}...: key above "
+                                        f"{MAX_KEY_BYTES} or namespace above {MAX_NAMESPACE_BYTES} bytes")
