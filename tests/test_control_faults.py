@@ -273,7 +273,8 @@ class LossyProxy:
 
 @pytest.mark.parametrize("lose", [
     {"CreateFile"}, {"RenameFile"}, {"DeleteFile"}, {"RecoverFile"},
-    {"CreateSnap"}, {"RemoveSnap"}, {"ProtectSnap"}, {"RollbackSnap"}, {"OpenFile"}, {"CloseFile"},
+    {"CreateSnapShot"}, {"DeleteSnapShot"}, {"ProtectSnapShot"}, {"UnprotectSnapShot"}, {"Clone"},
+    {"RollbackSnap"}, {"OpenFile"}, {"CloseFile"},
 ])
 def test_a_lost_reply_is_not_an_error(daemon, monkeypatch, lose):
     """The reply to a change is lost after the change was made (a restart at the wrong moment); the
@@ -294,6 +295,8 @@ def test_a_lost_reply_is_not_an_error(daemon, monkeypatch, lose):
         catalog.create_snap("lossy", "b", "s")
         catalog.protect_snap("lossy", "b", "s")
         catalog.rollback_snap("lossy", "b", "s")
+        catalog.clone("lossy", "b", "s", "lossy", "c")
+        io.remove_image("c")
         catalog.unprotect_snap("lossy", "b", "s")
         catalog.remove_snap("lossy", "b", "s")
         with io.open_image("b") as img:               # nebd OpenFile / CloseFile

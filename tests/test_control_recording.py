@@ -3,9 +3,9 @@
 A recording proxy sits in front of the daemon's MDS socket and its nebd socket. Every frame the
 client sends to the MDS must be a CurveFSService method with Curve's field numbers (checked
 with the tests' own decoder against the table in shared/reference/curve-control-plane.md), so
-the same client works against Curve's own MDS. The nebd socket must carry nebd's services only,
-plus the embedded snapshot service for snapshot state (until snapshots move onto Curve's own
-snapshot services); the RBD-only state goes to etcd.
+the same client works against Curve's own MDS; snapshots, protection, clones and flatten are
+release1.5's local snapshot RPCs. The nebd socket must carry nebd's services only, plus the
+embedded daemon's `ceph df`; the RBD-only state goes to etcd.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ MiB = 1 << 20
 MDS = "curve.mds.CurveFSService"
 NEBD = {"nebd.client.NebdFileService", "nebd.client.NebdHeartbeatService"}
 SNAPSHOT_SERVICE = "curverbd.CatalogService"
-SNAPSHOT_METHODS = {"ImageLinks", "ClusterStat"}   # what a flow without snapshots may still ask it
+SNAPSHOT_METHODS = {"ClusterStat"}   # `ceph df` on the embedded daemon; snapshots and clones are Curve's
 
 # CurveFSService request fields by method (number -> (name, wire type: 0 varint, 2 bytes))
 AUTH3 = {2: ("owner", 2), 3: ("signature", 2), 4: ("date", 0)}
@@ -41,7 +41,21 @@ CURVE_FIELDS = {
     "RenameFile": {1: ("oldFileName", 2), 2: ("newFileName", 2), 3: ("owner", 2), 4: ("signature", 2),
                    5: ("oldFileID", 0), 6: ("newFileID", 0), 7: ("date", 0)},
     "GetAllocatedSize": {1: ("fileName", 2)},
+    # release1.5's local snapshots
+    "CreateSnapShot": {1: ("fileName", 2), **AUTH3},
+    "ListSnapShot": {1: ("fileName", 2), 2: ("owner", 2), 3: ("seq", 0), 4: ("signature", 2), 5: ("date", 0)},
+    "DeleteSnapShot": {1: ("fileName", 2), 2: ("owner", 2), 3: ("seq", 0), 4: ("signature", 2), 5: ("date", 0)},
+    "ProtectSnapShot": {1: ("snapFileName", 2), **AUTH3},
+    "UnprotectSnapShot": {1: ("snapFileName", 2), **AUTH3},
+    "Clone": {1: ("fileName", 2), 2: ("snapFileName", 2), 3: ("owner", 2), 4: ("signature", 2), 5: ("date", 0),
+              6: ("poolset", 2), 7: ("readonly", 0)},
+    "Flatten": {1: ("fileName", 2), **AUTH3},
+    "QueryFlattenStatus": {1: ("fileName", 2), **AUTH3},
+    "Children": {1: ("fileName", 2), 2: ("snapFileName", 2), 3: ("owner", 2), 4: ("signature", 2), 5: ("date", 0)},
 }
+OWNER_FIELD = {"RenameFile": 3, "Clone": 3, "Children": 3}
+DATE_FIELD = {"CreateFile": 6, "ExtendFile": 5, "RenameFile": 7, "ListSnapShot": 5, "DeleteSnapShot": 5,
+              "Clone": 5, "Children": 5}
 
 
 class Recorder:
@@ -115,8 +129,8 @@ def recorded(daemon, monkeypatch):
 
 
 def openstack_flow() -> None:
-    """What glance (upload), cinder (create, extend, rename on delete, trash) and nova (attach) do,
-    minus snapshots and clones."""
+    """What glance (upload, snapshot, protect), nova and cinder (clone, flatten, create, extend, rename on
+    delete, trash, attach) do."""
     c = Cluster("admin")
     c.connect()
     try:
@@ -129,6 +143,16 @@ def openstack_flow() -> None:
                 img.resize((n + 1) * MiB)
                 img.write(n * MiB, bytes([n + 1]) * MiB)
             img.metadata_set("glance", "uploaded")
+            img.create_snap("snap")                                   # glance: snapshot + protect
+            img.protect_snap("snap")
+        io.clone("glance-img", "snap", c.open_ioctx("volumes"), "volume-from-image")   # cinder / nova
+        with c.open_ioctx("volumes").open_image("volume-from-image") as clone:
+            assert clone.read(0, 1) == b"\x01"
+            clone.flatten()                                           # cinder: rbd_flatten_volume_from_snapshot
+        c.open_ioctx("volumes").remove_image("volume-from-image")
+        with io.open_image("glance-img") as img:                     # glance delete: unprotect, snap rm
+            img.unprotect_snap("snap")
+            img.remove_snap("snap")
         vols = c.open_ioctx("volumes")
         vols.create_image("volume-1", 10 * MiB)                      # cinder create_volume
         assert vols.list_images() == ["volume-1"]
@@ -146,7 +170,7 @@ def openstack_flow() -> None:
         c.shutdown()
 
 
-def test_every_control_frame_is_curves_or_the_snapshot_service(recorded):
+def test_every_control_frame_is_curves(recorded):
     mds, nebd = recorded
     openstack_flow()
     time.sleep(0.2)   # the proxy threads record the last frames
@@ -158,15 +182,14 @@ def test_every_control_frame_is_curves_or_the_snapshot_service(recorded):
         table = CURVE_FIELDS[method]
         got = fields(payload)
         assert set(got) <= set(table), (method, sorted(got))
-        assert 1 in got                                          # fileName / oldFileName: required
-        if 2 in table and table[2][0] == "owner" or method == "RenameFile":
-            owner_no = 3 if method == "RenameFile" else 2
-            assert got[owner_no] == [b"admin"], method
-            date_no = {"CreateFile": 6, "ExtendFile": 5, "RenameFile": 7}.get(method, 4)
-            assert abs(got[date_no][0] - time.time() * 1e6) < 60e6, method     # microseconds
+        assert 1 in got or method == "Children"                  # fileName / oldFileName / snapFileName
+        if method != "GetAllocatedSize":
+            assert got[OWNER_FIELD.get(method, 2)] == [b"admin"], method
+            assert abs(got[DATE_FIELD.get(method, 4)][0] - time.time() * 1e6) < 60e6, method     # microseconds
         seen.add(method)
     assert {"CreateFile", "GetFileInfo", "ListDir", "ExtendFile", "RenameFile", "DeleteFile",
-            "RecoverFile", "GetAllocatedSize"} <= seen
+            "RecoverFile", "GetAllocatedSize", "CreateSnapShot", "ProtectSnapShot", "Clone", "Flatten",
+            "QueryFlattenStatus", "UnprotectSnapShot", "DeleteSnapShot"} <= seen
     others = {(service, method) for service, method, _ in nebd.frames if service not in NEBD}
     assert {service for service, _ in others} <= {SNAPSHOT_SERVICE}
     assert {method for _, method in others} <= SNAPSHOT_METHODS, others

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import errno
+import time
 
 import pytest
 
 from core_helpers import cluster, core_daemon, ioctx, new_image, pattern, pool, unique  # noqa: F401
+from daemon import new_daemon, remove
 from rawwire import FILE, Wire, fd_req, io_req, nebd_name
 
 from curverbd.core import Cluster
@@ -166,27 +168,79 @@ def test_clone_rules(image, ioctx, cluster):
     assert image.op_features() == 0
 
 
-def test_flatten_progress_and_cancel(image, ioctx):
+def flatten_fixture(image, ioctx):
+    """A 40 MiB image with data at 39 MiB, a protected snapshot and one clone; the clone's name."""
     image.resize(40 * MiB)
     image.write(39 * MiB, DATA)
     image.create_snap("s")
     image.protect_snap("s")
     ioctx.clone(image.name, "s", ioctx, unique("c"))
-    child_name = image.list_children()[0][1]
+    return image.list_children()[0][1]
+
+
+def test_flatten_progress_and_cancel_on_curves_local_snapshots(image, ioctx):
+    """release1.5's MDS flattens on its own (Flatten + QueryFlattenStatus): progress comes from Curve,
+    and a cancel cannot stop it, so it gives ECANCELED at once and Curve finishes the flatten."""
+    child_name = flatten_fixture(image, ioctx)
     with ioctx.open_image(child_name) as child:
         calls = []
-        assert errno_of(child.flatten, lambda done, total: calls.append(done) or len(calls) == 2) == errno.ECANCELED
-        assert calls == [4 * MiB, 8 * MiB]
-        assert child.parent_info()[1] == image.name      # still a clone
+        assert errno_of(child.flatten, lambda done, total: calls.append((done, total)) or True) == errno.ECANCELED
+        assert len(calls) == 1 and 0 < calls[0][0] < calls[0][1] == 40 * MiB
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                child.parent_info()
+            except Error:
+                break
+            time.sleep(0.05)
+        assert errno_of(child.parent_info) == errno.ENOENT      # Curve finished it
+        assert child.read(39 * MiB, MiB) == DATA and child.read(0, MiB) == DATA
+        assert child.op_features() == 0
+    other = unique("c")
+    ioctx.clone(image.name, "s", ioctx, other)
+    with ioctx.open_image(other) as child:
         seen = []
         child.flatten(lambda done, total: seen.append((done, total)))
-        assert seen == [(n * 4 * MiB, 40 * MiB) for n in range(1, 11)]
-        assert child.read(39 * MiB, MiB) == DATA
-        assert errno_of(child.parent_info) == errno.ENOENT
-        assert child.op_features() == 0
-        assert child.read(0, MiB) == DATA
+        assert seen[-1] == (40 * MiB, 40 * MiB)
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+        assert errno_of(child.flatten) == errno.EINVAL          # no parent any more
     image.unprotect_snap("s")  # no children any more
     image.remove_snap("s")
+
+
+@pytest.fixture
+def mainline(monkeypatch):
+    """A daemon whose MDS is mainline Curve's (no local snapshots): the embedded snapshot service serves."""
+    d = new_daemon("--curve-release", "2").start()
+    monkeypatch.setenv("CURVERBD_SOCKET", d.socket)
+    c = Cluster()
+    c.connect()
+    c.create_pool("main")
+    yield c.open_ioctx("main")
+    c.shutdown()
+    remove(d)
+
+
+def test_flatten_progress_and_cancel_without_local_snapshots(mainline):
+    """Without Curve's Flatten the client copies step by step: progress per 4 MiB object, and a cancel
+    leaves the image a clone."""
+    mainline.create_image("img", MiB)
+    with mainline.open_image("img") as image:
+        child_name = flatten_fixture(image, mainline)
+        with mainline.open_image(child_name) as child:
+            calls = []
+            assert errno_of(child.flatten, lambda done, total: calls.append(done) or len(calls) == 2) \
+                == errno.ECANCELED
+            assert calls == [4 * MiB, 8 * MiB]
+            assert child.parent_info()[1] == image.name      # still a clone
+            seen = []
+            child.flatten(lambda done, total: seen.append((done, total)))
+            assert seen == [(n * 4 * MiB, 40 * MiB) for n in range(1, 11)]
+            assert child.read(39 * MiB, MiB) == DATA
+            assert errno_of(child.parent_info) == errno.ENOENT
+            assert child.op_features() == 0
+        image.unprotect_snap("s")
+        image.remove_snap("s")
 
 
 def test_remove_image_rules(image, ioctx):

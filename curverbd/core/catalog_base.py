@@ -100,6 +100,7 @@ class CatalogBase:
         self.mds = mds
         self.state = state
         self._snapshots = snapshots
+        self._local: bool | None = None     # the MDS has local snapshots (catalog_snapshots.py)
         self.owner = mds.owner
 
     def close(self) -> None:
@@ -179,7 +180,7 @@ class CatalogBase:
     def _record(self, pool: str, info: dict, state: dict | None = None, links: dict | None = None) -> dict:
         """The ImageRecord every face reads: the image's RBD state over its Curve FileInfo."""
         state = {**self._default_state(info), **(state or info.get("state") or {})}
-        links = links if links is not None else self._links(pool, info["fileName"])
+        links = links if links is not None else self._links(pool, info["fileName"], info)
         parent = links.get("parent")
         op_features = ((feature_bits.OP_CLONE_CHILD if parent else 0)
                        | (feature_bits.OP_CLONE_PARENT if links.get("children") else 0))
@@ -194,8 +195,16 @@ class CatalogBase:
                 "snapshot_count": links.get("snapshot_count", 0), "parent": parent, "op_features": op_features,
                 "revision": info.get("revision", 0)}
 
-    def _links(self, pool: str, image: str) -> dict:
-        """Snapshot count, parent and whether it has children (the snapshot service's view)."""
+    def _links(self, pool: str, image: str, info: dict | None = None) -> dict:
+        """Snapshot count, parent and whether it has children: Curve's own view where the MDS has
+        local snapshots (``info`` is the volume's FileInfo, if at hand), else the snapshot service's."""
+        if self.local_snapshots():
+            path = f"/{pool}/{image}"
+            info = info if info is not None else self.mds.stat(path)
+            snaps = info["snaps"] if "snaps" in info else [s["id"] for s in self.mds.snapshots(path)]
+            children = [c for c in self.mds.children(path) if not c.startswith(f"/{RECYCLE_BIN}/")] \
+                if snaps else []
+            return {"snapshot_count": len(snaps), "parent": self._parent_of(info), "children": bool(children)}
         if self._snapshots is None:
             return {}
         try:
@@ -356,12 +365,17 @@ class CatalogBase:
         size = check_size(pool, image, size)
         if backend_size(size) > info.get("length", 0):
             path = f"/{pool}/{info['fileName']}"
+            if info.get("fileType") == FileType.INODE_CLONE_PAGEFILE:   # ExtendFile: kNotSupported
+                raise Error(errno.EOPNOTSUPP, f"image {pool}/{image}: growing a clone past its Curve volume "
+                                              f"({info.get('length', 0)} bytes) needs a flatten first: Curve "
+                                              "release1.5 extends no clone volume")
             self.mds.extend(path, backend_size(size))
             info = {**info, **self.mds.stat(path)}
         return self._record(pool, info, self._update(info, size=size))
 
     def rename_image(self, pool: str, image: str, new_name: str) -> None:
-        """RenameFile; an image with snapshots (which Curve renames not) gets its new name as an alias."""
+        """RenameFile; an image Curve cannot rename (it has snapshots, or is a release1.5 clone) gets its
+        new name as an alias."""
         info = self._file(pool, image)
         check_image_name(pool, new_name)
         try:
@@ -377,7 +391,8 @@ class CatalogBase:
                 self.mds.rename(f"/{pool}/{image}", f"/{pool}/{new_name}")
                 return
             except MdsError as exc:
-                if exc.status != StatusCode.kFileUnderSnapShot:
+                # Curve renames no volume with snapshots, and release1.5 no clone volume: an alias
+                if exc.status not in (StatusCode.kFileUnderSnapShot, StatusCode.kNotSupported):
                     raise Error(exc.errno, f"image {pool}/{image}: rename to {new_name!r}: {mds_cause(exc)}") \
                         from None
             if self._lookup(pool, new_name, new_name) is not None:   # a volume hidden by trash or alias

@@ -155,7 +155,7 @@ class ImageSnapshots:
         while True:
             step = self._catalog.flatten(*self._where, offset, chunk)
             total = step["total"]
-            offset = min(offset + chunk, total)
+            offset = step["position"]
             if progress is not None and progress(offset, total):
                 if not step["done"]:
                     raise Error(errno.ECANCELED, f"{self}: flatten cancelled by its progress callback")

@@ -257,3 +257,57 @@ class MdsClient:
                 log.info("%s: %s re-sent after a lost reply; the first one was carried out", exc, method)
                 return
             raise
+
+    # --- local snapshots and clones (release1.5; a mainline MDS answers ENOMETHOD -> EOPNOTSUPP) ---------
+    def create_snapshot(self, path: str, name: str) -> dict:
+        """CreateSnapShot of ``<path>@<name>``: the snapshot's FileInfo (its seqNum is its seq)."""
+        snap = f"{path}@{name}"
+        try:
+            return self.call("CreateSnapShot", {"fileName": snap})[0].get("snapShotFileInfo", {})
+        except MdsError as exc:
+            if exc.status == S.kSnapshotExist and exc.resent:   # the first one was made
+                return self.snapshot(path, name)
+            raise
+
+    def snapshots(self, path: str) -> list[dict]:
+        """ListSnapShot with no seq: every snapshot of ``path`` (fileName = the snapshot's name)."""
+        return self.call("ListSnapShot", {"fileName": path})[0].get("fileInfo", [])
+
+    def snapshot(self, path: str, name: str) -> dict:
+        """One snapshot's FileInfo; MdsError(kSnapshotFileNotExists) if there is none."""
+        for info in self.snapshots(path):
+            if info.get("fileName") == name:
+                return info
+        raise MdsError(S.kSnapshotFileNotExists, "ListSnapShot", f"{path}@{name}")
+
+    def delete_snapshot(self, path: str, name: str) -> None:
+        self._idempotent("DeleteSnapShot", {"fileName": f"{path}@{name}"}, S.kSnapshotFileNotExists)
+
+    def protect_snapshot(self, path: str, name: str, protect: bool = True) -> None:
+        """ProtectSnapShot / UnprotectSnapShot (already in that state: kOK)."""
+        snap = f"{path}@{name}"
+        self.call("ProtectSnapShot" if protect else "UnprotectSnapShot", {"snapFileName": snap}, snap)
+
+    def clone(self, path: str, name: str, dest: str, readonly: bool = False) -> dict:
+        """Clone ``<path>@<name>`` (protected) as the new file ``dest``: its FileInfo."""
+        request = {"fileName": dest, "snapFileName": f"{path}@{name}", "readonly": readonly}
+        try:
+            return self.call("Clone", request)[0].get("fileInfo", {})
+        except MdsError as exc:
+            if exc.status == S.kFileExists and exc.resent:
+                return self.stat(dest)
+            raise
+
+    def flatten(self, path: str) -> None:
+        """Flatten: the clone starts copying its source's data (QueryFlattenStatus follows it)."""
+        self.call("Flatten", {"fileName": path})
+
+    def flatten_status(self, path: str) -> tuple[int, int]:
+        """(FileStatus, progress 0..100) of a flatten."""
+        reply = self.call("QueryFlattenStatus", {"fileName": path})[0]
+        return reply.get("fileStatus", 0), reply.get("progress", 0)
+
+    def children(self, path: str, name: str | None = None) -> list[str]:
+        """The clones of ``<path>@<name>`` (of any snapshot of ``path`` with no name): their paths."""
+        request = {"snapFileName": f"{path}@{name}"} if name is not None else {"fileName": path}
+        return self.call("Children", request, f"{path}@{name}" if name else path)[0].get("fileNames", [])

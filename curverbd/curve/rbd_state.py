@@ -15,6 +15,7 @@ and RecoverFile, so no rename or trash step has to touch etcd:
 
     image/<file id>                     JSON ImageState (below)
     meta/<file id>/<key>                image-meta value (bytes)
+    snapsize/<file id>/<snapshot>       a snapshot's logical size (the image's when it was taken)
     fsid                                the cluster's id for RBD (a UUID, made by the first client)
     pool/<name>                         JSON {owner}: Curve lets only root list "/", so the pools
                                         RBD made are recorded for `rbd pool ls` / rados_pool_list
@@ -91,8 +92,27 @@ class RbdState:
         raise Error(errno.EAGAIN, f"image record {file_id}: {CAS_ATTEMPTS} concurrent updates in a row")
 
     def remove_image(self, file_id: int) -> None:
-        """Forget an image: its record and its metadata."""
-        self.etcd.txn([], [Op.delete(image_key(file_id)), Op.delete_prefix(_key("meta", file_id, b""))])
+        """Forget an image: its record, its metadata and its snapshots' sizes."""
+        self.etcd.txn([], [Op.delete(image_key(file_id)), Op.delete_prefix(_key("meta", file_id, b"")),
+                           Op.delete_prefix(_key("snapsize", file_id, b""))])
+
+    # --- snapshots' logical sizes -----------------------------------------------------------------
+    def snap_size_set(self, file_id: int, snap: str, size: int) -> None:
+        self.etcd.put(_key("snapsize", file_id, snap), str(size))
+
+    def snap_sizes(self, file_id: int) -> dict[str, int]:
+        """snapshot name -> logical size, for one image."""
+        prefix = _key("snapsize", file_id, b"")
+        return {kv.key[len(prefix):].decode(): int(kv.value) for kv in self.etcd.get_prefix(prefix)}
+
+    def snap_size_remove(self, file_id: int, snap: str) -> None:
+        self.etcd.delete(_key("snapsize", file_id, snap))
+
+    def snap_size_rename(self, file_id: int, old: str, new: str) -> None:
+        kv = self.etcd.get(_key("snapsize", file_id, old))
+        if kv is not None:
+            self.etcd.txn([], [Op.put(_key("snapsize", file_id, new), kv.value),
+                               Op.delete(_key("snapsize", file_id, old))])
 
     def watch_image(self, file_id: int, after_revision: int, on_change: Callable[[dict | None], None]):
         """Call ``on_change(state or None)`` on every later change of the record; a Watch (cancel())."""
