@@ -201,7 +201,7 @@ class CatalogBase:
         if self.local_snapshots():
             path = f"/{pool}/{image}"
             info = info if info is not None else self.mds.stat(path)
-            snaps = info["snaps"] if "snaps" in info else [s["id"] for s in self.mds.snapshots(path)]
+            snaps = info.get("snaps", [])      # release1.5's FileInfo lists them (none: the field is absent)
             children = [c for c in self.mds.children(path) if not c.startswith(f"/{RECYCLE_BIN}/")] \
                 if snaps else []
             return {"snapshot_count": len(snaps), "parent": self._parent_of(info), "children": bool(children)}
