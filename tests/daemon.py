@@ -97,6 +97,11 @@ class Daemon:
 
 
 def new_daemon(*args: str) -> Daemon:
+    """A daemon with ``args``; ``$CURVERBD_TEST_CURVE_RELEASE`` (e.g. 2) makes it that Curve release's MDS
+    unless the test names one itself (scripts/test.sh runs the snapshot tests once more that way)."""
+    release = os.environ.get("CURVERBD_TEST_CURVE_RELEASE")
+    if release and "--curve-release" not in args:
+        args = ("--curve-release", release, *args)
     # short path: unix socket names are limited to 107 bytes
     return Daemon(tempfile.mkdtemp(prefix="crbd-"), list(args))
 
