@@ -6,13 +6,16 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import struct
 import subprocess
+import threading
 import time
 
 import pytest
 
 from capi_helpers import run
 from daemon import new_daemon, remove
+from rawwire import fb, fields, fv
 
 from curverbd.curve.etcd import Etcd
 
@@ -97,3 +100,93 @@ def test_cluster_usage_without_the_embedded_snapshot_service(daemon):
         assert stat["pools"] >= 1 and len(stat["fsid"]) == 36
     finally:
         catalog.close()
+
+
+class NebdServerOnly:
+    """A proxy in front of the daemon's nebd socket that offers what a real Curve host's nebd-server
+    offers: nebd's services. A request to the embedded snapshot service gets brpc's ENOSERVICE, as
+    nebd-server answers it."""
+
+    def __init__(self, target: str, path: str) -> None:
+        self.target = target
+        self.listener = socket.socket(socket.AF_UNIX)
+        self.listener.bind(path)
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(self.target)
+            lock = threading.Lock()
+            threading.Thread(target=self._up, args=(client, server, lock), daemon=True).start()
+            threading.Thread(target=self._down, args=(server, client, lock), daemon=True).start()
+
+    def _up(self, src, dst, lock) -> None:
+        buf = b""
+        try:
+            while chunk := src.recv(1 << 20):
+                buf += chunk
+                while len(buf) >= 12 and len(buf) >= 12 + struct.unpack(">I", buf[4:8])[0]:
+                    size = 12 + struct.unpack(">I", buf[4:8])[0]
+                    frame, buf = buf[:size], buf[size:]
+                    meta = fields(frame[12:12 + struct.unpack(">I", frame[8:12])[0]])
+                    if fields(meta[1][0])[1][0] == b"curverbd.CatalogService":
+                        reply = fb(2, fv(1, 1001) + fb(2, "no such service")) + fv(4, meta[4][0])
+                        with lock:
+                            src.sendall(b"PRPC" + struct.pack(">II", len(reply), len(reply)) + reply)
+                    else:
+                        dst.sendall(frame)
+        except OSError:
+            pass
+
+    def _down(self, src, dst, lock) -> None:
+        try:
+            while chunk := src.recv(1 << 20):
+                with lock:
+                    dst.sendall(chunk)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_snapshot_calls_curve_has_no_rpc_for_name_the_gap(daemon, monkeypatch):
+    """On a Curve host (its nebd-server has no embedded snapshot service) snapshots are Curve's own, and
+    rollback, rename, diff and du of snapshots say which Curve has them instead of failing in the dark."""
+    from curverbd.core import Cluster
+    from curverbd.errors import Error
+
+    proxy = NebdServerOnly(daemon.socket, os.path.join(daemon.base, "nebd-only.sock"))
+    monkeypatch.setenv("CURVERBD_SOCKET", proxy.listener.getsockname())
+    monkeypatch.setenv("CURVERBD_MDS", daemon.mds_socket)
+    monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
+    c = Cluster()
+    c.connect()
+    try:
+        c.create_pool("gap")
+        io = c.open_ioctx("gap")
+        io.create_image("img", MiB)
+        with io.open_image("img") as img:
+            img.write(0, b"g" * 4096)
+            img.create_snap("s")                          # Curve's own CreateSnapShot
+            img.protect_snap("s")
+        io.clone("img", "s", io, "child")                 # Curve's Clone
+        assert io.stat_image("child")["parent"] == {"pool": "gap", "image": "img", "snap": "s"}
+        catalog = c._require_catalog()
+        for call in (lambda: catalog.rollback_snap("gap", "img", "s"),
+                     lambda: catalog.rename_snap("gap", "img", "s", "t"),
+                     lambda: catalog.diff_extents("gap", "img", 0, MiB),
+                     lambda: catalog.allocated("gap", "img", "s")):
+            with pytest.raises(Error) as exc:
+                call()
+            assert exc.value.errno == 95 and "release1.5" in str(exc.value) and "snapshotclone" in str(exc.value)
+        assert [s["name"] for s in catalog.list_snaps("gap", "img")] == ["s"]
+    finally:
+        c.shutdown()
+        proxy.close()

@@ -35,6 +35,18 @@ class CatalogSnapshots(CatalogBase):
                                           "curverbd can use yet (Curve's own snapshot services come next)")
         return self._snapshots
 
+    def _embedded(self, what: str, call, *args):
+        """``call(*args)`` on the embedded daemon's snapshot service; on a Curve cluster (whose nebd-server
+        has no such service) EOPNOTSUPP saying which Curve has ``what`` and which does not."""
+        try:
+            return call(*args)
+        except Error as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise
+            raise Error(errno.EOPNOTSUPP, f"{what}: Curve release1.5's MDS has no such RPC, and on mainline "
+                                          "Curve it is snapshotclone-server's, which curverbd does not speak "
+                                          "yet; only the embedded daemon (curverbd-server) offers it") from None
+
     def local_snapshots(self) -> bool:
         """Whether the MDS has release1.5's local snapshots (a mainline one answers ENOMETHOD)."""
         if self._local is None:
@@ -127,7 +139,8 @@ class CatalogSnapshots(CatalogBase):
         """Curve has no snapshot rename: the embedded daemon's snapshot service renames; the logical
         size moves with it."""
         info = self._file(pool, image)
-        self.snapshots.rename_snap(pool, info["fileName"], snap, new_name)
+        self._embedded(f"snapshot rename {pool}/{image}@{snap}", self.snapshots.rename_snap, pool, info["fileName"],
+                       snap, new_name)
         self.state.snap_size_rename(info["id"], snap, new_name)
 
     def protect_snap(self, pool: str, image: str, snap: str) -> None:
@@ -155,7 +168,8 @@ class CatalogSnapshots(CatalogBase):
         """The image shows ``snap`` again, at the snapshot's size; the new ImageRecord. (Curve's
         release1.5 has no rollback: the embedded daemon's snapshot service does it.)"""
         info = self._file(pool, image)
-        size = self.snapshots.rollback_snap(pool, info["fileName"], snap)
+        size = self._embedded(f"rollback of {pool}/{image} to {snap!r}", self.snapshots.rollback_snap, pool,
+                              info["fileName"], snap)
         if self.local_snapshots():
             size = self.state.snap_sizes(info["id"]).get(snap, size)
         return self._record(pool, info, self._update(info, size=size))
@@ -182,7 +196,8 @@ class CatalogSnapshots(CatalogBase):
         return parent
 
     def allocated(self, pool: str, image: str, snap: str | None = None) -> int:
-        return self.snapshots.allocated(pool, self._curve(pool, image), snap)
+        return self._embedded(f"allocation of {pool}/{image}" + (f"@{snap}" if snap else ""),
+                              self.snapshots.allocated, pool, self._curve(pool, image), snap)
 
     def clone(self, pool: str, image: str, snap: str, child_pool: str, child_image: str,
               features: int | None = None, order: int | None = None) -> dict:
@@ -253,15 +268,16 @@ class CatalogSnapshots(CatalogBase):
         size = self.get_snap(pool, image, snap)["size"] if snap is not None else state["size"]
         made = self.create_image(dest_pool, dest_image, size, state["features"], state["order"])
         self.state.copy_meta(info["id"], made["file_id"])
-        self.snapshots.copy_image(pool, curve, dest_pool, dest_image, snap)
+        self._embedded(f"copy of {pool}/{image}", self.snapshots.copy_image, pool, curve, dest_pool, dest_image, snap)
         return self.stat_image(dest_pool, dest_image)
 
     def diff_extents(self, pool: str, image: str, offset: int, length: int, from_snap: str | None = None,
                      snap: str | None = None, include_parent: bool = True,
                      whole_object: bool = False) -> list[tuple[int, int, bool]]:
         info, state = self._state(pool, image)
-        return self.snapshots.diff_extents(pool, info["fileName"], offset, length, state["size"], state["order"],
-                                           from_snap, snap, include_parent, whole_object)
+        return self._embedded(f"diff of {pool}/{image}", self.snapshots.diff_extents, pool, info["fileName"],
+                              offset, length, state["size"], state["order"], from_snap, snap, include_parent,
+                              whole_object)
 
 
 def _clone_source(info: dict) -> dict | None:
