@@ -17,7 +17,7 @@ import time
 
 from .. import features as feature_bits
 from ..catalog.client import CatalogClient
-from ..curve.nameserver2 import FileType, StatusCode
+from ..curve.nameserver2 import FileStatus, FileType, StatusCode
 from ..curve.status import MdsError
 from ..errors import Error
 from .catalog_base import CatalogBase, check_image_name, mds_cause
@@ -247,7 +247,8 @@ class CatalogSnapshots(CatalogBase):
             if offset == 0:
                 raise Error(errno.EINVAL, f"image {pool}/{image} has no parent: nothing to flatten")
             return {"done": True, "total": total, "position": total}
-        if offset == 0 and info.get("fileStatus") != 6:      # not flattening yet: kFileFlattening
+        if info.get("fileStatus") != FileStatus.kFileFlattening:
+            # not started, or stopped by an MDS restart (Curve does not resume it): ask (again)
             self.mds.flatten(path)
         deadline = time.monotonic() + 1.0
         while True:
