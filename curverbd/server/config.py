@@ -2,24 +2,15 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
+
+from ..config import parse_size  # noqa: F401  (the daemon's options read sizes the same way)
 
 GiB = 1 << 30
 DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # like nebd-server's listen.address
 DEFAULT_DATA_DIR = "/data/curverbd"
 CHUNK_SIZE = 16 << 20  # Curve's chunk size, reported as GetInfo.objSize
 CURVE_RELEASES = ("1.5", "2")   # release1.5 (local snapshots, clones) and mainline (master, release2.x)
-
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
-
-
-def parse_size(text: str) -> int:
-    """'4096', '10G', '1GiB', '20T' -> bytes (binary units)."""
-    m = re.fullmatch(r"\s*(\d+)\s*([KMGTP]?)(?:i?B)?\s*", str(text), re.IGNORECASE)
-    if not m:
-        raise ValueError(f"not a size: {text!r}")
-    return int(m.group(1)) * _UNITS[m.group(2).upper()]
 
 
 def default_data_dir() -> str:
