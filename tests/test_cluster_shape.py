@@ -8,14 +8,14 @@ import shutil
 import socket
 import struct
 import subprocess
-import threading
 import time
 
 import pytest
 
 from capi_helpers import run
 from daemon import new_daemon, remove
-from rawwire import fb, fields, fv
+from proxies import FrameProxy, request_names
+from rawwire import fb, fv
 
 from curverbd.curve.etcd import Etcd
 
@@ -102,58 +102,17 @@ def test_cluster_usage_without_the_embedded_snapshot_service(daemon):
         catalog.close()
 
 
-class NebdServerOnly:
-    """A proxy in front of the daemon's nebd socket that offers what a real Curve host's nebd-server
-    offers: nebd's services. A request to the embedded snapshot service gets brpc's ENOSERVICE, as
-    nebd-server answers it."""
+class NebdServerOnly(FrameProxy):
+    """Offers what a real Curve host's nebd-server offers: nebd's services. A request to the embedded
+    snapshot service gets brpc's ENOSERVICE, as nebd-server answers it."""
 
-    def __init__(self, target: str, path: str) -> None:
-        self.target = target
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(path)
-        self.listener.listen(16)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.socket(socket.AF_UNIX)
-            server.connect(self.target)
-            lock = threading.Lock()
-            threading.Thread(target=self._up, args=(client, server, lock), daemon=True).start()
-            threading.Thread(target=self._down, args=(server, client, lock), daemon=True).start()
-
-    def _up(self, src, dst, lock) -> None:
-        buf = b""
-        try:
-            while chunk := src.recv(1 << 20):
-                buf += chunk
-                while len(buf) >= 12 and len(buf) >= 12 + struct.unpack(">I", buf[4:8])[0]:
-                    size = 12 + struct.unpack(">I", buf[4:8])[0]
-                    frame, buf = buf[:size], buf[size:]
-                    meta = fields(frame[12:12 + struct.unpack(">I", frame[8:12])[0]])
-                    if fields(meta[1][0])[1][0] == b"curverbd.CatalogService":
-                        reply = fb(2, fv(1, 1001) + fb(2, "no such service")) + fv(4, meta[4][0])
-                        with lock:
-                            src.sendall(b"PRPC" + struct.pack(">II", len(reply), len(reply)) + reply)
-                    else:
-                        dst.sendall(frame)
-        except OSError:
-            pass
-
-    def _down(self, src, dst, lock) -> None:
-        try:
-            while chunk := src.recv(1 << 20):
-                with lock:
-                    dst.sendall(chunk)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        self.listener.close()
+    def on_request(self, link, frame: bytes) -> bool:
+        service, _, cid = request_names(frame)
+        if service != "curverbd.CatalogService":
+            return True
+        reply = fb(2, fv(1, 1001) + fb(2, "no such service")) + fv(4, cid)
+        link.to_client(b"PRPC" + struct.pack(">II", len(reply), len(reply)) + reply)
+        return False
 
 
 def test_snapshot_calls_curve_has_no_rpc_for_name_the_gap(daemon, monkeypatch):
@@ -163,7 +122,7 @@ def test_snapshot_calls_curve_has_no_rpc_for_name_the_gap(daemon, monkeypatch):
     from curverbd.errors import Error
 
     proxy = NebdServerOnly(daemon.socket, os.path.join(daemon.base, "nebd-only.sock"))
-    monkeypatch.setenv("CURVERBD_SOCKET", proxy.listener.getsockname())
+    monkeypatch.setenv("CURVERBD_SOCKET", proxy.path)
     monkeypatch.setenv("CURVERBD_MDS", daemon.mds_socket)
     monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
     c = Cluster()

@@ -7,7 +7,6 @@ import errno
 import os
 import random
 import signal
-import struct
 import socket
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import time
 import pytest
 
 from daemon import ROOT, new_daemon, remove
-from rawwire import fields
+from proxies import FrameProxy, frame_meta
 
 from curverbd.core import Cluster
 from curverbd.errors import Error
@@ -198,77 +197,22 @@ def test_mds_fuzz_keeps_the_daemon(tcp_daemon):
     c.shutdown()
 
 
-class LossyProxy:
-    """A unix socket proxy that lets a request through, then loses its reply (closing the connection, as
-    a daemon killed between committing and answering would), once per method in ``lose``."""
+class LossyProxy(FrameProxy):
+    """Lets a request through, then loses its reply (closing the connection, as a daemon killed between
+    committing and answering would), once per method in ``lose``."""
 
     def __init__(self, target: str, path: str, lose: set[str]) -> None:
-        self.target, self.path, self.lose = target, path, set(lose)
+        self.lose = set(lose)
         self.lost: list[str] = []
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(path)
-        self.listener.listen(64)
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target, path)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.socket(socket.AF_UNIX)
-            server.connect(self.target)
-            methods: dict[int, str] = {}
-            threading.Thread(target=self._up, args=(client, server, methods), daemon=True).start()
-            threading.Thread(target=self._down, args=(server, client, methods), daemon=True).start()
-
-    @staticmethod
-    def _frames(sock: socket.socket):
-        buf = b""
-        while True:
-            chunk = sock.recv(1 << 20)
-            if not chunk:
-                return
-            buf += chunk
-            while len(buf) >= 12 and len(buf) >= 12 + struct.unpack(">I", buf[4:8])[0]:
-                size = 12 + struct.unpack(">I", buf[4:8])[0]
-                yield buf[:size]
-                buf = buf[size:]
-
-    def _up(self, src: socket.socket, dst: socket.socket, methods: dict) -> None:
-        try:
-            for frame in self._frames(src):
-                meta = fields(frame[12:12 + struct.unpack(">I", frame[8:12])[0]])
-                methods[meta[4][0]] = fields(meta[1][0])[2][0].decode()
-                dst.sendall(frame)
-        except OSError:
-            pass
-        self._close(src, dst)
-
-    def _down(self, src: socket.socket, dst: socket.socket, methods: dict) -> None:
-        try:
-            for frame in self._frames(src):
-                cid = fields(frame[12:12 + struct.unpack(">I", frame[8:12])[0]])[4][0]
-                method = methods.get(cid)
-                if method in self.lose:
-                    self.lose.discard(method)
-                    self.lost.append(method)
-                    break                      # the change is made; its answer never arrives
-                dst.sendall(frame)
-        except OSError:
-            pass
-        self._close(src, dst)
-
-    @staticmethod
-    def _close(*socks: socket.socket) -> None:
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def close(self) -> None:
-        self.listener.close()
+    def on_reply(self, link, frame: bytes) -> bool:
+        method = link.methods.get(frame_meta(frame)[4][0])
+        if method in self.lose:
+            self.lose.discard(method)
+            self.lost.append(method)
+            return False                 # the change is made; its answer never arrives
+        return True
 
 
 @pytest.mark.parametrize("lose", [

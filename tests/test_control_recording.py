@@ -10,13 +10,12 @@ embedded daemon's `ceph df`; the RBD-only state goes to etcd.
 from __future__ import annotations
 
 import os
-import socket
 import struct
-import threading
 import time
 
 import pytest
 
+from proxies import FrameProxy, frame_meta, request_names
 from rawwire import fields
 
 from curverbd.core import Cluster
@@ -58,62 +57,19 @@ DATE_FIELD = {"CreateFile": 6, "ExtendFile": 5, "RenameFile": 7, "ListSnapShot":
               "Clone": 5, "Children": 5}
 
 
-class Recorder:
-    """A unix socket proxy that records (service, method, payload) of each frame a client sends."""
+class Recorder(FrameProxy):
+    """Records (service, method, payload) of each request a client sends."""
 
     def __init__(self, target: str, path: str) -> None:
-        self.target, self.path = target, path
         self.frames: list[tuple[str, str, bytes]] = []
-        self.listener = socket.socket(socket.AF_UNIX)
-        self.listener.bind(path)
-        self.listener.listen(64)
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target, path)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.socket(socket.AF_UNIX)
-            server.connect(self.target)
-            threading.Thread(target=self._pump, args=(client, server, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, False), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
-        buf = b""
-        try:
-            while True:
-                chunk = src.recv(1 << 20)
-                if not chunk:
-                    break
-                dst.sendall(chunk)
-                if record:
-                    buf += chunk
-                    buf = self._frames(buf)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def _frames(self, buf: bytes) -> bytes:
-        while len(buf) >= 12:
-            body, meta_size = struct.unpack(">II", buf[4:12])
-            if len(buf) < 12 + body:
-                break
-            meta = fields(buf[12:12 + meta_size])
-            attachment = meta.get(5, [0])[0]
-            request = fields(meta[1][0])
-            payload = buf[12 + meta_size:12 + body - attachment]
-            self.frames.append((request[1][0].decode(), request[2][0].decode(), payload))
-            buf = buf[12 + body:]
-        return buf
-
-    def close(self) -> None:
-        self.listener.close()
+    def on_request(self, link, frame: bytes) -> bool:
+        service, method, _ = request_names(frame)
+        meta = frame_meta(frame)
+        attachment = meta.get(5, [0])[0]
+        self.frames.append((service, method, frame[12 + struct.unpack(">I", frame[8:12])[0]:len(frame) - attachment]))
+        return True
 
 
 @pytest.fixture
