@@ -39,6 +39,7 @@ class ServerConfig:
     etcd_endpoints: tuple[str, ...] = ()   # an external etcd for RBD state; empty: start the embedded one
     curve_release: str = "1.5"             # whose MDS rules: "1.5" (local snapshots, clones) or "2" (mainline)
     flatten_step: int = 64 << 20           # bytes a background Flatten copies per transaction
+    snapshotclone_listen: str | None = None  # "host:port" for snapshotcloneserver's HTTP API; None: not served
 
     def validate(self) -> None:
         """ValueError naming the bad option."""
@@ -62,6 +63,8 @@ class ServerConfig:
             self.mds_address()
         if self.curve_release not in CURVE_RELEASES:
             raise ValueError(f"--curve-release must be one of {', '.join(CURVE_RELEASES)}, not {self.curve_release!r}")
+        if self.snapshotclone_listen is not None:
+            self.snapshotclone_address()
         if self.flatten_step <= 0 or self.flatten_step % 4096:
             raise ValueError(f"--flatten-step {self.flatten_step} must be a positive multiple of 4096")
 
@@ -71,6 +74,19 @@ class ServerConfig:
         if not host or not port.isdigit() or int(port) > 65535:
             raise ValueError(f"--mds-listen {self.mds_listen!r}: expected HOST:PORT (port 0 picks a free one)")
         return host.strip("[]"), int(port)
+
+    def snapshotclone_address(self) -> tuple[str, int]:
+        """(host, port) of --snapshotclone-listen; ValueError naming it if malformed."""
+        host, _, port = (self.snapshotclone_listen or "").rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"--snapshotclone-listen {self.snapshotclone_listen!r}: expected HOST:PORT "
+                             f"(port 0 picks a free one)")
+        return host.strip("[]"), int(port)
+
+    @property
+    def snapshotclone_addr_path(self) -> str:
+        """Where the address the snapshotcloneserver API listens on is written ("host:port")."""
+        return os.path.join(self.data_dir, "snapshotclone.addr")
 
     @property
     def mds_socket(self) -> str:

@@ -2,11 +2,13 @@
 
     curverbd-server [--socket PATH] [--data-dir DIR] [--daemonize --pid-file F] [Curve rule options]
                     [--mds-listen HOST:PORT] [--root-user U --root-password P]
-                    [--curve-release {1.5,2}] [--flatten-step SIZE]
+                    [--curve-release {1.5,2}] [--flatten-step SIZE] [--snapshotclone-listen HOST:PORT]
 
 Curve's MDS service (curve.mds.CurveFSService) listens on the unix socket
 ``<socket>.mds`` and, with --mds-listen, on TCP; the TCP address it got is
 written to ``<data-dir>/mds.addr`` ("host:port") and removed at a clean stop.
+With --snapshotclone-listen, mainline Curve's snapshotcloneserver HTTP API is
+served too (snapshotclone.py), its address in ``<data-dir>/snapshotclone.addr``.
 """
 from __future__ import annotations
 
@@ -67,6 +69,9 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                         "release1.5-only RPCs answer ENOMETHOD) (default %(default)s)")
     p.add_argument("--flatten-step", type=parse_size, default=parse_size("64M"), metavar="SIZE",
                    help="bytes an MDS Flatten copies per step (progress and crash-safety unit; default 64M)")
+    p.add_argument("--snapshotclone-listen", metavar="HOST:PORT",
+                   help="also serve mainline Curve's snapshotcloneserver HTTP API (/SnapshotCloneService); "
+                        "port 0 picks a free port (the address is written to DATA_DIR/snapshotclone.addr)")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,
@@ -77,7 +82,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                           mds_init_grace=a.mds_init_grace,
                           daemonize=a.daemonize,
                           etcd_endpoints=a.etcd_endpoints, curve_release=a.curve_release,
-                          flatten_step=a.flatten_step,
+                          flatten_step=a.flatten_step, snapshotclone_listen=a.snapshotclone_listen,
                           pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
     try:
         config.validate()

@@ -49,6 +49,19 @@ class Server:
         self.stopping = threading.Event()
         self.writeback = WritebackBehind(self.files, config.writeback_interval, self.stopping)
         self._wake_r, self._wake_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        self.snapshotclone = self._snapshotclone()
+
+    def _snapshotclone(self):
+        """snapshotcloneserver's HTTP API with --snapshotclone-listen (bound now: a busy port fails the start)."""
+        if self.config.snapshotclone_listen is None:
+            try:  # left by a daemon that did not stop cleanly: it would name an address nobody serves
+                os.unlink(self.config.snapshotclone_addr_path)
+            except FileNotFoundError:
+                pass
+            return None
+        from .snapshotclone import SnapshotCloneServer
+        return SnapshotCloneServer(self.store, self.files.busy, self.config.snapshotclone_address(),
+                                   self.config.snapshotclone_addr_path)
 
     def request_stop(self) -> None:
         """Safe from a signal handler: wakes the accept loop, which then stops."""
@@ -63,6 +76,8 @@ class Server:
         checker = threading.Thread(target=self._check_heartbeats, name="heartbeat", daemon=True)
         checker.start()
         self.writeback.start()
+        if self.snapshotclone is not None:
+            self.snapshotclone.start()
         log.info("serving on %s (data %s)", self.config.socket, self.config.data_dir)
         with selectors.DefaultSelector() as sel:
             for sock, services in self.listeners.items():
@@ -106,6 +121,8 @@ class Server:
         log.info("stopping: closing the listeners, finishing in-flight requests")
         for sock in self.listeners:
             sock.close()
+        if self.snapshotclone is not None:
+            self.snapshotclone.stop()
         with self.lock:
             running = list(self.connections.items())
         for conn, _ in running:  # no new requests; replies to those already read still go out

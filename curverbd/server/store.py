@@ -503,23 +503,34 @@ class Store:
         return os.path.join(self.layers_dir, str(layer_id))
 
     def layer(self, layer_id: int) -> Layer:
-        """The (shared) Layer object of frozen layer ``layer_id``, with its parents."""
+        """The (shared) Layer object of frozen layer ``layer_id``, with its parents.
+
+        Loaded without recursion: a volume may have a thousand snapshots (snapshotcloneserver's limit
+        is 1024), a chain deeper than Python's recursion limit."""
         with self.db.lock:
-            layer = self._layers.get(layer_id)
-            if layer is not None:
-                return layer
-            row = self.db.conn.execute("SELECT file_id, parent, length FROM curve_layers WHERE id=?",
-                                       (layer_id,)).fetchone()
-            if row is None:
-                raise refused(S.KInternalError, f"layer {layer_id} is missing from the database")
-            parent = self.layer(row[1]) if row[1] is not None else None
-            try:
-                fd = os.open(self.layer_path(layer_id), os.O_RDWR | os.O_CLOEXEC)
-            except OSError as exc:
-                raise refused(S.kStorageError, f"layer {layer_id}: data file unusable: "
-                                                f"{os.strerror(exc.errno or errno.EIO)}", CurveStatus.DISK_FAIL) from exc
-            layer = self._layers[layer_id] = Layer(layer_id, row[0], fd, row[2], parent)
-            return layer
+            todo: list[tuple[int, int, int]] = []   # (id, file_id, length), down to the first one open
+            below: Layer | None = None
+            next_id: int | None = layer_id
+            while next_id is not None:
+                below = self._layers.get(next_id)
+                if below is not None:
+                    break
+                row = self.db.conn.execute("SELECT file_id, parent, length FROM curve_layers WHERE id=?",
+                                           (next_id,)).fetchone()
+                if row is None:
+                    raise refused(S.KInternalError, f"layer {next_id} is missing from the database")
+                todo.append((next_id, row[0], row[2]))
+                next_id = row[1]
+            for lid, file_id, length in reversed(todo):
+                try:
+                    fd = os.open(self.layer_path(lid), os.O_RDWR | os.O_CLOEXEC)
+                except OSError as exc:
+                    raise refused(S.kStorageError, f"layer {lid}: data file unusable: "
+                                                    f"{os.strerror(exc.errno or errno.EIO)}",
+                                  CurveStatus.DISK_FAIL) from exc
+                below = self._layers[lid] = Layer(lid, file_id, fd, length, below)
+            assert below is not None
+            return below
 
     def adopt_layer(self, layer: Layer) -> None:
         """Register a head that was just frozen as layer ``layer.id``."""
