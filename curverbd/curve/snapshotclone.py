@@ -1,0 +1,152 @@
+"""A client of mainline Curve's snapshotcloneserver: its HTTP API (shared/reference/curve-control-plane.md
+section 7), where mainline Curve keeps snapshots (dumped to S3) and clones.
+
+Every request is ``GET http://<addr>/SnapshotCloneService?Action=...&Version=...&User=...``; the reply
+is JSON with ``Code`` as a string ("0" ok). Snapshots and clones are asynchronous tasks named by UUID:
+``wait_snapshot`` / ``wait_task`` follow one to its end. A list of addresses is tried in turn (only the
+active server listens; a standby refuses).
+"""
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import time
+import urllib.parse
+from typing import Any
+
+from ..errors import Error
+
+VERSION = "0.0.6"
+TIMEOUT = 8.0
+# reply Code -> the errno Ceph gives in the same situation
+CODE_ERRNO = {-1: errno.EIO, -2: errno.EAGAIN, -3: errno.EAGAIN, -4: errno.ESHUTDOWN, -5: errno.EINVAL,
+              -6: errno.EEXIST, -7: errno.EPERM, -8: errno.ENOENT, -9: errno.EINVAL, -10: errno.EINVAL,
+              -11: errno.EINVAL, -12: errno.EBUSY, -13: errno.EIO, -14: errno.EINVAL, -15: errno.EINVAL,
+              -16: errno.EBUSY, -17: errno.EBUSY, -18: errno.EDQUOT, -19: errno.EEXIST, -20: errno.EAGAIN,
+              -21: errno.EOPNOTSUPP, -22: errno.ENOTEMPTY, -23: errno.EBUSY, -24: errno.EINVAL}
+SNAPSHOT_DONE, SNAPSHOT_ERROR = 0, 5
+TASK_DONE, TASK_ERROR, TASK_META_INSTALLED = 0, 5, 7
+
+
+class SnapshotCloneError(Error):
+    """A refusal by snapshotcloneserver: ``code`` is its Code, ``errno`` Ceph's for the situation."""
+
+    def __init__(self, code: int, action: str, message: str) -> None:
+        self.code = code
+        super().__init__(CODE_ERRNO.get(code, errno.EIO), f"snapshotcloneserver {action}: {message} (code {code})")
+
+
+class SnapshotCloneClient:
+    """Snapshots and clones of one user through snapshotcloneserver's HTTP API."""
+
+    def __init__(self, addrs: list[str] | str, user: str, timeout: float = TIMEOUT) -> None:
+        self.addrs = [a.strip() for a in (addrs.split(",") if isinstance(addrs, str) else addrs) if a.strip()]
+        if not self.addrs:
+            raise Error(errno.EINVAL, "snapshotcloneserver: no address")
+        self.user = user
+        self.timeout = timeout
+
+    def call(self, action: str, **params: Any) -> dict:
+        """One action: its reply; SnapshotCloneError for a non-zero Code, ETIMEDOUT if no server answers."""
+        query = {"Action": action, "Version": VERSION, "User": self.user,
+                 **{k: _param(v) for k, v in params.items() if v is not None}}
+        path = "/SnapshotCloneService?" + urllib.parse.urlencode(query)
+        failures = []
+        for addr in self.addrs:
+            host, _, port = addr.rpartition(":")
+            conn = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                body = response.read()
+            except OSError as exc:
+                failures.append(f"{addr}: {exc}")
+                continue
+            finally:
+                conn.close()
+            try:
+                reply = json.loads(body)
+                code = int(reply.get("Code", -1))
+            except (ValueError, TypeError) as exc:
+                raise Error(errno.EIO, f"snapshotcloneserver {action} at {addr}: undecodable reply: {exc}") from exc
+            if code:
+                raise SnapshotCloneError(code, action, reply.get("Message") or "refused")
+            return reply
+        raise Error(errno.ETIMEDOUT, f"snapshotcloneserver {action}: no server answered ({'; '.join(failures)})")
+
+    # --- snapshots ------------------------------------------------------------------------------
+    def create_snapshot(self, path: str, name: str) -> str:
+        """CreateSnapshot of volume ``path``: the snapshot's UUID (the task runs on)."""
+        return self.call("CreateSnapshot", File=path, Name=name)["UUID"]
+
+    def snapshots(self, path: str) -> list[dict]:
+        """GetFileSnapshotInfo: every snapshot of ``path`` ({UUID, Name, SeqNum, Time, FileLength, Status,
+        Progress, ...}), all pages."""
+        out: list[dict] = []
+        while True:
+            reply = self.call("GetFileSnapshotInfo", File=path, Limit=100, Offset=len(out))
+            page = reply.get("Snapshots") or []
+            out += page
+            if not page or len(out) >= int(reply.get("TotalCount", 0)):
+                return out
+
+    def wait_snapshot(self, path: str, uuid: str, deadline_s: float = 3600.0) -> dict:
+        """Wait until snapshot ``uuid`` is done: its info; EIO with the server's word if it failed."""
+        end = time.monotonic() + deadline_s
+        while True:
+            found = [s for s in self.snapshots(path) if s.get("UUID") == uuid]
+            if not found:
+                raise Error(errno.ENOENT, f"snapshotcloneserver: snapshot {uuid} of {path} is gone")
+            status = int(found[0].get("Status", 1))
+            if status == SNAPSHOT_DONE:
+                return found[0]
+            if status == SNAPSHOT_ERROR:
+                raise Error(errno.EIO, f"snapshotcloneserver: snapshot {uuid} of {path} failed")
+            if time.monotonic() > end:
+                raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: snapshot {uuid} of {path} not done")
+            time.sleep(0.05)
+
+    def delete_snapshot(self, path: str, uuid: str) -> None:
+        self.call("DeleteSnapshot", File=path, UUID=uuid)
+
+    # --- clones and recover -----------------------------------------------------------------------
+    def clone(self, source: str, destination: str, lazy: bool = True) -> str:
+        """Clone (a snapshot UUID or a volume path) as ``destination``: the task's UUID."""
+        return self.call("Clone", Source=source, Destination=destination, Lazy=lazy)["UUID"]
+
+    def recover(self, source: str, destination: str, lazy: bool = False) -> str:
+        """Recover ``destination`` from snapshot ``source`` (RBD's rollback): the task's UUID."""
+        return self.call("Recover", Source=source, Destination=destination, Lazy=lazy)["UUID"]
+
+    def flatten(self, task: str) -> None:
+        self.call("Flatten", UUID=task)
+
+    def tasks(self, destination: str | None = None, uuid: str | None = None) -> list[dict]:
+        """GetCloneTasks ({UUID, File, Src, TaskType, TaskStatus, IsLazy, Progress, ...})."""
+        return self.call("GetCloneTasks", File=destination, UUID=uuid, Limit=100).get("TaskInfos") or []
+
+    def wait_task(self, uuid: str, until_status: int = TASK_DONE, deadline_s: float = 3600.0) -> dict:
+        """Wait until clone/recover task ``uuid`` reaches ``until_status`` (or done): its info."""
+        end = time.monotonic() + deadline_s
+        while True:
+            found = self.tasks(uuid=uuid)
+            if not found:
+                raise Error(errno.ENOENT, f"snapshotcloneserver: task {uuid} is gone")
+            status = int(found[0].get("TaskStatus", 1))
+            if status in (until_status, TASK_DONE):
+                return found[0]
+            if status == TASK_ERROR:
+                raise Error(errno.EIO, f"snapshotcloneserver: task {uuid} failed")
+            if time.monotonic() > end:
+                raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: task {uuid} not done")
+            time.sleep(0.05)
+
+    def references(self, source: str) -> tuple[int, list[dict]]:
+        """GetCloneRefStatus of a snapshot UUID or volume: (RefStatus 0 none / 1 has / 2 check, clones)."""
+        reply = self.call("GetCloneRefStatus", Source=source)
+        return int(reply.get("RefStatus", 0)), reply.get("CloneFileInfo") or []
+
+
+def _param(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
