@@ -8,6 +8,13 @@ import threading
 from rawwire import fields
 
 
+def route_clients(monkeypatch, daemon, nebd: "FrameProxy | None" = None, mds: "FrameProxy | None" = None) -> None:
+    """Point this process's clients at proxies in front of ``daemon`` (at the daemon itself where None)."""
+    monkeypatch.setenv("CURVERBD_SOCKET", nebd.path if nebd else daemon.socket)
+    monkeypatch.setenv("CURVERBD_MDS", mds.path if mds else daemon.mds_socket)
+    monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
+
+
 def frame_meta(frame: bytes) -> dict[int, list]:
     """The RpcMeta fields of a whole frame."""
     return fields(frame[12:12 + struct.unpack(">I", frame[8:12])[0]])

@@ -14,7 +14,7 @@ import pytest
 
 from capi_helpers import run
 from daemon import new_daemon, remove
-from proxies import FrameProxy, request_names
+from proxies import FrameProxy, route_clients, request_names
 from rawwire import fb, fv
 
 from curverbd.curve.etcd import Etcd
@@ -122,9 +122,7 @@ def test_snapshot_calls_curve_has_no_rpc_for_name_the_gap(daemon, monkeypatch):
     from curverbd.errors import Error
 
     proxy = NebdServerOnly(daemon.socket, os.path.join(daemon.base, "nebd-only.sock"))
-    monkeypatch.setenv("CURVERBD_SOCKET", proxy.path)
-    monkeypatch.setenv("CURVERBD_MDS", daemon.mds_socket)
-    monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
+    route_clients(monkeypatch, daemon, nebd=proxy)
     c = Cluster()
     c.connect()
     try:

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from daemon import ROOT, new_daemon, remove
-from proxies import FrameProxy, frame_meta
+from proxies import FrameProxy, route_clients, frame_meta
 
 from curverbd.core import Cluster
 from curverbd.errors import Error
@@ -225,9 +225,7 @@ def test_a_lost_reply_is_not_an_error(daemon, monkeypatch, lose):
     client's re-send must report the first one's success, not "exists" / "does not exist"."""
     mds = LossyProxy(daemon.mds_socket, os.path.join(daemon.base, "lossy-mds.sock"), lose)
     nebd = LossyProxy(daemon.socket, os.path.join(daemon.base, "lossy-nebd.sock"), lose)
-    monkeypatch.setenv("CURVERBD_SOCKET", nebd.path)
-    monkeypatch.setenv("CURVERBD_MDS", mds.path)
-    monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
+    route_clients(monkeypatch, daemon, nebd=nebd, mds=mds)
     c = Cluster()
     c.connect()
     try:

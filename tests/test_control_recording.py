@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from proxies import FrameProxy, frame_meta, request_names
+from proxies import FrameProxy, route_clients, frame_meta, request_names
 from rawwire import fields
 
 from curverbd.core import Cluster
@@ -76,9 +76,7 @@ class Recorder(FrameProxy):
 def recorded(daemon, monkeypatch):
     mds = Recorder(daemon.mds_socket, os.path.join(daemon.base, "rec-mds.sock"))
     nebd = Recorder(daemon.socket, os.path.join(daemon.base, "rec-nebd.sock"))
-    monkeypatch.setenv("CURVERBD_SOCKET", nebd.path)
-    monkeypatch.setenv("CURVERBD_MDS", mds.path)
-    monkeypatch.setenv("CURVERBD_ETCD", "unix://" + daemon.etcd_socket)
+    route_clients(monkeypatch, daemon, nebd=nebd, mds=mds)
     yield mds, nebd
     mds.close()
     nebd.close()

@@ -177,9 +177,14 @@ class CatalogBase:
                 "stripe_unit": 0, "stripe_count": 0, "create_timestamp": created,
                 "modify_timestamp": created, "access_timestamp": created}
 
+    def _full_state(self, info: dict, state: dict | None = None) -> dict:
+        """The image's RBD state (``state``, else the one read with ``info``) over the defaults of a volume
+        without one."""
+        return {**self._default_state(info), **(state or info.get("state") or {})}
+
     def _record(self, pool: str, info: dict, state: dict | None = None, links: dict | None = None) -> dict:
         """The ImageRecord every face reads: the image's RBD state over its Curve FileInfo."""
-        state = {**self._default_state(info), **(state or info.get("state") or {})}
+        state = self._full_state(info, state)
         links = links if links is not None else self._links(pool, info["fileName"], info)
         parent = links.get("parent")
         op_features = ((feature_bits.OP_CLONE_CHILD if parent else 0)
@@ -202,8 +207,7 @@ class CatalogBase:
             path = f"/{pool}/{image}"
             info = info if info is not None else self.mds.stat(path)
             snaps = info.get("snaps", [])      # release1.5's FileInfo lists them (none: the field is absent)
-            children = [c for c in self.mds.children(path) if not c.startswith(f"/{RECYCLE_BIN}/")] \
-                if snaps else []
+            children = self._clones(path) if snaps else []
             return {"snapshot_count": len(snaps), "parent": self._parent_of(info), "children": bool(children)}
         if self._snapshots is None:
             return {}
@@ -213,6 +217,12 @@ class CatalogBase:
             if exc.errno in (errno.ENOENT, errno.EOPNOTSUPP):
                 return {}
             raise
+
+    def _clones(self, path: str, snap: str | None = None) -> list[tuple[str, str]]:
+        """(pool, Curve name) of the clones of ``path``'s snapshots (of ``snap``), Curve's Children; a clone
+        removed into /RecycleBin no longer counts."""
+        return [tuple(c.strip("/").split("/", 1)) for c in self.mds.children(path, snap)
+                if not c.startswith(f"/{RECYCLE_BIN}/")]
 
     def watch_image(self, record: dict, on_change):
         """Call ``on_change(state or None)`` whenever the image's RBD record changes, from any host;
@@ -250,8 +260,7 @@ class CatalogBase:
             if exc.errno == errno.ENOTEMPTY:
                 raise Error(errno.ENOTEMPTY, f"pool {pool!r} still has images") from None
             raise
-        self.state.forget_pool(info["id"])
-        self.state.pool_remove(pool)
+        self.state.forget_pool(pool, info["id"])
 
     def list_pools(self) -> list[str]:
         """The pools of this owner. Curve lets only root list "/", so the pools RBD made are
@@ -341,13 +350,13 @@ class CatalogBase:
             self.mds.delete(f"/{pool}/{info['fileName']}", info["id"])
         except Error as exc:
             raise Error(exc.errno, f"image {pool}/{image}: {mds_cause(exc)}") from None
-        self._forget(pool, info)
+        self._forget(info)
 
-    def _forget(self, pool: str, info: dict) -> None:
-        """Drop a removed image's RBD record, metadata and alias."""
+    def _forget(self, info: dict) -> None:
+        """Drop a removed image's RBD record, metadata and alias (its pool is its Curve parent)."""
         self.state.remove_image(info["id"])
         if info["rbd_name"] != info["fileName"]:
-            self.state.alias_remove(self._pool_info(pool)["id"], info["rbd_name"])
+            self.state.alias_remove(info["parentId"], info["rbd_name"])
 
     def list_images(self, pool: str) -> list[str]:
         pool_id = self._pool_info(pool)["id"]
@@ -409,7 +418,7 @@ class CatalogBase:
         if not isinstance(features, int) or features & ~MUTABLE_FEATURES:
             raise Error(errno.EINVAL, f"image {pool}/{image}: features {features!r} cannot be changed "
                                       f"(only {MUTABLE_FEATURES:#x})")
-        state = info["state"] or self._default_state(info)
+        state = self._full_state(info)
         new = state["features"] | features if enabled else state["features"] & ~features
         return self._record(pool, info, self._update(info, features=new))
 

@@ -84,7 +84,7 @@ class CatalogSnapshots(CatalogBase):
     def _state(self, pool: str, image: str) -> tuple[dict, dict]:
         """(FileInfo, RBD state with defaults filled in) of an image."""
         info = self._file(pool, image)
-        return info, {**self._default_state(info), **(info["state"] or {})}
+        return info, self._full_state(info)
 
     def _curve(self, pool: str, image: str) -> str:
         """The Curve name of an image's volume (the snapshot service's name for it)."""
@@ -181,8 +181,7 @@ class CatalogSnapshots(CatalogBase):
         else:
             if snap is not None:
                 self._snap_info(pool, image, info, snap)
-            paths = self.mds.children(f"/{pool}/{info['fileName']}", snap)
-            children = [tuple(p.strip("/").split("/", 1)) for p in paths if not p.startswith("/RecycleBin/")]
+            children = self._clones(f"/{pool}/{info['fileName']}", snap)
         return sorted((p, self._rbd_name(p, name)) for p, name in children)
 
     def parent_info(self, pool: str, image: str) -> dict:

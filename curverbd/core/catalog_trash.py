@@ -79,9 +79,8 @@ class CatalogTrash(CatalogBase):
             except Error as exc:
                 raise Error(exc.errno, f"{what}: {mds_cause(exc)}") from None
         self.state.trash_remove(pool_id, file_id)
-        self.state.remove_image(file_id)
-        if entry["name"] != entry["curve_name"]:
-            self.state.alias_remove(pool_id, entry["name"])
+        self._forget({"id": file_id, "parentId": pool_id, "rbd_name": entry["name"],
+                      "fileName": entry["curve_name"]})
 
     def trash_restore(self, pool: str, trash_id: str, name: str | None = None) -> None:
         pool_id, file_id, entry = self._trash_entry(pool, trash_id)

@@ -132,9 +132,9 @@ class MdsClient:
             self._link = None
 
     # --- one RPC with failover -----------------------------------------------------------------
-    def call(self, method: str, request: dict, target: str = "") -> tuple[dict, bool]:
-        """(reply, resent): the decoded reply of ``method`` and whether the request may have reached
-        an MDS more than once. MdsError for a refusal, Error(ETIMEDOUT) when no MDS answered."""
+    def call(self, method: str, request: dict, target: str = "") -> dict:
+        """The decoded reply of ``method``. MdsError for a refusal (its ``resent`` says whether the request
+        may have reached an MDS more than once), Error(ETIMEDOUT) when no MDS answered."""
         req_type, reply_type = ns.METHODS[method]
         request = dict(request)
         target = target or request.get("fileName", "")
@@ -180,7 +180,7 @@ class MdsClient:
                     continue
                 if status != S.kOK:
                     raise MdsError(status, method, target, resent=delivered > 0)
-                return reply, delivered > 0
+                return reply
 
     @staticmethod
     def _reply(method: str, target: str, addr: str, frame: framing.Frame, reply_type) -> dict:
@@ -230,11 +230,11 @@ class MdsClient:
 
     def stat(self, path: str) -> dict:
         """GetFileInfo: Curve's FileInfo as a dict (id, fileName, fileType, owner, length, ctime, ...)."""
-        return self.call("GetFileInfo", {"fileName": path})[0].get("fileInfo", {})
+        return self.call("GetFileInfo", {"fileName": path}).get("fileInfo", {})
 
     def listdir(self, path: str) -> list[dict]:
         """ListDir: the FileInfo of every entry, in byte order of the name."""
-        return self.call("ListDir", {"fileName": path})[0].get("fileInfo", [])
+        return self.call("ListDir", {"fileName": path}).get("fileInfo", [])
 
     def extend(self, path: str, length: int) -> None:
         """ExtendFile to ``length`` (whole segments; Curve never shrinks; equal is a no-op)."""
@@ -242,11 +242,11 @@ class MdsClient:
 
     def allocated_size(self, path: str) -> int:
         """GetAllocatedSize: bytes Curve has allocated to a volume (a directory: its volumes)."""
-        return self.call("GetAllocatedSize", {"fileName": path})[0].get("allocatedSize", 0)
+        return self.call("GetAllocatedSize", {"fileName": path}).get("allocatedSize", 0)
 
     def file_size(self, path: str) -> int:
         """GetFileSize: the length of a volume, or the sum of a directory's."""
-        return self.call("GetFileSize", {"fileName": path})[0].get("fileSize", 0)
+        return self.call("GetFileSize", {"fileName": path}).get("fileSize", 0)
 
     def _idempotent(self, method: str, request: dict, repeat_status: int, target: str = "") -> None:
         """A call whose repeat answers ``repeat_status`` once the first one was carried out."""
@@ -263,7 +263,7 @@ class MdsClient:
         """CreateSnapShot of ``<path>@<name>``: the snapshot's FileInfo (its seqNum is its seq)."""
         snap = f"{path}@{name}"
         try:
-            return self.call("CreateSnapShot", {"fileName": snap})[0].get("snapShotFileInfo", {})
+            return self.call("CreateSnapShot", {"fileName": snap}).get("snapShotFileInfo", {})
         except MdsError as exc:
             if exc.status == S.kSnapshotExist and exc.resent:   # the first one was made
                 return self.snapshot(path, name)
@@ -271,7 +271,7 @@ class MdsClient:
 
     def snapshots(self, path: str) -> list[dict]:
         """ListSnapShot with no seq: every snapshot of ``path`` (fileName = the snapshot's name)."""
-        return self.call("ListSnapShot", {"fileName": path})[0].get("fileInfo", [])
+        return self.call("ListSnapShot", {"fileName": path}).get("fileInfo", [])
 
     def snapshot(self, path: str, name: str) -> dict:
         """One snapshot's FileInfo; MdsError(kSnapshotFileNotExists) if there is none."""
@@ -292,7 +292,7 @@ class MdsClient:
         """Clone ``<path>@<name>`` (protected) as the new file ``dest``: its FileInfo."""
         request = {"fileName": dest, "snapFileName": f"{path}@{name}", "readonly": readonly}
         try:
-            return self.call("Clone", request)[0].get("fileInfo", {})
+            return self.call("Clone", request).get("fileInfo", {})
         except MdsError as exc:
             if exc.status == S.kFileExists and exc.resent:
                 return self.stat(dest)
@@ -304,10 +304,10 @@ class MdsClient:
 
     def flatten_status(self, path: str) -> tuple[int, int]:
         """(FileStatus, progress 0..100) of a flatten."""
-        reply = self.call("QueryFlattenStatus", {"fileName": path})[0]
+        reply = self.call("QueryFlattenStatus", {"fileName": path})
         return reply.get("fileStatus", 0), reply.get("progress", 0)
 
     def children(self, path: str, name: str | None = None) -> list[str]:
         """The clones of ``<path>@<name>`` (of any snapshot of ``path`` with no name): their paths."""
         request = {"snapFileName": f"{path}@{name}"} if name is not None else {"fileName": path}
-        return self.call("Children", request, f"{path}@{name}" if name else path)[0].get("fileNames", [])
+        return self.call("Children", request, f"{path}@{name}" if name else path).get("fileNames", [])

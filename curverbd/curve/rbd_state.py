@@ -133,9 +133,6 @@ class RbdState:
     def pool_add(self, pool: str, owner: str) -> None:
         self.etcd.put(_key("pool", pool), _encode({"owner": owner}))
 
-    def pool_remove(self, pool: str) -> None:
-        self.etcd.delete(_key("pool", pool))
-
     def pools(self) -> dict[str, str]:
         """pool name -> owner, of the pools RBD created."""
         prefix = _key("pool", b"")
@@ -243,9 +240,11 @@ class RbdState:
         """Objects in every pool (``ceph df``'s count)."""
         return len(self.etcd.get_prefix(_key("object", b""), keys_only=True))
 
-    def forget_pool(self, pool_id: int) -> None:
-        """Drop what a removed pool left: its trash entries and aliases (objects keep the pool from going)."""
-        self.etcd.txn([], [Op.delete_prefix(_key("trash", pool_id, b"")), Op.delete_prefix(_key("alias", pool_id, b""))])
+    def forget_pool(self, pool: str, pool_id: int) -> None:
+        """Drop what a removed pool left, in one transaction: its index entry, trash entries and aliases
+        (objects keep a pool from going)."""
+        self.etcd.txn([], [Op.delete(_key("pool", pool)), Op.delete_prefix(_key("trash", pool_id, b"")),
+                           Op.delete_prefix(_key("alias", pool_id, b""))])
 
 
 def _encode(obj: dict) -> bytes:
