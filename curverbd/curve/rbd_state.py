@@ -6,8 +6,8 @@ pool's small rados objects. They live in the etcd every Curve cluster already
 runs for its MDS (the embedded daemon starts its own), so every compute host
 gets the same answer, a crash leaves either the old or the new record (etcd is a
 raft log), two hosts updating at once are serialised by compare-and-swap, and a
-watch tells another host's open handle that an image changed (docs/
-rbd-state.md has the measurements and the trade-offs).
+watch tells another host's open handle that an image changed (README.md, "Where
+RBD's own state lives", has the measurements and the trade-offs).
 
 Keys sit under ``/curverbd/v1/`` (Curve's own keys start with digits) and are
 keyed by Curve file ids, which survive RenameFile, DeleteFile into /RecycleBin
