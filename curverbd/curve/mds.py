@@ -244,10 +244,6 @@ class MdsClient:
         """GetAllocatedSize: bytes Curve has allocated to a volume (a directory: its volumes)."""
         return self.call("GetAllocatedSize", {"fileName": path}).get("allocatedSize", 0)
 
-    def file_size(self, path: str) -> int:
-        """GetFileSize: the length of a volume, or the sum of a directory's."""
-        return self.call("GetFileSize", {"fileName": path}).get("fileSize", 0)
-
     def _idempotent(self, method: str, request: dict, repeat_status: int, target: str = "") -> None:
         """A call whose repeat answers ``repeat_status`` once the first one was carried out."""
         try:

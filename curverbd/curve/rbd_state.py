@@ -155,10 +155,6 @@ class RbdState:
         return {kv.key[len(prefix):].decode(): json.loads(kv.value) for kv in self.etcd.get_prefix(prefix)}
 
     # --- image metadata ---------------------------------------------------------------------------
-    def meta_get(self, file_id: int, key: str) -> str | None:
-        kv = self.etcd.get(_key("meta", file_id, key))
-        return None if kv is None else kv.value.decode()
-
     def meta_set(self, file_id: int, key: str, value: str) -> None:
         self.etcd.put(_key("meta", file_id, key), value.encode())
 
