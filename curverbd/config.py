@@ -22,6 +22,7 @@ DEFAULT_CONF = "/etc/ceph/ceph.conf"
 DEFAULT_SOCKET = "/data/nebd/nebd.sock"  # nebd-server's default listen.address
 CURVE_CLIENT_CONF = "/etc/curve/client.conf"   # Curve's own client conf on its hosts
 CURVE_MDS_CONF = "/etc/curve/mds.conf"         # on MDS hosts: where the cluster's etcd is
+CURVE_TOOLS_CONF = "/etc/curve/tools.conf"     # Curve's admin tools: where snapshotcloneserver is
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
@@ -228,6 +229,21 @@ class Config:
         /etc/curve/mds.conf, else the embedded daemon's etcd socket (the nebd socket + ".etcd")."""
         return self._located("curve_etcd_endpoints", "CURVERBD_ETCD", CURVE_MDS_CONF, "mds.etcd.endpoint",
                              "unix://" + self.socket + ".etcd", "curverbd_socket + .etcd")
+
+    def snapshotclone_addrs(self) -> tuple[str, str]:
+        """(snapshotcloneserver addresses, where they came from): the conf key ``curve_snapshotclone_addr``,
+        else env CURVERBD_SNAPSHOTCLONE, else ``snapshotCloneAddr`` of Curve's /etc/curve/tools.conf, else
+        the address the embedded daemon wrote next to its socket (``<socket>.snapshotclone``)."""
+        value, source = self._located("curve_snapshotclone_addr", "CURVERBD_SNAPSHOTCLONE", CURVE_TOOLS_CONF,
+                                      "snapshotCloneAddr", "", "")
+        if value:
+            return value, source
+        path = self.socket + ".snapshotclone"
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read().strip(), f"the embedded daemon ({path})"
+        except OSError:
+            return "", f"nowhere (no curve_snapshotclone_addr, no {CURVE_TOOLS_CONF}, no {path})"
 
     def _located(self, key: str, env: str, curve_conf: str, curve_key: str, default: str,
                  default_source: str) -> tuple[str, str]:

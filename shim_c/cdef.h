@@ -46,7 +46,7 @@ extern "Python" {
     int crbd_py_image_resize(uint64_t image, uint64_t size);
     int crbd_py_image_size(uint64_t image, uint64_t *size);
     int crbd_py_snap_list(uint64_t image, struct crbd_blob *snaps);
-    int crbd_py_snap_op(uint64_t image, int op, const char *name, int *result, uint64_t *size);
+    int crbd_py_snap_op(uint64_t image, int op, const char *name, int *result, struct crbd_open_info *info);
     int crbd_py_parent_info(uint64_t image, struct crbd_blob *spec);
     int crbd_py_diff_iterate(uint64_t image, const char *fromsnap, uint64_t ofs, uint64_t len,
                              int include_parent, int whole_object, rbd_diff_cb_t cb, void *arg);

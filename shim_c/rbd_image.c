@@ -293,11 +293,19 @@ static int snap_op(rbd_image_t image, int op, const char *name, int *result)
     if (!img || !name)
         return -EINVAL;
     int dummy = 0;
-    uint64_t size = atomic_load(&img->size);
     if (op == CRBD_SNAP_CREATE || op == CRBD_SNAP_ROLLBACK)
         crbd_io_wait_idle(img);   /* the snapshot / rollback sees every write submitted before it */
-    int r = crbd_py_snap_op(img->py, op, name, result ? result : &dummy, &size);
-    atomic_store(&img->size, size);   /* a rollback brings back the snapshot's size */
+    struct crbd_open_info info;
+    memset(&info, 0, sizeof info);
+    int r = crbd_py_snap_op(img->py, op, name, result ? result : &dummy, &info);
+    if (r < 0)
+        return r;
+    /* a rollback brings back the snapshot's size, and on mainline Curve a new volume (Recover
+     * replaces it), reopened under a new fd */
+    pthread_mutex_lock(&img->lock);
+    img->nebd_fd = info.nebd_fd;
+    atomic_store(&img->size, info.size);
+    pthread_mutex_unlock(&img->lock);
     return r;
 }
 

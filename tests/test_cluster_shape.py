@@ -88,7 +88,7 @@ def test_cluster_usage_without_the_embedded_snapshot_service(daemon):
     from curverbd.curve.rbd_state import RbdState
     from curverbd.errors import Error
 
-    catalog = Catalog(MdsClient(daemon.mds_socket, "admin"), RbdState(Etcd("unix://" + daemon.etcd_socket)), None)
+    catalog = Catalog(MdsClient(daemon.mds_socket, "admin"), RbdState(Etcd("unix://" + daemon.etcd_socket)), None, None)
     try:
         catalog.create_pool("df")
         catalog.create_image("df", "img", MiB)

@@ -35,7 +35,7 @@ def daemon():
 
 
 def addr(d) -> str:
-    path = os.path.join(d.data_dir, "snapshotclone.addr")
+    path = d.socket + ".snapshotclone"
     deadline = time.monotonic() + 10
     while not os.path.exists(path):
         assert time.monotonic() < deadline, f"{path} not written"
@@ -255,7 +255,7 @@ def test_sigkill_keeps_snapshots_and_tasks():
         full = ok(d, "Clone", User="alice", Source=snap, Destination="/k/full", Lazy=False)["UUID"]
         wait_task(d, full, 0)
         d.stop(signal.SIGKILL)
-        os.unlink(os.path.join(d.data_dir, "snapshotclone.addr"))   # the new daemon writes its own
+        os.unlink(d.socket + ".snapshotclone")   # the new daemon writes its own
         d.start()
         assert [s["UUID"] for s in ok(d, "GetFileSnapshotInfo", User="alice", File="/k/v")["Snapshots"]] == [snap]
         assert wait_task(d, lazy, 7)["IsLazy"] is True
@@ -266,6 +266,6 @@ def test_sigkill_keeps_snapshots_and_tasks():
         wait_task(d, lazy, 0)
         ok(d, "DeleteSnapshot", User="alice", UUID=snap)
         d.stop()
-        assert not os.path.exists(os.path.join(d.data_dir, "snapshotclone.addr"))
+        assert not os.path.exists(d.socket + ".snapshotclone")
     finally:
         remove(d)

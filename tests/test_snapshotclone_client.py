@@ -22,7 +22,7 @@ from curverbd.errors import Error
 def mainline():
     d = new_daemon("--curve-release", "2", "--snapshotclone-listen", "127.0.0.1:0").start()
     deadline = time.monotonic() + 10
-    path = os.path.join(d.data_dir, "snapshotclone.addr")
+    path = d.socket + ".snapshotclone"
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.02)
     with open(path) as f:

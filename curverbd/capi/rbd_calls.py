@@ -82,13 +82,14 @@ def register(ffi, lib) -> None:
         set_blob(lib, snaps_out, bytes(out))
         return 0
 
-    def crbd_py_snap_op(image, op, name, result, size_out):
+    def crbd_py_snap_op(image, op, name, result, info):
         img = HANDLES.get(image, Image)
         if op not in snap_methods:
             raise Error(errno.EINVAL, f"{img}: unknown snapshot operation {op}")
         value = getattr(img, snap_methods[op])(text(ffi, name))
         result[0] = int(bool(value)) if value is not None else 0
-        size_out[0] = img.size()
+        info.nebd_fd = img.nebd_fd
+        info.size = img.size()
         return 0
 
     def crbd_py_parent_info(image, spec_out):

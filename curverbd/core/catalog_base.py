@@ -14,9 +14,8 @@ One place maps each RBD lifecycle call onto Curve:
 Where Curve refuses what RBD allows, the nearest faithful behaviour: Curve renames
 and moves no volume that has snapshots, so such an image renamed through RBD
 keeps its volume under an alias (its RBD name in etcd), and `rbd trash mv` of it
-hides it in place. Snapshots, clones and diffs still go to the embedded daemon's
-snapshot service (curverbd.CatalogService) until they move onto Curve's own
-snapshot services.
+hides it in place. Snapshots and clones are on Curve's snapshot services
+(catalog_snapshots.py has their map).
 
 An image's id is its Curve file id in hex: it survives renames and the trip
 through /RecycleBin, so the RBD record keyed by it never has to move.
@@ -29,13 +28,14 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import Any
+from typing import Any, Callable
 
 from .. import features as feature_bits
 from ..catalog.client import CatalogClient
 from ..curve.mds import MdsClient
 from ..curve.nameserver2 import FileType, StatusCode
 from ..curve.rbd_state import RbdState
+from ..curve.snapshotclone import SnapshotCloneClient
 from ..curve.status import MdsError
 from ..errors import Error
 
@@ -47,6 +47,7 @@ DEFAULT_FEATURES = feature_bits.LAYERING
 DEFAULT_ORDER = 22
 MAX_IMAGE_NAME_BYTES = 95       # RBD_MAX_IMAGE_NAME_SIZE minus the NUL
 RECYCLE_BIN = "RecycleBin"
+VIEW_PREFIX = ".rbd-snapview-"  # readers' views of snapshots (catalog_snapshots.py), hidden from RBD
 VOLUME_TYPES = (FileType.INODE_PAGEFILE, FileType.INODE_CLONE_PAGEFILE)
 # what librbd lets update_features change on an existing image
 MUTABLE_FEATURES = (feature_bits.EXCLUSIVE_LOCK | feature_bits.OBJECT_MAP | feature_bits.FAST_DIFF
@@ -56,6 +57,11 @@ MUTABLE_FEATURES = (feature_bits.EXCLUSIVE_LOCK | feature_bits.OBJECT_MAP | feat
 def backend_size(size: int) -> int:
     """The Curve volume length that holds ``size`` logical bytes: whole segments, at least the minimum."""
     return max(MIN_VOLUME, -(-size // SEGMENT) * SEGMENT)
+
+
+def is_view(name: str) -> bool:
+    """Whether a volume is a reader's view of a snapshot (not an RBD image)."""
+    return name.startswith(VIEW_PREFIX)
 
 
 def image_id(file_id: int) -> str:
@@ -96,11 +102,13 @@ def check_size(pool: str, image: str, size: Any) -> int:
 class CatalogBase:
     """Lookups, pools, images and metadata of one owner, on Curve's MDS and the RBD state home."""
 
-    def __init__(self, mds: MdsClient, state: RbdState, snapshots: CatalogClient | None) -> None:
+    def __init__(self, mds: MdsClient, state: RbdState, snapshots: CatalogClient | None,
+                 snapshotclone: Callable[[], SnapshotCloneClient]) -> None:
         self.mds = mds
         self.state = state
-        self._snapshots = snapshots
-        self._local: bool | None = None     # the MDS has local snapshots (catalog_snapshots.py)
+        self._snapshots = snapshots           # the embedded daemon's snapshot service (diff, copy, du)
+        self._snapshotclone = snapshotclone   # mainline's snapshotcloneserver, made when first needed
+        self._flavour = None                  # the cluster's snapshot flavour (catalog_snapshots.py)
         self.owner = mds.owner
 
     def close(self) -> None:
@@ -201,28 +209,8 @@ class CatalogBase:
                 "revision": info.get("revision", 0)}
 
     def _links(self, pool: str, image: str, info: dict | None = None) -> dict:
-        """Snapshot count, parent and whether it has children: Curve's own view where the MDS has
-        local snapshots (``info`` is the volume's FileInfo, if at hand), else the snapshot service's."""
-        if self.local_snapshots():
-            path = f"/{pool}/{image}"
-            info = info if info is not None else self.mds.stat(path)
-            snaps = info.get("snaps", [])      # release1.5's FileInfo lists them (none: the field is absent)
-            children = self._clones(path) if snaps else []
-            return {"snapshot_count": len(snaps), "parent": self._parent_of(info), "children": bool(children)}
-        if self._snapshots is None:
-            return {}
-        try:
-            return self._snapshots.image_links(pool, image)
-        except Error as exc:
-            if exc.errno in (errno.ENOENT, errno.EOPNOTSUPP):
-                return {}
-            raise
-
-    def _clones(self, path: str, snap: str | None = None) -> list[tuple[str, str]]:
-        """(pool, Curve name) of the clones of ``path``'s snapshots (of ``snap``), Curve's Children; a clone
-        removed into /RecycleBin no longer counts."""
-        return [tuple(c.strip("/").split("/", 1)) for c in self.mds.children(path, snap)
-                if not c.startswith(f"/{RECYCLE_BIN}/")]
+        """{snapshot_count, parent, children} of a volume (catalog_snapshots.py)."""
+        raise NotImplementedError
 
     def watch_image(self, record: dict, on_change):
         """Call ``on_change(state or None)`` whenever the image's RBD record changes, from any host;
@@ -284,7 +272,7 @@ class CatalogBase:
 
     def stat_pool(self, pool: str) -> dict:
         info = self._pool_info(pool)
-        volumes = [f for f in self.mds.listdir(f"/{pool}") if f.get("fileType") in VOLUME_TYPES]
+        volumes = self._volumes(pool)
         objects, object_bytes = self.state.object_count(info["id"])
         used = self.mds.allocated_size(f"/{pool}") + object_bytes
         return {"pool": pool, "owner": info.get("owner", self.owner), "images": len(volumes), "objects": objects,
@@ -362,8 +350,12 @@ class CatalogBase:
         pool_id = self._pool_info(pool)["id"]
         trashed = self.state.trash_list(pool_id)
         renamed = {a["file_id"]: name for name, a in self.state.aliases(pool_id).items()}
-        return sorted(renamed.get(f["id"], f["fileName"]) for f in self.mds.listdir(f"/{pool}")
-                      if f.get("fileType") in VOLUME_TYPES and f.get("id") not in trashed)
+        return sorted(renamed.get(f["id"], f["fileName"]) for f in self._volumes(pool) if f["id"] not in trashed)
+
+    def _volumes(self, pool: str) -> list[dict]:
+        """FileInfo of the pool's volumes (readers' snapshot views are not images)."""
+        return [f for f in self.mds.listdir(f"/{pool}")
+                if f.get("fileType") in VOLUME_TYPES and not is_view(f.get("fileName", ""))]
 
     def stat_image(self, pool: str, image: str) -> dict:
         return self._record(pool, self._file(pool, image))

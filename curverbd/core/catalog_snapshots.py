@@ -1,207 +1,281 @@
-"""Snapshots, clones, flatten, copy and diff.
+"""Snapshots, clones, flatten, reading at a snapshot, copy and diff, on Curve's own snapshot services.
 
-On an MDS with release1.5's local snapshots (asked once per client: a mainline
-MDS answers ENOMETHOD), the snapshot's life, protection, clones, children,
-parents and flatten are Curve's own RPCs (CreateSnapShot of ``<vol>@<snap>``,
-ListSnapShot, DeleteSnapShot, Protect/UnprotectSnapShot, Clone, Children,
-Flatten + QueryFlattenStatus); the snapshot's logical size lives in the RBD state
-home. What Curve has no RPC for (rollback, snapshot rename, diff, a snapshot's
-allocation, deep copy), and everything on a mainline MDS, goes to the embedded
-daemon's snapshot service, which names volumes by their Curve names and takes
-logical sizes from here; on a cluster without it those calls are EOPNOTSUPP.
+Which service depends on the cluster, asked once per client (snapshot_flavours.py):
+release1.5's MDS keeps local snapshots; a mainline MDS answers those RPCs with
+ENOMETHOD and its snapshots live in snapshotcloneserver (conf
+``curve_snapshotclone_addr``). The RBD call maps onto either like this:
+
+    RBD                      release1.5 MDS                       mainline snapshotcloneserver
+    snap create              CreateSnapShot <vol>@<snap>          CreateSnapshot, waited for (progress)
+    snap ls / info           ListSnapShot                         GetFileSnapshotInfo (finished ones)
+    snap rm                  DeleteSnapShot                       DeleteSnapshot
+    snap protect/unprotect   Protect/UnprotectSnapShot            the RBD state home (no Curve protection)
+    clone                    Clone (protected snapshot)           Clone, lazy
+    children                 Children                             GetCloneRefStatus
+    parent                   the clone's cloneSource              GetCloneTasks of the clone
+    flatten (progress)       Flatten + QueryFlattenStatus         Flatten + GetCloneTasks
+    rollback                 (no RPC: the embedded daemon's)      Recover, not lazy
+    read at a snapshot       a read-only Clone, removed at close  a lazy Clone, removed at close
+    snap rename              the RBD state home                   the RBD state home
+
+A snapshot's RBD name, its logical size and (mainline) its protection are the
+RBD state home's (rbd_state.py ``snap/``), keyed by the RBD name and pointing at
+Curve's snapshot (its name or UUID), so a rename touches only that record.
+
+Reading at a snapshot opens a *view*: a read-only clone named ``.rbd-snapview-*``
+in the image's pool, hidden from ``rbd ls``, removed when the reader closes it.
+One a crashed reader left is removed by the next reader in that pool once
+Curve says it is not open (DeleteFile refuses an open file). On release1.5 a
+view of an unprotected snapshot protects it in Curve while views exist; RBD
+still reports it unprotected.
+
+Curve has no diff, no per-snapshot allocation and no server-side copy: those go
+to the embedded daemon's snapshot service, and are EOPNOTSUPP elsewhere.
 """
 from __future__ import annotations
 
 import errno
+import logging
 import time
+import uuid
+from typing import Callable, Optional
 
 from .. import features as feature_bits
-from ..catalog.client import CatalogClient
-from ..curve.nameserver2 import FileStatus, FileType, StatusCode
+from ..curve.nameserver2 import FileType, StatusCode
 from ..curve.status import MdsError
 from ..errors import Error
-from .catalog_base import CatalogBase, check_image_name, mds_cause
+from .catalog_base import RECYCLE_BIN, VIEW_PREFIX, CatalogBase, check_image_name, is_view, mds_cause
+from .snapshot_flavours import LocalSnapshots, S3Snapshots, detect
 
-PROBE = "/curverbd-probe"       # a path nobody has: any StatusCode says the MDS has the RPC
+log = logging.getLogger("curverbd.snapshots")
+
+VIEW_STALE_S = 10.0           # a view this old and not open is a crashed reader's (open takes milliseconds)
+FLATTEN_WAIT_S = 1.0          # how long one flatten step waits for Curve's progress to move
+Percent = Optional[Callable[[int], None]]
 
 
 class CatalogSnapshots(CatalogBase):
-    """Snapshot and clone calls, translated to the snapshot service's Curve names and sizes."""
+    """Snapshot and clone calls on the cluster's snapshot flavour."""
 
-    @property
-    def snapshots(self) -> CatalogClient:
-        if self._snapshots is None:
-            raise Error(errno.EOPNOTSUPP, "snapshots and clones: this cluster has no snapshot service "
-                                          "curverbd can use yet (Curve's own snapshot services come next)")
-        return self._snapshots
-
-    def _embedded(self, what: str, call, *args):
-        """``call(*args)`` on the embedded daemon's snapshot service; on a Curve cluster (whose nebd-server
-        has no such service) EOPNOTSUPP saying which Curve has ``what`` and which does not."""
-        try:
-            return call(*args)
-        except Error as exc:
-            if exc.errno != errno.EOPNOTSUPP:
-                raise
-            raise Error(errno.EOPNOTSUPP, f"{what}: Curve release1.5's MDS has no such RPC, and on mainline "
-                                          "Curve it is snapshotclone-server's, which curverbd does not speak "
-                                          "yet; only the embedded daemon (curverbd-server) offers it") from None
+    def flavour(self) -> LocalSnapshots | S3Snapshots:
+        if self._flavour is None:
+            self._flavour = detect(self.mds, self._snapshotclone)
+        return self._flavour
 
     def local_snapshots(self) -> bool:
         """Whether the MDS has release1.5's local snapshots (a mainline one answers ENOMETHOD)."""
-        if self._local is None:
-            try:
-                self.mds.children(PROBE)
-                self._local = True
-            except MdsError:
-                self._local = True
-            except Error as exc:
-                if exc.errno != errno.EOPNOTSUPP:
-                    raise
-                self._local = False
-        return self._local
+        return isinstance(self.flavour(), LocalSnapshots)
 
-    def _snap_info(self, pool: str, image: str, info: dict, snap: str) -> dict:
-        """The snapshot's Curve FileInfo; ENOENT naming it."""
+    # --- the snapshots of an image, joined with their RBD records -------------------------------
+    def _snapshots_of(self, info: dict) -> list[tuple[dict, str, dict]]:
+        """(Curve snapshot, RBD name, RBD record) of each snapshot of the volume, oldest first. A record
+        names its Curve snapshot; one still waiting for Curve's answer (a crash in create) matches an
+        unclaimed snapshot of its name; a snapshot without a record (Curve's own tools) is its Curve name."""
+        path = self._path(info)
+        records = self.state.snaps(info["id"])
+        by_key = {r["curve"]: name for name, r in records.items() if r.get("curve") is not None}
+        out, names = [], set(by_key.values())
+        for snap in self.flavour().list(path):
+            name = by_key.get(snap["key"])
+            if name is None:
+                name = snap["name"]
+                record = records.get(name, {})
+                if record.get("curve") is not None or name in names:
+                    record, name = {}, f"{name}.{snap['key'][:8]}"    # a name RBD gave another one
+                names.add(name)
+            else:
+                record = records[name]
+            out.append((snap, name, record))
+        return out
+
+    @staticmethod
+    def _path(info: dict) -> str:
+        return f"/{info['pool']}/{info['fileName']}"
+
+    def _snapshot(self, pool: str, image: str, info: dict, snap: str) -> tuple[dict, dict]:
+        """(Curve snapshot, RBD record) of ``image@snap``; ENOENT naming it."""
         if not isinstance(snap, str) or not snap:
             raise Error(errno.EINVAL, f"snapshot name {snap!r}: must be a non-empty string")
-        for found in self.mds.snapshots(f"/{pool}/{info['fileName']}"):
-            if found.get("fileName") == snap:
-                return found
+        for found, name, record in self._snapshots_of(info):
+            if name == snap:
+                return found, record
         raise Error(errno.ENOENT, f"image {pool}/{image} has no snapshot {snap!r}")
 
-    def _parent_of(self, info: dict) -> dict | None:
-        """{pool, image, snap} (RBD names) of a clone's parent, from its Curve FileInfo."""
-        parent = _clone_source(info)
-        return None if parent is None else {**parent, "image": self._rbd_name(parent["pool"], parent["image"])}
+    @staticmethod
+    def _protected(snap: dict, record: dict) -> bool:
+        """RBD's protection: the record's where RBD set it, else Curve's (release1.5), else none."""
+        return bool(record.get("protected", snap["protected"]))
 
-    def _snap_record(self, info: dict, snap: dict, sizes: dict[str, int]) -> dict:
-        """The SnapRecord every face reads, from Curve's snapshot FileInfo and the logical size."""
-        return {"id": snap["id"], "name": snap["fileName"], "size": sizes.get(snap["fileName"], snap.get("length", 0)),
-                "timestamp": snap.get("ctime", 0) / 1e6, "protected": bool(snap.get("isProtected")),
-                "namespace_type": 0}
+    def _snap_record(self, snap: dict, name: str, record: dict) -> dict:
+        """The SnapRecord every face reads."""
+        return {"id": snap["seq"], "name": name, "size": record.get("size", snap["length"]),
+                "timestamp": snap["ctime"] / 1e6, "protected": self._protected(snap, record), "namespace_type": 0}
 
-    def _state(self, pool: str, image: str) -> tuple[dict, dict]:
-        """(FileInfo, RBD state with defaults filled in) of an image."""
-        info = self._file(pool, image)
+    def _image(self, pool: str, image: str) -> tuple[dict, dict]:
+        """(FileInfo with its pool, RBD state with defaults filled in) of an image."""
+        info = {**self._file(pool, image), "pool": pool}
         return info, self._full_state(info)
 
-    def _curve(self, pool: str, image: str) -> str:
-        """The Curve name of an image's volume (the snapshot service's name for it)."""
-        return self._file(pool, image)["fileName"]
+    def _keep(self, info: dict, name: str, snap: dict, record: dict, **changes) -> None:
+        """Write a snapshot's RBD record (made whole for a snapshot that had none)."""
+        self.state.snap_set(info["id"], name, {**record, "size": record.get("size", snap["length"]),
+                                               "curve": snap["key"], **changes})
 
-    def create_snap(self, pool: str, image: str, snap: str) -> dict:
-        info, state = self._state(pool, image)
-        if not self.local_snapshots():
-            return self.snapshots.create_snap(pool, info["fileName"], snap, state["size"])
+    # --- snapshot life cycle --------------------------------------------------------------------
+    def create_snap(self, pool: str, image: str, snap: str, progress: Percent = None) -> dict:
+        info, state = self._image(pool, image)
         if not isinstance(snap, str) or not snap or "@" in snap or "/" in snap:
             raise Error(errno.EINVAL, f"snapshot name {snap!r}: non-empty, without '@' or '/'")
-        path = f"/{pool}/{info['fileName']}"
-        if any(s.get("fileName") == snap for s in self.mds.snapshots(path)):
+        existing = self._snapshots_of(info)
+        if any(name == snap for _, name, _ in existing):
             raise Error(errno.EEXIST, f"image {pool}/{image} already has a snapshot {snap!r}")
-        # the size first: a crash before CreateSnapShot leaves a size without a snapshot (overwritten
+        flavour = self.flavour()
+        curve_name = snap
+        if any(s["name"] == snap for s, _, _ in existing):   # Curve's name is held by a renamed one
+            curve_name = f"{snap}.{uuid.uuid4().hex[:8]}"
+        # the record first: a crash before Curve answers leaves a record without a snapshot (overwritten
         # by the next create), never a snapshot without its size
-        self.state.snap_size_set(info["id"], snap, state["size"])
+        key = curve_name if isinstance(flavour, LocalSnapshots) else None
+        self.state.snap_set(info["id"], snap, {"size": state["size"], "curve": key})
         try:
-            made = self.mds.create_snapshot(path, snap)
-        except MdsError as exc:
+            made = flavour.create(self._path(info), curve_name, progress)
+        except Error as exc:
+            self.state.snap_remove(info["id"], snap)
             raise Error(exc.errno, f"image {pool}/{image}: snapshot {snap!r}: {mds_cause(exc)}") from None
-        return self._snap_record(info, made, {snap: state["size"]})
+        record = {"size": state["size"], "curve": made["key"]}
+        if key != made["key"]:
+            self.state.snap_set(info["id"], snap, record)
+        return self._snap_record(made, snap, record)
 
     def remove_snap(self, pool: str, image: str, snap: str) -> None:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            return self.snapshots.remove_snap(pool, info["fileName"], snap)
-        found = self._snap_info(pool, image, info, snap)
-        if found.get("isProtected"):
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        if self._protected(found, record):
             raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is protected")
         try:
-            self.mds.delete_snapshot(f"/{pool}/{info['fileName']}", snap)
+            self.flavour().remove(self._path(info), found)
         except MdsError as exc:
+            if exc.status == StatusCode.kSnapshotFileProtected:   # Curve's protection held by readers
+                raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is being read (open at the "
+                                         "snapshot)") from None
             raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: {mds_cause(exc)}") from None
-        self.state.snap_size_remove(info["id"], snap)
+        except Error as exc:
+            raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: {mds_cause(exc)}") from None
+        self.state.snap_remove(info["id"], snap)
 
     def list_snaps(self, pool: str, image: str) -> list[dict]:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            return self.snapshots.list_snaps(pool, info["fileName"])
-        sizes = self.state.snap_sizes(info["id"])
-        snaps = self.mds.snapshots(f"/{pool}/{info['fileName']}")
-        return [self._snap_record(info, s, sizes) for s in sorted(snaps, key=lambda s: s["id"])]
+        info, _ = self._image(pool, image)
+        return [self._snap_record(*found) for found in self._snapshots_of(info)]
 
     def get_snap(self, pool: str, image: str, snap: str) -> dict:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            return self.snapshots.get_snap(pool, info["fileName"], snap)
-        return self._snap_record(info, self._snap_info(pool, image, info, snap), self.state.snap_sizes(info["id"]))
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        return self._snap_record(found, snap, record)
 
     def rename_snap(self, pool: str, image: str, snap: str, new_name: str) -> None:
-        """Curve has no snapshot rename: the embedded daemon's snapshot service renames; the logical
-        size moves with it."""
-        info = self._file(pool, image)
-        self._embedded(f"snapshot rename {pool}/{image}@{snap}", self.snapshots.rename_snap, pool, info["fileName"],
-                       snap, new_name)
-        self.state.snap_size_rename(info["id"], snap, new_name)
+        """Curve renames no snapshot: the RBD name is the record's (Curve's snapshot keeps its name)."""
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        if not isinstance(new_name, str) or not new_name or "@" in new_name or "/" in new_name:
+            raise Error(errno.EINVAL, f"snapshot name {new_name!r}: non-empty, without '@' or '/'")
+        if any(name == new_name for _, name, _ in self._snapshots_of(info)):
+            raise Error(errno.EEXIST, f"image {pool}/{image} already has a snapshot {new_name!r}")
+        self.state.snap_rename(info["id"], snap, new_name, {**record, "size": record.get("size", found["length"]),
+                                                            "curve": found["key"]})
 
     def protect_snap(self, pool: str, image: str, snap: str) -> None:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            return self.snapshots.protect_snap(pool, info["fileName"], snap)
-        if self._snap_info(pool, image, info, snap).get("isProtected"):   # librbd: EBUSY; Curve: kOK
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        if self._protected(found, record):    # librbd: EBUSY; Curve: kOK
             raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is already protected")
-        self.mds.protect_snapshot(f"/{pool}/{info['fileName']}", snap)
+        self.flavour().protect(self._path(info), found, True)
+        self._keep(info, snap, found, record, protected=True)
 
     def unprotect_snap(self, pool: str, image: str, snap: str) -> None:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            return self.snapshots.unprotect_snap(pool, info["fileName"], snap)
-        if not self._snap_info(pool, image, info, snap).get("isProtected"):
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        if not self._protected(found, record):
             raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected")
+        if self._children(info, found):
+            raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} has clones (children)")
+        self._keep(info, snap, found, record, protected=False)
+        self._release(self._path(info), found)
+
+    def _release(self, path: str, snap: dict) -> None:
+        """Drop Curve's protection of an RBD-unprotected snapshot unless clones (readers' views) still
+        hold it; the last view to go drops it."""
+        if not self.flavour().protects:
+            return
         try:
-            self.mds.protect_snapshot(f"/{pool}/{info['fileName']}", snap, protect=False)
+            self.flavour().protect(path, snap, False)
         except MdsError as exc:
-            if exc.status == StatusCode.kFileOccupied:
-                raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} has clones (children)") from None
-            raise
+            if exc.status != StatusCode.kFileOccupied:
+                raise
 
-    def rollback_snap(self, pool: str, image: str, snap: str) -> dict:
-        """The image shows ``snap`` again, at the snapshot's size; the new ImageRecord. (Curve's
-        release1.5 has no rollback: the embedded daemon's snapshot service does it.)"""
-        info = self._file(pool, image)
-        size = self._embedded(f"rollback of {pool}/{image} to {snap!r}", self.snapshots.rollback_snap, pool,
-                              info["fileName"], snap)
-        if self.local_snapshots():
-            size = self.state.snap_sizes(info["id"]).get(snap, size)
-        return self._record(pool, info, self._update(info, size=size))
+    def rollback_snap(self, pool: str, image: str, snap: str, progress: Percent = None) -> dict:
+        """The image shows ``snap`` again, at the snapshot's size: the new ImageRecord. The caller holds no
+        open file of the image (mainline Curve's Recover replaces the volume)."""
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        path = self._path(info)
+        try:
+            self.flavour().rollback(path, found, progress)
+        except Error as exc:
+            if exc.errno != errno.EOPNOTSUPP or self._snapshots is None:
+                raise Error(exc.errno, f"rollback of {pool}/{image} to {snap!r}: {mds_cause(exc)}") from None
+            try:   # release1.5 has none: the embedded daemon's snapshot service can
+                self._snapshots.rollback_snap(pool, info["fileName"], found["key"])
+            except Error as ext:
+                if ext.errno != errno.EOPNOTSUPP:
+                    raise
+                raise Error(errno.EOPNOTSUPP, f"rollback of {pool}/{image} to {snap!r}: "
+                                              f"{mds_cause(exc)}") from None
+        now = {**self.mds.stat(path), "pool": pool, "rbd_name": image, "meta": info["meta"]}
+        if now["id"] != info["id"]:     # Recover put a new volume in its place: the record follows it
+            self.state.move_image(info["id"], now["id"])
+        return self._record(pool, now, self._update(now, size=record.get("size", found["length"])))
 
-    def list_children(self, pool: str, image: str, snap: str | None = None) -> list[tuple[str, str]]:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            children = self.snapshots.list_children(pool, info["fileName"], snap)
+    # --- clones ---------------------------------------------------------------------------------
+    def _children(self, info: dict, snap: dict | None) -> list[tuple[str, str]]:
+        """(pool, Curve name) of the clones reading through the volume's snapshot ``snap`` (any: None),
+        without readers' views and clones removed into /RecycleBin."""
+        out = []
+        for child in self.flavour().clones(self._path(info), snap):
+            pool, _, name = child.strip("/").partition("/")
+            if pool != RECYCLE_BIN and not is_view(name):
+                out.append((pool, name))
+        return out
+
+    def _links(self, pool: str, image: str, info: dict | None = None) -> dict:
+        """Snapshot count, parent and whether it has children, from Curve (``info``: the volume's
+        FileInfo, if at hand)."""
+        path = f"/{pool}/{image}"
+        info = {**(info if info is not None else self.mds.stat(path)), "pool": pool, "fileName": image}
+        if isinstance(self.flavour(), LocalSnapshots):
+            count = len(info.get("snaps", []))     # release1.5's FileInfo lists them
         else:
-            if snap is not None:
-                self._snap_info(pool, image, info, snap)
-            children = self._clones(f"/{pool}/{info['fileName']}", snap)
-        return sorted((p, self._rbd_name(p, name)) for p, name in children)
+            count = len(self.flavour().list(path))
+        children = self._children(info, None) if count else []
+        return {"snapshot_count": count, "parent": self._parent_of(info), "children": bool(children)}
 
-    def parent_info(self, pool: str, image: str) -> dict:
-        info = self._file(pool, image)
-        if not self.local_snapshots():
-            parent = self.snapshots.parent_info(pool, info["fileName"])
-            return {**parent, "image": self._rbd_name(parent["pool"], parent["image"])}
-        parent = self._parent_of(info)
-        if parent is None:
-            raise Error(errno.ENOENT, f"image {pool}/{image} has no parent")
-        return parent
-
-    def allocated(self, pool: str, image: str, snap: str | None = None) -> int:
-        return self._embedded(f"allocation of {pool}/{image}" + (f"@{snap}" if snap else ""),
-                              self.snapshots.allocated, pool, self._curve(pool, image), snap)
+    def _parent_of(self, info: dict) -> dict | None:
+        """{pool, image, snap} (RBD names) of a clone's parent, or None."""
+        source = self.flavour().parent(self._path(info), info)
+        if source is None:
+            return None
+        volume, key = source
+        pool, _, curve_name = volume.strip("/").partition("/")
+        parent = self._lookup(pool, curve_name, curve_name)
+        snap = key
+        if parent is not None:
+            parent = {**parent, "pool": pool}
+            snap = next((name for s, name, _ in self._snapshots_of(parent) if s["key"] == key), key)
+        return {"pool": pool, "image": self._rbd_name(pool, curve_name), "snap": snap}
 
     def clone(self, pool: str, image: str, snap: str, child_pool: str, child_image: str,
               features: int | None = None, order: int | None = None) -> dict:
         """A new image ``child_pool/child_image`` showing the protected ``pool/image@snap``."""
-        info, parent = self._state(pool, image)
+        info, parent = self._image(pool, image)
         features = parent["features"] if features is None else features
         order = parent["order"] if order is None else order
         check_image_name(child_pool, child_image)
@@ -210,81 +284,166 @@ class CatalogSnapshots(CatalogBase):
         if not isinstance(order, int) or not 12 <= order <= 25:
             raise Error(errno.EINVAL, f"clone {child_pool}/{child_image}: order {order!r} must be 12..25")
         self._pool_info(child_pool)
-        if not self.local_snapshots():
-            made = self.snapshots.clone(pool, info["fileName"], snap, child_pool, child_image)
-        else:
-            size = self.state.snap_sizes(info["id"]).get(snap)
-            try:
-                child = self.mds.clone(f"/{pool}/{info['fileName']}", snap, f"/{child_pool}/{child_image}")
-            except MdsError as exc:
-                if exc.status == StatusCode.kSnapshotFileNotProtected:
-                    raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected: cannot "
-                                              "clone it") from None
-                if exc.status in (StatusCode.kFileExists,):
-                    raise Error(errno.EEXIST, f"image {child_pool}/{child_image} already exists") from None
-                if exc.status in (StatusCode.kSnapshotFileNotExists, StatusCode.kFileNotExists):
-                    self._snap_info(pool, image, info, snap)     # names the missing snapshot
-                raise Error(exc.errno, f"clone {child_pool}/{child_image} of {pool}/{image}@{snap}: "
-                                       f"{mds_cause(exc)}") from None
-            made = {"file_id": child["id"], "size": size if size is not None else child.get("length", 0)}
+        found, record = self._snapshot(pool, image, info, snap)
+        if not self._protected(found, record):
+            raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected: cannot clone it")
+        if self._lookup(child_pool, child_image, child_image) is not None:
+            raise Error(errno.EEXIST, f"image {child_pool}/{child_image} already exists")
+        try:
+            child = self.flavour().clone(self._path(info), found, f"/{child_pool}/{child_image}")
+        except Error as exc:
+            if exc.errno == errno.EEXIST:
+                raise Error(errno.EEXIST, f"image {child_pool}/{child_image} already exists") from None
+            raise Error(exc.errno, f"clone {child_pool}/{child_image} of {pool}/{image}@{snap}: "
+                                   f"{mds_cause(exc)}") from None
         now = time.time()
-        state = {"size": made["size"], "features": features, "order": order, "stripe_unit": 0,
-                 "stripe_count": 0, "create_timestamp": now, "modify_timestamp": now, "access_timestamp": now}
-        self.state.create_image(made["file_id"], state)
+        state = {"size": record.get("size", found["length"]), "features": features, "order": order,
+                 "stripe_unit": 0, "stripe_count": 0, "create_timestamp": now, "modify_timestamp": now,
+                 "access_timestamp": now}
+        self.state.create_image(child["id"], state)
         return self.stat_image(child_pool, child_image)
 
+    def list_children(self, pool: str, image: str, snap: str | None = None) -> list[tuple[str, str]]:
+        info, _ = self._image(pool, image)
+        found = self._snapshot(pool, image, info, snap)[0] if snap is not None else None
+        return sorted((p, self._rbd_name(p, name)) for p, name in self._children(info, found))
+
+    def parent_info(self, pool: str, image: str) -> dict:
+        info, _ = self._image(pool, image)
+        parent = self._parent_of(info)
+        if parent is None:
+            raise Error(errno.ENOENT, f"image {pool}/{image} has no parent")
+        return parent
+
     def flatten(self, pool: str, image: str, offset: int, length: int) -> dict:
-        """One step: {done, total, position}. With local snapshots the MDS flattens on its own
-        (Flatten, then QueryFlattenStatus); a step waits for its progress to move."""
-        info, state = self._state(pool, image)
-        if not self.local_snapshots():
-            step = self.snapshots.flatten(pool, info["fileName"], state["size"], offset, length)
-            return {**step, "position": min(offset + length, step["total"])}
-        path = f"/{pool}/{info['fileName']}"
+        """One step: {done, total, position}. Curve flattens on its own once asked; a step waits (up to a
+        second) for its progress to pass ``offset``."""
+        info, state = self._image(pool, image)
         total = state["size"]
-        if info.get("fileType") != FileType.INODE_CLONE_PAGEFILE:
+        if self._parent_of(info) is None and info.get("fileType") != FileType.INODE_CLONE_PAGEFILE:
             if offset == 0:
                 raise Error(errno.EINVAL, f"image {pool}/{image} has no parent: nothing to flatten")
             return {"done": True, "total": total, "position": total}
-        if info.get("fileStatus") != FileStatus.kFileFlattening:
-            # not started, or stopped by an MDS restart (Curve does not resume it): ask (again)
-            self.mds.flatten(path)
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + FLATTEN_WAIT_S
         while True:
-            _, progress = self.mds.flatten_status(path)
-            if progress >= 100:
+            percent = self.flavour().flatten(self._path(info), info)
+            if percent >= 100:
                 return {"done": True, "total": total, "position": total}
             # a step that has started is past offset 0 (offset 0 asks to start), but short of the end
-            position = min(max(1, total * progress // 100), max(total - 1, 1))
+            position = min(max(1, total * percent // 100), max(total - 1, 1))
             if position > offset or time.monotonic() > deadline:
                 return {"done": False, "total": total, "position": position}
             time.sleep(0.02)
+            info = {**self.mds.stat(self._path(info)), "pool": pool}
+
+    # --- reading at a snapshot ------------------------------------------------------------------
+    def open_view(self, pool: str, image: str, snap: str) -> dict:
+        """A read-only clone of ``image@snap`` to read the snapshot through: {path, size, source, key};
+        give it back with close_view."""
+        info, _ = self._image(pool, image)
+        found, record = self._snapshot(pool, image, info, snap)
+        self._sweep_views(pool)
+        flavour = self.flavour()
+        path = f"/{pool}/{VIEW_PREFIX}{info['id']:x}-{uuid.uuid4().hex[:12]}"
+        if flavour.protects and not found["protected"]:
+            # Curve clones only a protected snapshot; RBD's word on it stays "unprotected"
+            self._keep(info, snap, found, record, protected=False)
+            flavour.protect(self._path(info), found, True)
+        try:
+            flavour.clone(self._path(info), found, path, readonly=True)
+        except Error as exc:
+            raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: cannot open it for reading: "
+                                   f"{mds_cause(exc)}") from None
+        return {"path": path, "size": record.get("size", found["length"]), "source": self._path(info),
+                "snap": found}
+
+    def close_view(self, view: dict) -> None:
+        """Remove a view; on release1.5, drop Curve's protection if RBD's is off and no view holds it."""
+        self._remove_view(view["path"])
+        self._unhold(view["source"], view["snap"])
+
+    def _remove_view(self, path: str, file_id: int | None = None) -> bool:
+        try:
+            self.mds.delete(path, file_id)
+            return True
+        except Error as exc:
+            if exc.errno not in (errno.ENOENT, errno.EBUSY):
+                log.warning("snapshot view %s: not removed: %s", path, exc)
+            return False
+
+    def _unhold(self, source: str, snap: dict) -> None:
+        if not self.flavour().protects:
+            return
+        try:
+            parent = self.mds.stat(source)
+            record = self.state.snaps(parent["id"])
+            if any(r.get("curve") == snap["key"] and r.get("protected") for r in record.values()):
+                return
+            self._release(source, snap)
+        except Error as exc:
+            log.warning("snapshot %s@%s: Curve's protection for readers not dropped: %s", source, snap["key"], exc)
+
+    def _sweep_views(self, pool: str) -> None:
+        """Remove the views crashed readers left in ``pool``: older than a reader needs to open one, and
+        not open (Curve refuses to delete an open file)."""
+        now_us = time.time() * 1e6
+        for entry in self.mds.listdir(f"/{pool}"):
+            name = entry.get("fileName", "")
+            if is_view(name) and now_us - entry.get("ctime", now_us) > VIEW_STALE_S * 1e6:
+                path = f"/{pool}/{name}"
+                if self._remove_view(path, entry.get("id")):
+                    log.info("snapshot view %s: a reader's that crashed, removed", path)
+                    source = self.flavour().parent(path, entry)
+                    if source is not None and isinstance(self.flavour(), LocalSnapshots):
+                        self._unhold(source[0], {"key": source[1]})
+
+    # --- data: the embedded daemon's (Curve has no such RPC) ------------------------------------
+    def _embedded(self, what: str, call, *args):
+        """``call(*args)`` on the embedded daemon's snapshot service; EOPNOTSUPP naming ``what`` on a Curve
+        cluster (whose nebd-server has no such service)."""
+        try:
+            if self._snapshots is None:
+                raise Error(errno.EOPNOTSUPP, what)
+            return call(*args)
+        except Error as exc:
+            if exc.errno != errno.EOPNOTSUPP:
+                raise
+            raise Error(errno.EOPNOTSUPP, f"{what}: no Curve release has it (neither release1.5's MDS nor "
+                                          "mainline's snapshotcloneserver); only the embedded daemon "
+                                          "(curverbd-server) offers it") from None
+
+    def _key(self, pool: str, image: str, info: dict, snap: str | None) -> tuple[str | None, int | None]:
+        """(Curve's key of ``snap``, its logical size), or (None, None) for the image's head."""
+        if snap is None:
+            return None, None
+        found, record = self._snapshot(pool, image, info, snap)
+        return found["key"], record.get("size", found["length"])
+
+    def allocated(self, pool: str, image: str, snap: str | None = None) -> int:
+        info, _ = self._image(pool, image)
+        key = self._key(pool, image, info, snap)[0]
+        return self._embedded(f"allocation of {pool}/{image}" + (f"@{snap}" if snap else ""),
+                              lambda: self._snapshots.allocated(pool, info["fileName"], key))
 
     def copy_image(self, pool: str, image: str, dest_pool: str, dest_image: str,
                    snap: str | None = None) -> dict:
         """A new image with the data (of ``snap`` or the head), size, features, order and metadata."""
-        info, state = self._state(pool, image)
-        curve = info["fileName"]
-        size = self.get_snap(pool, image, snap)["size"] if snap is not None else state["size"]
-        made = self.create_image(dest_pool, dest_image, size, state["features"], state["order"])
+        info, state = self._image(pool, image)
+        key, snap_size = self._key(pool, image, info, snap)
+        made = self.create_image(dest_pool, dest_image, snap_size if snap is not None else state["size"],
+                                 state["features"], state["order"])
         self.state.copy_meta(info["id"], made["file_id"])
-        self._embedded(f"copy of {pool}/{image}", self.snapshots.copy_image, pool, curve, dest_pool, dest_image, snap)
+        self._embedded(f"copy of {pool}/{image}", lambda: self._snapshots.copy_image(
+            pool, info["fileName"], dest_pool, dest_image, key))
         return self.stat_image(dest_pool, dest_image)
 
     def diff_extents(self, pool: str, image: str, offset: int, length: int, from_snap: str | None = None,
                      snap: str | None = None, include_parent: bool = True,
                      whole_object: bool = False) -> list[tuple[int, int, bool]]:
-        info, state = self._state(pool, image)
-        return self._embedded(f"diff of {pool}/{image}", self.snapshots.diff_extents, pool, info["fileName"],
-                              offset, length, state["size"], state["order"], from_snap, snap, include_parent,
-                              whole_object)
-
-
-def _clone_source(info: dict) -> dict | None:
-    """{pool, image (Curve name), snap} of a clone's source ``/<pool>/<vol>@<snap>``, or None."""
-    source = info.get("cloneSource") if info.get("fileType") == FileType.INODE_CLONE_PAGEFILE else None
-    if not source or "@" not in source:
-        return None
-    path, _, snap = source.rpartition("@")
-    pool, _, image = path.strip("/").partition("/")
-    return {"pool": pool, "image": image, "snap": snap}
+        info, state = self._image(pool, image)
+        key, snap_size = self._key(pool, image, info, snap)
+        from_key = self._key(pool, image, info, from_snap)[0]
+        size = snap_size if snap is not None else state["size"]
+        return self._embedded(f"diff of {pool}/{image}", lambda: self._snapshots.diff_extents(
+            pool, info["fileName"], offset, length, size, state["order"], from_key, key, include_parent,
+            whole_object))

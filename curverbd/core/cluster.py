@@ -11,6 +11,7 @@ from ..catalog.client import CatalogClient
 from ..config import Config, parse_size, user_id
 from ..curve.etcd import Etcd
 from ..curve.mds import MdsClient, parse_addrs
+from ..curve.snapshotclone import SnapshotCloneClient
 from ..curve.rbd_state import RbdState
 from ..errors import Error
 from ..nebd import messages
@@ -81,10 +82,19 @@ class Cluster:
         self._nebd = nebd
         mds = MdsClient(mds_addrs, self.user, self.conf.password())
         state = RbdState(Etcd(self.conf.etcd_endpoints()[0]))
-        self._catalog = Catalog(mds, state, CatalogClient(nebd.connection, self.user))
+        self._catalog = Catalog(mds, state, CatalogClient(nebd.connection, self.user), self._snapshotclone)
         self._stop.clear()
         self._heartbeat = threading.Thread(target=self._heartbeats, name="curverbd-heartbeat", daemon=True)
         self._heartbeat.start()
+
+    def _snapshotclone(self) -> SnapshotCloneClient:
+        """mainline Curve's snapshotcloneserver, from the conf (asked when a mainline MDS is first met)."""
+        addrs, source = self.conf.snapshotclone_addrs()
+        if not addrs:
+            raise Error(errno.EOPNOTSUPP, f"snapshots: this Curve's MDS is mainline, whose snapshots are "
+                                          f"snapshotcloneserver's, and its address is {source}; set "
+                                          "curve_snapshotclone_addr")
+        return SnapshotCloneClient(addrs, self.user)
 
     def shutdown(self) -> None:
         """Close the files still open and the connection (open images become unusable)."""

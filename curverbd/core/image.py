@@ -12,8 +12,8 @@ size (Curve refuses unaligned I/O):
 - discard / write_zeroes: partial edge blocks get zeros by read-modify-write,
   whole blocks are discarded (a discarded block reads as zeros).
 
-An image opened at a snapshot (or ``set_snap``) reads the daemon's read-only
-view of it and refuses writes with EROFS; snapshot, clone and whole-image
+An image opened at a snapshot (or ``set_snap``) reads a read-only clone of it
+(Curve opens no snapshot; catalog_snapshots.py) and refuses writes with EROFS; snapshot, clone and whole-image
 operations are in snapshots.py.
 
 Writes, discards and zeroes hold a lock on the blocks they touch from
@@ -65,14 +65,21 @@ class Image(ImageSnapshots):
         self._record = self._catalog.stat_image(ioctx.pool, name)   # ENOENT, EPERM
         self._size: int = self._record["size"]
         self._snap: str | None = snapshot
-        if snapshot is not None:
-            self._size = self._catalog.get_snap(ioctx.pool, name, snapshot)["size"]   # ENOENT
-        self._file = self._view_name(snapshot)
-        self._fd = cluster._open_file(self._file)
+        self._view: dict | None = None
+        if snapshot is not None:   # read through a read-only clone of it (Curve opens no snapshot)
+            self._view = self._catalog.open_view(ioctx.pool, name, snapshot)   # ENOENT
+            self._size = self._view["size"]
+        self._file = self._nebd_name(self._view)
         try:
-            self._block: int = self._nebd.get_info(self._fd)["blocksize"]
-        except Error:
-            cluster._close_file(self._file)
+            self._fd = cluster._open_file(self._file)
+            try:
+                self._block: int = self._nebd.get_info(self._fd)["blocksize"]
+            except Error:
+                cluster._close_file(self._file)
+                raise
+        except BaseException:
+            if self._view is not None:
+                self._catalog.close_view(self._view)
             raise
         self._locks = RangeLock()
         self._zeros = memoryview(bytes(self._block))
@@ -412,3 +419,6 @@ class Image(ImageSnapshots):
             self._closed = True
             self._watch.cancel()
             self.ioctx.cluster._close_file(self._file)
+            if self._view is not None:
+                self._catalog.close_view(self._view)
+                self._view = None

@@ -1,9 +1,8 @@
 """The snapshot, clone and whole-image operations of an Image (a mixin of image.Image).
 
-Everything here is a catalog call; the data moves inside the daemon. An image
-reads a snapshot through the daemon's read-only view of it: the nebd file of
-Curve path ``/<pool>/<image>@<snapshot>`` (see curverbd/catalog/protocol.py),
-so the data path (Python or C) is the same as for the image itself.
+Everything here is a catalog call. An image reads a snapshot through a view:
+a read-only clone of it that the catalog makes and removes (Curve opens no
+snapshot), so the data path (Python or C) is the same as for the image itself.
 """
 from __future__ import annotations
 
@@ -24,6 +23,11 @@ DiffCallback = Callable[[int, int, bool], Any]
 Progress = Callable[[int, int], Any] | None
 
 
+def _percent(progress: Progress) -> Callable[[int], None] | None:
+    """librbd's progress(done, total) fed from Curve's percent."""
+    return None if progress is None else (lambda percent: progress(percent, 100))
+
+
 class ImageSnapshots:
     """Snapshot / clone / copy / diff / features methods; expects Image's attributes."""
     ioctx: "IoCtx"
@@ -32,17 +36,19 @@ class ImageSnapshots:
     _record: dict
     _size: int
     _snap: str | None
+    _view: dict | None         # the read-only clone a snapshot is read through (catalog.open_view)
+    _watch: Any                # the watch on the image's RBD record
     # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size)
 
     @property
     def _where(self) -> tuple[str, str]:
         return self.ioctx.pool, self.name
 
-    def _view_name(self, snap: str | None) -> str:
-        """The nebd name of the image's head (None) or of its snapshot ``snap``."""
-        suffix = f"@{snap}" if snap is not None else ""
+    def _nebd_name(self, view: dict | None) -> str:
+        """The nebd name of the image's head (None) or of a view of one of its snapshots."""
         curve_name = self._record.get("curve_name", self.name)   # an image renamed with snapshots keeps it
-        return format_name(f"/{self.ioctx.pool}/{curve_name}{suffix}", self.ioctx.cluster.user)
+        path = view["path"] if view is not None else f"/{self.ioctx.pool}/{curve_name}"
+        return format_name(path, self.ioctx.cluster.user)
 
     # --- identity and features -----------------------------------------------------------------
     @property
@@ -93,12 +99,22 @@ class ImageSnapshots:
         self._check_open()
         return self._catalog.list_snaps(*self._where)
 
-    def rollback_to_snap(self, name: str) -> None:
-        """The image shows snapshot ``name`` again (and has its size)."""
+    def rollback_to_snap(self, name: str, progress: Progress = None) -> None:
+        """The image shows snapshot ``name`` again (and has its size). The volume is closed meanwhile:
+        mainline Curve's Recover replaces it (another opener makes it EBUSY)."""
         self._check_writable()
         self.flush()
-        self._record = self._catalog.rollback_snap(*self._where, name)
+        cluster, volume = self.ioctx.cluster, self._record["file_id"]
+        cluster._close_file(self._file)
+        try:
+            self._record = self._catalog.rollback_snap(*self._where, name, _percent(progress))
+        finally:
+            self._file = self._nebd_name(None)
+            self._fd = cluster._open_file(self._file)
         self._size = self._record["size"]
+        if self._record["file_id"] != volume:   # Recover made a new volume: watch its record
+            self._watch.cancel()
+            self._watch = self._catalog.watch_image(self._record, self._on_change)
 
     def rename_snap(self, old: str, new: str) -> None:
         self._check_open()
@@ -122,12 +138,17 @@ class ImageSnapshots:
         self._check_open()
         if name == self._snap:
             return
-        if name is None:
-            size = self._catalog.stat_image(*self._where)["size"]
-        else:
-            size = self._catalog.get_snap(*self._where, name)["size"]
-        self._switch_file(self._view_name(name), size)
-        self._snap = name
+        view = None if name is None else self._catalog.open_view(*self._where, name)
+        size = view["size"] if view is not None else self._catalog.stat_image(*self._where)["size"]
+        try:
+            self._switch_file(self._nebd_name(view), size)
+        except BaseException:
+            if view is not None:
+                self._catalog.close_view(view)
+            raise
+        old, self._view, self._snap = self._view, view, name
+        if old is not None:
+            self._catalog.close_view(old)
 
     @property
     def snapshot(self) -> str | None:

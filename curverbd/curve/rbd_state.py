@@ -15,7 +15,11 @@ and RecoverFile, so no rename or trash step has to touch etcd:
 
     image/<file id>                     JSON ImageState (below)
     meta/<file id>/<key>                image-meta value (bytes)
-    snapsize/<file id>/<snapshot>       a snapshot's logical size (the image's when it was taken)
+    snap/<file id>/<snapshot>           JSON {size, curve, protected?}: a snapshot's RBD name, its logical
+                                        size (the image's when it was taken), which Curve snapshot it is
+                                        (``curve``: release1.5's snapshot name or snapshotcloneserver's
+                                        UUID; None until Curve has answered the create) and, where Curve
+                                        has no protection (mainline), whether RBD protected it
     fsid                                the cluster's id for RBD (a UUID, made by the first client)
     pool/<name>                         JSON {owner}: Curve lets only root list "/", so the pools
                                         RBD made are recorded for `rbd pool ls` / rados_pool_list
@@ -94,25 +98,40 @@ class RbdState:
     def remove_image(self, file_id: int) -> None:
         """Forget an image: its record, its metadata and its snapshots' sizes."""
         self.etcd.txn([], [Op.delete(image_key(file_id)), Op.delete_prefix(_key("meta", file_id, b"")),
-                           Op.delete_prefix(_key("snapsize", file_id, b""))])
+                           Op.delete_prefix(_key("snap", file_id, b""))])
 
-    # --- snapshots' logical sizes -----------------------------------------------------------------
-    def snap_size_set(self, file_id: int, snap: str, size: int) -> None:
-        self.etcd.put(_key("snapsize", file_id, snap), str(size))
+    def move_image(self, old_id: int, new_id: int) -> None:
+        """Give the volume that replaced ``old_id`` (mainline's Recover makes a new one) its record,
+        metadata and snapshot records, in one transaction."""
+        ops = []
+        for kind in ("meta", "snap"):
+            for kv in self.etcd.get_prefix(_key(kind, old_id, b"")):
+                ops.append(Op.put(_key(kind, new_id, kv.key[len(_key(kind, old_id, b"")):]), kv.value))
+        record = self.etcd.get(image_key(old_id))
+        if record is not None:
+            ops.append(Op.put(image_key(new_id), record.value))
+        self.etcd.txn([], [*ops, Op.delete(image_key(old_id)), Op.delete_prefix(_key("meta", old_id, b"")),
+                           Op.delete_prefix(_key("snap", old_id, b""))])
 
-    def snap_sizes(self, file_id: int) -> dict[str, int]:
-        """snapshot name -> logical size, for one image."""
-        prefix = _key("snapsize", file_id, b"")
-        return {kv.key[len(prefix):].decode(): int(kv.value) for kv in self.etcd.get_prefix(prefix)}
+    # --- snapshots ------------------------------------------------------------------------------
+    def snaps(self, file_id: int) -> dict[str, dict]:
+        """RBD snapshot name -> its record ({size, curve, ...}), for one image."""
+        prefix = _key("snap", file_id, b"")
+        return {kv.key[len(prefix):].decode(): json.loads(kv.value) for kv in self.etcd.get_prefix(prefix)}
 
-    def snap_size_remove(self, file_id: int, snap: str) -> None:
-        self.etcd.delete(_key("snapsize", file_id, snap))
+    def snap_set(self, file_id: int, name: str, record: dict) -> None:
+        self.etcd.put(_key("snap", file_id, name), _encode(record))
 
-    def snap_size_rename(self, file_id: int, old: str, new: str) -> None:
-        kv = self.etcd.get(_key("snapsize", file_id, old))
-        if kv is not None:
-            self.etcd.txn([], [Op.put(_key("snapsize", file_id, new), kv.value),
-                               Op.delete(_key("snapsize", file_id, old))])
+    def snap_remove(self, file_id: int, name: str) -> None:
+        self.etcd.delete(_key("snap", file_id, name))
+
+    def snap_rename(self, file_id: int, old: str, new: str, record: dict) -> None:
+        """``old``'s record (given: one made now for a snapshot without one) becomes ``new``'s, in one
+        step; EEXIST if ``new`` was taken meanwhile."""
+        new_key = _key("snap", file_id, new)
+        if not self.etcd.txn([Compare.absent(new_key)], [Op.put(new_key, _encode(record)),
+                                                          Op.delete(_key("snap", file_id, old))])[0]:
+            raise Error(errno.EEXIST, f"snapshot {new!r}: the name was taken meanwhile")
 
     def watch_image(self, file_id: int, after_revision: int, on_change: Callable[[dict | None], None]):
         """Call ``on_change(state or None)`` on every later change of the record; a Watch (cancel())."""

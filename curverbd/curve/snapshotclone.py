@@ -13,7 +13,7 @@ import http.client
 import json
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ..errors import Error
 
@@ -26,7 +26,9 @@ CODE_ERRNO = {-1: errno.EIO, -2: errno.EAGAIN, -3: errno.EAGAIN, -4: errno.ESHUT
               -16: errno.EBUSY, -17: errno.EBUSY, -18: errno.EDQUOT, -19: errno.EEXIST, -20: errno.EAGAIN,
               -21: errno.EOPNOTSUPP, -22: errno.ENOTEMPTY, -23: errno.EBUSY, -24: errno.EINVAL}
 SNAPSHOT_DONE, SNAPSHOT_ERROR = 0, 5
-TASK_DONE, TASK_ERROR, TASK_META_INSTALLED = 0, 5, 7
+TASK_DONE, TASK_CLONING, TASK_ERROR, TASK_META_INSTALLED = 0, 1, 5, 7
+POLL_S = 0.05
+Progress = Optional[Callable[[int], None]]     # percent done
 
 
 class SnapshotCloneError(Error):
@@ -91,21 +93,32 @@ class SnapshotCloneClient:
             if not page or len(out) >= int(reply.get("TotalCount", 0)):
                 return out
 
-    def wait_snapshot(self, path: str, uuid: str, deadline_s: float = 3600.0) -> dict:
-        """Wait until snapshot ``uuid`` is done: its info; EIO with the server's word if it failed."""
+    def snapshot(self, uuid: str) -> dict:
+        """GetFileSnapshotInfo of one snapshot by UUID alone (its File is in the answer); ENOENT if gone."""
+        found = self.call("GetFileSnapshotInfo", UUID=uuid, Limit=1).get("Snapshots") or []
+        if not found:
+            raise Error(errno.ENOENT, f"snapshotcloneserver: no snapshot {uuid}")
+        return found[0]
+
+    def wait_snapshot(self, path: str, uuid: str, progress: Progress = None, deadline_s: float = 3600.0) -> dict:
+        """Wait until snapshot ``uuid`` is done (``progress(percent)`` as it moves): its info; EIO with the
+        server's word if it failed."""
         end = time.monotonic() + deadline_s
         while True:
             found = [s for s in self.snapshots(path) if s.get("UUID") == uuid]
             if not found:
                 raise Error(errno.ENOENT, f"snapshotcloneserver: snapshot {uuid} of {path} is gone")
             status = int(found[0].get("Status", 1))
+            if progress is not None:
+                progress(int(found[0].get("Progress", 0)))
             if status == SNAPSHOT_DONE:
                 return found[0]
             if status == SNAPSHOT_ERROR:
-                raise Error(errno.EIO, f"snapshotcloneserver: snapshot {uuid} of {path} failed")
+                raise Error(errno.EIO, f"snapshotcloneserver: snapshot {uuid} of {path} failed"
+                                       + _said(found[0]))
             if time.monotonic() > end:
                 raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: snapshot {uuid} of {path} not done")
-            time.sleep(0.05)
+            time.sleep(POLL_S)
 
     def delete_snapshot(self, path: str, uuid: str) -> None:
         self.call("DeleteSnapshot", File=path, UUID=uuid)
@@ -126,26 +139,37 @@ class SnapshotCloneClient:
         """GetCloneTasks ({UUID, File, Src, TaskType, TaskStatus, IsLazy, Progress, ...})."""
         return self.call("GetCloneTasks", File=destination, UUID=uuid, Limit=100).get("TaskInfos") or []
 
-    def wait_task(self, uuid: str, until_status: int = TASK_DONE, deadline_s: float = 3600.0) -> dict:
-        """Wait until clone/recover task ``uuid`` reaches ``until_status`` (or done): its info."""
+    def wait_task(self, uuid: str, until_status: int = TASK_DONE, progress: Progress = None,
+                  deadline_s: float = 3600.0) -> dict:
+        """Wait until clone/recover task ``uuid`` reaches ``until_status`` (or done), calling
+        ``progress(percent)`` as it moves: its info; EIO with the server's word if it failed."""
         end = time.monotonic() + deadline_s
         while True:
             found = self.tasks(uuid=uuid)
             if not found:
                 raise Error(errno.ENOENT, f"snapshotcloneserver: task {uuid} is gone")
             status = int(found[0].get("TaskStatus", 1))
+            if progress is not None:
+                progress(int(found[0].get("Progress", 0)))
             if status in (until_status, TASK_DONE):
                 return found[0]
             if status == TASK_ERROR:
-                raise Error(errno.EIO, f"snapshotcloneserver: task {uuid} failed")
+                raise Error(errno.EIO, f"snapshotcloneserver: task {uuid} on {found[0].get('File')} failed"
+                                       + _said(found[0]))
             if time.monotonic() > end:
                 raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: task {uuid} not done")
-            time.sleep(0.05)
+            time.sleep(POLL_S)
 
     def references(self, source: str) -> tuple[int, list[dict]]:
         """GetCloneRefStatus of a snapshot UUID or volume: (RefStatus 0 none / 1 has / 2 check, clones)."""
         reply = self.call("GetCloneRefStatus", Source=source)
         return int(reply.get("RefStatus", 0)), reply.get("CloneFileInfo") or []
+
+
+def _said(info: dict) -> str:
+    """The server's own words on a failed snapshot or task, if it gave any."""
+    message = info.get("Message") or info.get("ErrorMessage")
+    return f": {message}" if message else ""
 
 
 def _param(value: Any) -> str:

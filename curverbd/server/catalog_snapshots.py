@@ -199,11 +199,12 @@ class SnapshotCatalog:
                      from_snap: str | None = None, snap: str | None = None, include_parent: bool = True,
                      whole_object: bool = False) -> dict:
         """[offset, length, exists] where the image (or ``snap``) differs from ``from_snap`` (or zeros),
-        within the logical ``size`` (the image's, or the snapshot's when ``snap`` is given)."""
+        within the logical ``size`` (the image's, or the snapshot's when ``snap`` is given: the client
+        keeps both)."""
         with self.db.lock:
             self.catalog.volume(owner, pool, image)
             if snap is not None:
-                size = self._snap(owner, pool, image, snap)[2][0]
+                self._snap(owner, pool, image, snap)
             if from_snap is not None:
                 self._snap(owner, pool, image, from_snap)
         offset, length = _int_arg(offset, "offset"), _int_arg(length, "length")

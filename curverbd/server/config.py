@@ -63,6 +63,9 @@ class ServerConfig:
             self.mds_address()
         if self.curve_release not in CURVE_RELEASES:
             raise ValueError(f"--curve-release must be one of {', '.join(CURVE_RELEASES)}, not {self.curve_release!r}")
+        if self.snapshotclone_listen is None and self.curve_release == "2":
+            # mainline Curve keeps its snapshots there (a frozen dataclass: set once, here)
+            object.__setattr__(self, "snapshotclone_listen", "127.0.0.1:0")
         if self.snapshotclone_listen is not None:
             self.snapshotclone_address()
         if self.flatten_step <= 0 or self.flatten_step % 4096:
@@ -85,8 +88,9 @@ class ServerConfig:
 
     @property
     def snapshotclone_addr_path(self) -> str:
-        """Where the address the snapshotcloneserver API listens on is written ("host:port")."""
-        return os.path.join(self.data_dir, "snapshotclone.addr")
+        """Where the address the snapshotcloneserver API listens on is written ("host:port"): next to the
+        socket, where clients of this daemon look for it."""
+        return self.socket + ".snapshotclone"
 
     @property
     def mds_socket(self) -> str:

@@ -8,7 +8,7 @@ Curve's MDS service (curve.mds.CurveFSService) listens on the unix socket
 ``<socket>.mds`` and, with --mds-listen, on TCP; the TCP address it got is
 written to ``<data-dir>/mds.addr`` ("host:port") and removed at a clean stop.
 With --snapshotclone-listen, mainline Curve's snapshotcloneserver HTTP API is
-served too (snapshotclone.py), its address in ``<data-dir>/snapshotclone.addr``.
+served too (snapshotclone.py), its address in ``<socket>.snapshotclone``.
 """
 from __future__ import annotations
 
@@ -71,7 +71,8 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                    help="bytes an MDS Flatten copies per step (progress and crash-safety unit; default 64M)")
     p.add_argument("--snapshotclone-listen", metavar="HOST:PORT",
                    help="also serve mainline Curve's snapshotcloneserver HTTP API (/SnapshotCloneService); "
-                        "port 0 picks a free port (the address is written to DATA_DIR/snapshotclone.addr)")
+                        "port 0 picks a free port (the address is written to SOCKET.snapshotclone); "
+                        "with --curve-release 2 the default is 127.0.0.1:0")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,

@@ -166,11 +166,9 @@ class OpenFiles:
                     log.warning("no heartbeat for %s (fd %d) in %.0fs: backend closed", f.name, f.fd, timeout)
 
     def busy(self, path: str) -> bool:
-        """Whether a live client has ``path`` (or one of its snapshots, ``path@snap``) open; stale records
-        (closed by the checker) are dropped."""
-        view = path + "@"
+        """Whether a live client has ``path`` open; stale records (closed by the checker) are dropped."""
         with self.lock:
-            mine = [f for f in self._files.values() if f.path == path or f.path.startswith(view)]
+            mine = [f for f in self._files.values() if f.path == path]
             stale = [f for f in mine if f.volume is None]
             live = any(f.volume is not None for f in mine)
             if not live and stale:

@@ -43,6 +43,8 @@ class Snapshots:
     def _snap(self, file_id: int, path: str, name: str) -> tuple:
         """(id, name, parent, length, ctime, seq, protected, owner) of snapshot ``name`` of file ``file_id``."""
         row = self.db.conn.execute(_SNAP + " WHERE file_id=? AND name=?", (file_id, name)).fetchone()
+        if row is None:   # a snapshotcloneserver snapshot, named by its UUID (snapshotclone_rules.py)
+            row = self.db.conn.execute(_SNAP + " WHERE file_id=? AND name=?", (file_id, f"sc-{name}")).fetchone()
         if row is None:
             raise refused(S.kSnapshotFileNotExists, f"{path}: no snapshot {name!r}")
         return row

@@ -5,7 +5,7 @@ each file's data is a sparse file at ``<data-dir>/volumes/<curve path>`` (its
 head layer). Snapshots are frozen layers (table ``curve_layers``, data at
 ``<data-dir>/layers/<id>``); a file whose head has a parent layer (after a
 snapshot, or as a clone) is listed in ``curve_heads``. See layers.py and
-snapshots.py. A snapshot is opened read-only by the path ``<file>@<snapshot>``.
+snapshots.py.
 Curve's snapshot and clone fields live here once, for the MDS service and the
 RBD catalog alike: a snapshot's seqNum, isProtected and owner (curve_layers),
 a clone's source snapshot (curve_files.clone_layer, giving cloneSource and
@@ -31,7 +31,7 @@ from .config import ServerConfig
 from .db import Database
 from .layers import Layer
 from .refusal import refused
-from .volume import FileState, ReadOnlyClone, SnapshotView, Volume
+from .volume import FileState, ReadOnlyClone, Volume
 
 DIRECTORY, PAGEFILE = 0, 1  # Curve FileType
 CLONE_PAGEFILE = 5          # release1.5's clone of a local snapshot: a page file with a clone source
@@ -469,29 +469,14 @@ class Store:
         return parent
 
     def open(self, path: str, owner: str) -> Volume:
-        """An I/O handle on the file ``path`` (Curve Open), or a read-only one on ``<file>@<snapshot>``."""
+        """An I/O handle on the file ``path`` (Curve Open). Like Curve, no snapshot opens: ``vol@snap`` is
+        an ordinary (missing) name."""
         with self.db.lock:
-            base, at, snap = path.rpartition("@")
-            if at and "/" not in snap and not self._is_file(path, owner):
-                _, row = self.existing_file(base, owner)
-                found = self.db.conn.execute("SELECT id, length FROM curve_layers WHERE file_id=? AND name=?",
-                                             (row[0], snap)).fetchone()
-                if found is None:
-                    raise refused(S.kFileNotExists, f"{path}: {base} has no snapshot {snap!r}")
-                layer = self.layer(found[0])
-                return SnapshotView(FileState(row[0], path, found[1], row[4], layer), self.config.align_check)
             _, row = self.existing_file(path, owner)
             state = self.state(row, path)
             if self.db.conn.execute("SELECT readonly FROM curve_files WHERE id=?", (row[0],)).fetchone()[0]:
                 return ReadOnlyClone(state, self.config.align_check)
             return Volume(state, self.config.align_check)
-
-    def _is_file(self, path: str, owner: str) -> bool:
-        try:
-            self.existing_file(path, owner)
-        except CurveError:
-            return False
-        return True
 
     # --- layers ---------------------------------------------------------------------------------
     def existing_file(self, path: str, owner: str) -> tuple[list[str], tuple]:

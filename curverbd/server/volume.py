@@ -135,11 +135,6 @@ class ReadOnlyVolume(Volume):
         pass  # nothing is ever written through it
 
 
-class SnapshotView(ReadOnlyVolume):
-    """A read-only handle on a snapshot (nebd name of ``/<pool>/<image>@<snapshot>``)."""
-    why = "snapshot is read-only"
-
-
 class ReadOnlyClone(ReadOnlyVolume):
     """A handle on a clone made with release1.5's Clone readonly=true (libcurve answers READONLY)."""
     why = "the clone was made read-only (Clone readonly=true)"
