@@ -140,7 +140,8 @@ class CatalogSnapshots(CatalogBase):
         try:
             made = flavour.create(self._path(info), curve_name, progress)
         except Error as exc:
-            self.state.snap_remove(info["id"], snap)
+            if not getattr(exc, "lost", False):   # refused: no snapshot (a lost answer keeps the record)
+                self.state.snap_remove(info["id"], snap)
             raise Error(exc.errno, f"image {pool}/{image}: snapshot {snap!r}: {mds_cause(exc)}") from None
         record = {"size": state["size"], "curve": made["key"]}
         if key != made["key"]:

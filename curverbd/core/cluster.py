@@ -88,13 +88,14 @@ class Cluster:
         self._heartbeat.start()
 
     def _snapshotclone(self) -> SnapshotCloneClient:
-        """mainline Curve's snapshotcloneserver, from the conf (asked when a mainline MDS is first met)."""
+        """mainline Curve's snapshotcloneserver, from the conf (asked when a mainline MDS is first met, and
+        again when no server answers)."""
         addrs, source = self.conf.snapshotclone_addrs()
         if not addrs:
             raise Error(errno.EOPNOTSUPP, f"snapshots: this Curve's MDS is mainline, whose snapshots are "
                                           f"snapshotcloneserver's, and its address is {source}; set "
                                           "curve_snapshotclone_addr")
-        return SnapshotCloneClient(addrs, self.user)
+        return SnapshotCloneClient(lambda: self.conf.snapshotclone_addrs()[0] or addrs, self.user)
 
     def shutdown(self) -> None:
         """Close the files still open and the connection (open images become unusable)."""

@@ -18,11 +18,10 @@ snapshotcloneserver UUID. RBD names, sizes and protection are the catalog's
 from __future__ import annotations
 
 import errno
-import time
 from typing import Callable, Optional
 
 from ..curve.mds import MdsClient
-from ..curve.nameserver2 import FileStatus, FileType, StatusCode
+from ..curve.nameserver2 import FileStatus, FileType
 from ..curve.snapshotclone import (TASK_CLONING, TASK_DONE, TASK_META_INSTALLED, SnapshotCloneClient,
                                    SnapshotCloneError)
 from ..curve.status import MdsError
@@ -117,7 +116,15 @@ class S3Snapshots:
     def create(self, path: str, name: str, progress: Percent = None) -> dict:
         """Dump a snapshot to S3 and wait for it; one that fails is deleted again and raises EIO with the
         server's words."""
-        uuid = self.server.create_snapshot(path, name)
+        before = {s["UUID"] for s in self.server.snapshots(path)}
+        try:
+            uuid = self.server.create_snapshot(path, name)
+        except Error as exc:
+            if not getattr(exc, "lost", False):
+                raise
+            # the answer was lost: the server took it if a new snapshot of that name is there
+            made = [s["UUID"] for s in self.server.snapshots(path) if s["UUID"] not in before and s.get("Name") == name]
+            uuid = made[0] if made else self.server.create_snapshot(path, name)
         try:
             return self._snap(self.server.wait_snapshot(path, uuid, progress))
         except Error as exc:
@@ -135,6 +142,11 @@ class S3Snapshots:
             if exc.code == IN_USE:
                 raise Error(errno.EBUSY, f"{exc.strerror}") from None
             raise
+        except Error as exc:
+            if not getattr(exc, "lost", False):
+                raise
+            if any(s["UUID"] == snap["key"] for s in self.server.snapshots(path)):   # not taken: again
+                self.server.delete_snapshot(path, snap["key"])
 
     def protect(self, path: str, snap: dict, protect: bool) -> None:
         """Nothing to ask: snapshotcloneserver has no protection."""
@@ -142,7 +154,15 @@ class S3Snapshots:
     def clone(self, path: str, snap: dict, dest: str, readonly: bool = False) -> dict:
         """A lazy clone (readable once its metadata is installed): its FileInfo. ``readonly`` has no Curve
         counterpart here: a view is opened read-only by its reader."""
-        task = self.server.clone(snap["key"], dest, lazy=True)
+        try:
+            task = self.server.clone(snap["key"], dest, lazy=True)
+        except Error as exc:
+            if not getattr(exc, "lost", False):
+                raise
+            # the answer was lost: the server took it if a task from this snapshot makes ``dest``
+            taken = [t["UUID"] for t in self.server.tasks(destination=dest) if t.get("Src") == snap["key"]
+                     and int(t.get("TaskStatus", 0)) in (TASK_CLONING, TASK_META_INSTALLED)]
+            task = taken[-1] if taken else self.server.clone(snap["key"], dest, lazy=True)
         self.server.wait_task(task, until_status=TASK_META_INSTALLED)
         return self.mds.stat(dest)
 
@@ -205,22 +225,3 @@ def detect(mds: MdsClient, snapshotclone: Callable[[], SnapshotCloneClient]) -> 
             raise
         return S3Snapshots(mds, snapshotclone())
     return LocalSnapshots(mds)
-
-
-def wait_for(step: Callable[[], int], progress: Percent, deadline_s: float) -> bool:
-    """Call ``step()`` (percent done) until 100 or the deadline, reporting moves; whether it finished."""
-    end = time.monotonic() + deadline_s
-    last = -1
-    while True:
-        percent = step()
-        if percent != last and progress is not None:
-            progress(percent)
-        last = percent
-        if percent >= 100:
-            return True
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.02)
-
-
-__all__ = ["LocalSnapshots", "S3Snapshots", "StatusCode", "detect", "wait_for"]

@@ -18,7 +18,8 @@ from typing import Any, Callable, Optional
 from ..errors import Error
 
 VERSION = "0.0.6"
-TIMEOUT = 8.0
+TIMEOUT = 8.0                 # seconds for one request
+BUDGET = 8.0                  # seconds to keep trying while no server answers (libcurve's MDS budget)
 # reply Code -> the errno Ceph gives in the same situation
 CODE_ERRNO = {-1: errno.EIO, -2: errno.EAGAIN, -3: errno.EAGAIN, -4: errno.ESHUTDOWN, -5: errno.EINVAL,
               -6: errno.EEXIST, -7: errno.EPERM, -8: errno.ENOENT, -9: errno.EINVAL, -10: errno.EINVAL,
@@ -40,42 +41,74 @@ class SnapshotCloneError(Error):
 
 
 class SnapshotCloneClient:
-    """Snapshots and clones of one user through snapshotcloneserver's HTTP API."""
+    """Snapshots and clones of one user through snapshotcloneserver's HTTP API.
 
-    def __init__(self, addrs: list[str] | str, user: str, timeout: float = TIMEOUT) -> None:
-        self.addrs = [a.strip() for a in (addrs.split(",") if isinstance(addrs, str) else addrs) if a.strip()]
+    ``addrs`` may be a callable giving the address list: it is asked again when no server answers
+    (the embedded daemon listens on a new port after a restart). Like libcurve with the MDS, a request
+    no server took (connection refused: a standby, or a restart) is tried again for up to ``budget``
+    seconds; so is a query whose answer was lost. A change whose answer was lost raises EIO with
+    ``lost=True``: the caller looks at what the server holds (snapshot_flavours.py)."""
+
+    def __init__(self, addrs: list[str] | str | Callable[[], str], user: str, timeout: float = TIMEOUT,
+                 budget: float = BUDGET) -> None:
+        self._addrs = addrs if callable(addrs) else (lambda: addrs)
+        self.addrs = _split(self._addrs())
         if not self.addrs:
             raise Error(errno.EINVAL, "snapshotcloneserver: no address")
         self.user = user
         self.timeout = timeout
+        self.budget = budget
 
     def call(self, action: str, **params: Any) -> dict:
         """One action: its reply; SnapshotCloneError for a non-zero Code, ETIMEDOUT if no server answers."""
         query = {"Action": action, "Version": VERSION, "User": self.user,
                  **{k: _param(v) for k, v in params.items() if v is not None}}
         path = "/SnapshotCloneService?" + urllib.parse.urlencode(query)
-        failures = []
-        for addr in self.addrs:
-            host, _, port = addr.rpartition(":")
-            conn = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
-            try:
-                conn.request("GET", path)
-                response = conn.getresponse()
-                body = response.read()
-            except OSError as exc:
-                failures.append(f"{addr}: {exc}")
-                continue
-            finally:
-                conn.close()
-            try:
-                reply = json.loads(body)
-                code = int(reply.get("Code", -1))
-            except (ValueError, TypeError) as exc:
-                raise Error(errno.EIO, f"snapshotcloneserver {action} at {addr}: undecodable reply: {exc}") from exc
-            if code:
-                raise SnapshotCloneError(code, action, reply.get("Message") or "refused")
-            return reply
-        raise Error(errno.ETIMEDOUT, f"snapshotcloneserver {action}: no server answered ({'; '.join(failures)})")
+        end = time.monotonic() + self.budget
+        pause = 0.05
+        while True:
+            failures = []
+            for addr in self.addrs:
+                sent, outcome = self._request(addr, path)
+                if isinstance(outcome, bytes):
+                    return self._reply(action, addr, outcome)
+                failures.append(f"{addr}: {outcome}")
+                if sent and not action.startswith("Get"):
+                    error = Error(errno.EIO, f"snapshotcloneserver {action}: the answer was lost ({outcome})")
+                    error.lost = True
+                    raise error
+            if time.monotonic() + pause > end:
+                raise Error(errno.ETIMEDOUT, f"snapshotcloneserver {action}: no server answered in "
+                                             f"{self.budget:.0f} s ({'; '.join(failures)})")
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            self.addrs = _split(self._addrs()) or self.addrs
+
+    def _request(self, addr: str, path: str) -> tuple[bool, bytes | OSError]:
+        """(whether the request may have reached the server, the body or the failure)."""
+        host, _, port = addr.rpartition(":")
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout)
+        sent = False
+        try:
+            conn.connect()
+            sent = True
+            conn.request("GET", path)
+            return True, conn.getresponse().read()
+        except (OSError, http.client.HTTPException) as exc:
+            return sent, exc
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _reply(action: str, addr: str, body: bytes) -> dict:
+        try:
+            reply = json.loads(body)
+            code = int(reply.get("Code", -1))
+        except (ValueError, TypeError) as exc:
+            raise Error(errno.EIO, f"snapshotcloneserver {action} at {addr}: undecodable reply: {exc}") from exc
+        if code:
+            raise SnapshotCloneError(code, action, reply.get("Message") or "refused")
+        return reply
 
     # --- snapshots ------------------------------------------------------------------------------
     def create_snapshot(self, path: str, name: str) -> str:
@@ -164,6 +197,10 @@ class SnapshotCloneClient:
         """GetCloneRefStatus of a snapshot UUID or volume: (RefStatus 0 none / 1 has / 2 check, clones)."""
         reply = self.call("GetCloneRefStatus", Source=source)
         return int(reply.get("RefStatus", 0)), reply.get("CloneFileInfo") or []
+
+
+def _split(addrs: list[str] | str) -> list[str]:
+    return [a.strip() for a in (addrs.split(",") if isinstance(addrs, str) else addrs) if a.strip()]
 
 
 def _said(info: dict) -> str:

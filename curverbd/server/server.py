@@ -61,7 +61,7 @@ class Server:
             return None
         from .snapshotclone import SnapshotCloneServer
         return SnapshotCloneServer(self.store, self.files.busy, self.config.snapshotclone_address(),
-                                   self.config.snapshotclone_addr_path)
+                                   self.config.snapshotclone_addr_path, self.config.flatten_step)
 
     def request_stop(self) -> None:
         """Safe from a signal handler: wakes the accept loop, which then stops."""

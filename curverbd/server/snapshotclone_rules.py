@@ -71,10 +71,11 @@ def _now_us() -> int:
 class SnapshotCloneRules:
     """The actions' rules and state; each public method returns the reply's extras or raises Refusal."""
 
-    def __init__(self, store: Store, busy) -> None:
+    def __init__(self, store: Store, busy, step: int = 64 << 20) -> None:
         self.store, self.db, self.busy = store, store.db, busy
         self.snaps = Snapshots(store)
-        self._running: set[str] = set()
+        self.step = step                              # bytes a copying task fills per transaction
+        self._running: dict[str, int] = {}            # task -> percent copied (Progress while it runs)
         self._lock = threading.Lock()
         with self.db.transaction() as conn:
             for statement in _SCHEMA.split(";"):   # not executescript: it would commit mid-transaction
@@ -265,18 +266,28 @@ class SnapshotCloneRules:
         with self._lock:
             if task_uuid in self._running:
                 return
-            self._running.add(task_uuid)
+            self._running[task_uuid] = 0
         threading.Thread(target=self._copy, args=(task_uuid,), name=f"sc-clone-{task_uuid[:8]}",
                          daemon=True).start()
 
     def _copy(self, task_uuid: str) -> None:
-        """Give a clone its own copy of all it shows, then drop its link (and the task layer, if any)."""
+        """Give a clone its own copy of all it shows, step by step (Progress moves), then drop its link (and
+        the task layer, if any). A daemon killed meanwhile resumes the task at start."""
         try:
-            with self.db.transaction() as conn:
-                row = conn.execute(f"SELECT {_TASK_COLS} FROM sc_tasks WHERE uuid=?", (task_uuid,)).fetchone()
+            with self.db.lock:
+                row = self.db.conn.execute(f"SELECT {_TASK_COLS} FROM sc_tasks WHERE uuid=?",
+                                           (task_uuid,)).fetchone()
                 file_id, temp = row[8], row[10]
+                length = self.store.row_of(file_id)[3]
+            for lo in range(0, length, self.step):
+                hi = min(lo + self.step, length)
+                with self.db.transaction():
+                    self.snaps.flatten_at(file_id, self.store.path_of(file_id), lo, hi, finish=False)
+                with self._lock:
+                    self._running[task_uuid] = min(99, hi * 100 // length)
+            with self.db.transaction() as conn:
                 path = self.store.path_of(file_id)
-                self.snaps.flatten_at(file_id, path, 0, _BEYOND, finish=True)
+                self.snaps.flatten_at(file_id, path, length, _BEYOND, finish=True)
                 conn.execute("UPDATE sc_tasks SET status=?, temp_layer=NULL WHERE uuid=?", (TASK_DONE, task_uuid))
                 if temp is not None:
                     lrow = conn.execute("SELECT file_id, name FROM curve_layers WHERE id=?", (temp,)).fetchone()
@@ -292,7 +303,7 @@ class SnapshotCloneRules:
                 log.exception("clone task %s: cannot record its failure", task_uuid)
         finally:
             with self._lock:
-                self._running.discard(task_uuid)
+                self._running.pop(task_uuid, None)
 
     def tasks(self, filters: dict, limit: int, offset: int) -> dict:
         where = " AND ".join(f"{col}=?" for col in filters) or "1"
@@ -303,7 +314,11 @@ class SnapshotCloneRules:
         return {"TotalCount": len(rows), "TaskInfos": [
             {"UUID": r[0], "User": r[1], "File": r[2], "Src": r[3], "TaskType": r[4], "TaskStatus": r[5],
              "IsLazy": bool(r[6]), "NextStep": 0 if r[5] == TASK_DONE else 1, "Time": r[7],
-             "Progress": 100 if r[5] == TASK_DONE else 0, "FileType": r[9]} for r in page]}
+             "Progress": 100 if r[5] == TASK_DONE else self._progress(r[0]), "FileType": r[9]} for r in page]}
+
+    def _progress(self, task_uuid: str) -> int:
+        with self._lock:
+            return self._running.get(task_uuid, 0)
 
     def clean_task(self, user: str, task_uuid: str) -> dict:
         with self.db.transaction() as conn:
