@@ -26,7 +26,7 @@ import weakref
 from typing import NamedTuple
 
 from ..curve.nameserver2 import StatusCode as S
-from ..errors import CurveError, CurveStatus
+from ..errors import CurveStatus
 from .config import ServerConfig
 from .db import Database
 from .layers import Layer
