@@ -1,6 +1,7 @@
-"""Snapshot, clone and flatten with the daemon (a one-machine Curve) killed at random moments: after the
-restart each operation either completed or left nothing visible, and what is listed is whole (a listed
-snapshot has its exact size and data, a listed clone its parent and its parent's bytes)."""
+"""Snapshot, read at a snapshot, clone and flatten with the daemon (a one-machine Curve) killed at random
+moments: after the restart each operation either completed or left nothing visible, and what is listed is
+whole (a listed snapshot has its exact size and data, a listed clone its parent and its parent's bytes, and
+no reader's view of a snapshot outlives its reader)."""
 from __future__ import annotations
 
 import random
@@ -38,6 +39,8 @@ def test_snapshot_clone_flatten_survive_kills(daemon):
                         outcome["snap"] = True
                         img.protect_snap(snap)
                         img.write(0, b"\xee" * 4096)        # after the snapshot: not in it
+                    with io.open_image(name, snapshot=snap) as view:   # through a read-only clone
+                        outcome["view"] = view.read(0, 4096)
                     io.clone(name, snap, io, child)
                     outcome["clone"] = True
                     with io.open_image(child) as clone:
@@ -74,5 +77,8 @@ def test_snapshot_clone_flatten_survive_kills(daemon):
             else:
                 assert "clone" not in outcome
             assert "error" not in outcome, outcome["error"]  # the client rides the restart out
+            assert outcome.get("view", data) == data
+            views = [f["fileName"] for f in c._catalog.mds.listdir("/k") if f["fileName"].startswith(".rbd-snapview-")]
+            assert views == [], views                         # each reader removed its own
     finally:
         c.shutdown()

@@ -342,19 +342,26 @@ class CatalogSnapshots(CatalogBase):
         """A read-only clone of ``image@snap`` to read the snapshot through: {path, size, source, key};
         give it back with close_view."""
         info, _ = self._image(pool, image)
+        self._sweep_views(pool)          # first: a swept view may drop Curve's protection of this snapshot
         found, record = self._snapshot(pool, image, info, snap)
-        self._sweep_views(pool)
         flavour = self.flavour()
         path = f"/{pool}/{VIEW_PREFIX}{info['id']:x}-{uuid.uuid4().hex[:12]}"
-        if flavour.protects and not found["protected"]:
-            # Curve clones only a protected snapshot; RBD's word on it stays "unprotected"
-            self._keep(info, snap, found, record, protected=False)
-            flavour.protect(self._path(info), found, True)
-        try:
-            flavour.clone(self._path(info), found, path, readonly=True)
-        except Error as exc:
-            raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: cannot open it for reading: "
-                                   f"{mds_cause(exc)}") from None
+        held = flavour.protects and not self._protected(found, record)
+        if held and "protected" not in record:
+            self._keep(info, snap, found, record, protected=False)   # RBD's word stays "unprotected"
+        for attempt in range(3):
+            try:
+                if held:   # Curve clones only a protected snapshot (kOK if it already is)
+                    flavour.protect(self._path(info), found, True)
+                flavour.clone(self._path(info), found, path, readonly=True)
+                break
+            except MdsError as exc:   # another reader's close dropped the protection in between: again
+                if exc.status != StatusCode.kSnapshotFileNotProtected or attempt == 2:
+                    raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: cannot open it for reading: "
+                                           f"{mds_cause(exc)}") from None
+            except Error as exc:
+                raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: cannot open it for reading: "
+                                       f"{mds_cause(exc)}") from None
         return {"path": path, "size": record.get("size", found["length"]), "source": self._path(info),
                 "snap": found}
 

@@ -1,0 +1,75 @@
+"""A reader of a snapshot reads a read-only clone of it (Curve opens no snapshot). A reader killed with one
+open leaves it behind; the next reader in the pool removes it once Curve says nobody has it open, and the
+snapshot is then free to go (on release1.5 the view held Curve's protection of it)."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from daemon import ROOT, new_daemon, remove
+
+from curverbd.core import Cluster
+from curverbd.core.catalog_snapshots import VIEW_STALE_S
+from curverbd.errors import Error
+
+MiB = 1 << 20
+READER = """
+import sys, time
+from curverbd.core import Cluster
+c = Cluster(); c.connect()
+image = c.open_ioctx("v").open_image("img", snapshot="s")
+sys.stdout.write(image.read(0, 4).decode() + "\\n"); sys.stdout.flush()
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def daemon(monkeypatch):
+    d = new_daemon("--heartbeat-timeout", "1").start()
+    monkeypatch.setenv("CURVERBD_SOCKET", d.socket)
+    yield d
+    remove(d)
+
+
+def views(cluster: Cluster) -> list[str]:
+    return [f["fileName"] for f in cluster._catalog.mds.listdir("/v") if f["fileName"].startswith(".rbd-snapview-")]
+
+
+def test_a_killed_readers_view_is_swept_by_the_next_reader(daemon):
+    c = Cluster()
+    c.connect()
+    c.create_pool("v")
+    io = c.open_ioctx("v")
+    io.create_image("img", MiB)
+    with io.open_image("img") as img:
+        img.write(0, b"old!")
+        img.create_snap("s")
+        img.write(0, b"new!")
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    reader = subprocess.Popen([sys.executable, "-c", READER], stdout=subprocess.PIPE, env=env)
+    try:
+        assert reader.stdout.readline() == b"old!\n"
+    finally:
+        reader.send_signal(signal.SIGKILL)
+        reader.wait()
+    left = views(c)
+    assert len(left) == 1
+    with io.open_image("img") as img:
+        assert img.is_protected_snap("s") is False          # RBD's word, whatever Curve holds for the view
+        with pytest.raises(Error) as exc:
+            img.remove_snap("s")                            # the dead reader's view still holds it
+        assert exc.value.errno == errno.EBUSY
+    time.sleep(VIEW_STALE_S + 1.5)                          # past the stale age and the heartbeat timeout
+    with io.open_image("img", snapshot="s") as view:       # the next reader sweeps the pool
+        assert view.read(0, 4) == b"old!"
+        assert left[0] not in views(c) and len(views(c)) == 1
+    assert views(c) == []
+    with io.open_image("img") as img:
+        img.remove_snap("s")
+        assert img.list_snaps() == []
+    c.shutdown()
