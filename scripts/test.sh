@@ -12,4 +12,4 @@ CURVERBD_TEST_CURVE_RELEASE=2 exec python3 -m pytest -q -p no:cacheprovider "$@"
     tests/test_snapshots_space.py tests/test_clone_flatten.py tests/test_cli_snapshots.py \
     tests/test_pymod_glance_store.py tests/test_cinder_driver.py tests/test_debian_bindings.py \
     tests/test_qemu_img.py tests/test_clone_qemu.py tests/test_trash_lifecycle.py tests/test_snapshot_kills.py \
-    tests/test_pymod_rbd.py
+    tests/test_pymod_rbd.py tests/test_snapshot_views.py

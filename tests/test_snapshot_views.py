@@ -73,3 +73,28 @@ def test_a_killed_readers_view_is_swept_by_the_next_reader(daemon):
         img.remove_snap("s")
         assert img.list_snaps() == []
     c.shutdown()
+
+
+def test_a_snapshot_that_fails_in_snapshotcloneserver_is_eio_and_leaves_nothing(monkeypatch):
+    """mainline Curve dumps snapshots to S3 in a task; a task that fails (here: the daemon's --s3-fail)
+    makes the RBD call EIO naming the failed snapshot, and nothing is listed or left behind."""
+    d = new_daemon("--curve-release", "2", "--s3-fail").start()
+    monkeypatch.setenv("CURVERBD_SOCKET", d.socket)
+    try:
+        c = Cluster()
+        c.connect()
+        c.create_pool("v")
+        io = c.open_ioctx("v")
+        io.create_image("img", MiB)
+        with io.open_image("img") as img:
+            with pytest.raises(Error) as exc:
+                img.create_snap("s")
+            assert exc.value.errno == errno.EIO
+            assert "snapshot 's'" in str(exc.value) and "failed" in str(exc.value)
+            assert img.list_snaps() == []
+        sc = c._catalog.flavour().server
+        assert sc.snapshots("/v/img") == []                 # the failed task was deleted again
+        assert c._catalog.state.snaps(io.stat_image("img")["file_id"]) == {}
+        c.shutdown()
+    finally:
+        remove(d)

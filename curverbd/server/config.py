@@ -40,6 +40,7 @@ class ServerConfig:
     curve_release: str = "1.5"             # whose MDS rules: "1.5" (local snapshots, clones) or "2" (mainline)
     flatten_step: int = 64 << 20           # bytes a background Flatten copies per transaction
     snapshotclone_listen: str | None = None  # "host:port" for snapshotcloneserver's HTTP API; None: not served
+    s3_fail: bool = False                    # every snapshot dump fails, as if S3 refused it (clients' tests)
 
     def validate(self) -> None:
         """ValueError naming the bad option."""

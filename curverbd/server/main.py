@@ -73,6 +73,9 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                    help="also serve mainline Curve's snapshotcloneserver HTTP API (/SnapshotCloneService); "
                         "port 0 picks a free port (the address is written to SOCKET.snapshotclone); "
                         "with --curve-release 2 the default is 127.0.0.1:0")
+    p.add_argument("--s3-fail", action="store_true",
+                   help="every snapshotcloneserver snapshot ends in status error, as if S3 refused the dump "
+                        "(to try how clients handle a failed snapshot task)")
     a = p.parse_args(argv)
     config = ServerConfig(socket=os.path.abspath(a.socket), data_dir=os.path.abspath(a.data_dir),
                           socket_group=a.socket_group, block_size=a.block_size,
@@ -83,7 +86,7 @@ def parse_args(argv: list[str] | None) -> ServerConfig:
                           mds_init_grace=a.mds_init_grace,
                           daemonize=a.daemonize,
                           etcd_endpoints=a.etcd_endpoints, curve_release=a.curve_release,
-                          flatten_step=a.flatten_step, snapshotclone_listen=a.snapshotclone_listen,
+                          flatten_step=a.flatten_step, snapshotclone_listen=a.snapshotclone_listen, s3_fail=a.s3_fail,
                           pid_file=os.path.abspath(a.pid_file) if a.pid_file else None)
     try:
         config.validate()

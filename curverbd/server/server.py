@@ -61,7 +61,8 @@ class Server:
             return None
         from .snapshotclone import SnapshotCloneServer
         return SnapshotCloneServer(self.store, self.files.busy, self.config.snapshotclone_address(),
-                                   self.config.snapshotclone_addr_path, self.config.flatten_step)
+                                   self.config.snapshotclone_addr_path, self.config.flatten_step,
+                                   self.config.s3_fail)
 
     def request_stop(self) -> None:
         """Safe from a signal handler: wakes the accept loop, which then stops."""

@@ -201,8 +201,8 @@ class SnapshotCloneServer:
     """The HTTP server in a daemon thread; its bound address goes to ``addr_path`` (removed by stop())."""
 
     def __init__(self, store: Store, busy: Callable[[str], bool], address: tuple[str, int], addr_path: str,
-                 step: int = 64 << 20) -> None:
-        self.rules = SnapshotCloneRules(store, busy, step)
+                 step: int = 64 << 20, s3_fail: bool = False) -> None:
+        self.rules = SnapshotCloneRules(store, busy, step, s3_fail)
         server_class = _HTTPServer6 if ":" in address[0] else _HTTPServer
         try:
             self.httpd = server_class(address, _Handler)

@@ -34,7 +34,7 @@ OK, INTERNAL, BAD_REQUEST, TASK_EXISTS, INVALID_USER, NOT_EXIST = 0, -1, -5, -6,
 FILE_STATUS_INVALID, NAME_MISMATCH, SNAP_UNFINISHED, CANNOT_CANCEL_FINISHED = -9, -11, -12, -14
 INVALID_SNAPSHOT, SNAP_IN_USE, TASK_UNFINISHED, SNAP_LIMIT, FILE_EXISTS, NOT_SUPPORTED = -15, -16, -17, -18, -19, -21
 # snapshot Status, clone TaskStatus, TaskType, FileType
-SNAP_DONE, SNAP_PENDING = 0, 1
+SNAP_DONE, SNAP_PENDING, SNAP_ERROR = 0, 1, 5
 TASK_DONE, TASK_CLONING, TASK_RECOVERING, TASK_ERROR, TASK_META_INSTALLED = 0, 1, 2, 5, 7
 TYPE_CLONE, TYPE_RECOVER = 0, 1
 SOURCE_SNAPSHOT, SOURCE_FILE = 0, 1
@@ -71,8 +71,9 @@ def _now_us() -> int:
 class SnapshotCloneRules:
     """The actions' rules and state; each public method returns the reply's extras or raises Refusal."""
 
-    def __init__(self, store: Store, busy, step: int = 64 << 20) -> None:
+    def __init__(self, store: Store, busy, step: int = 64 << 20, s3_fail: bool = False) -> None:
         self.store, self.db, self.busy = store, store.db, busy
+        self.s3_fail = s3_fail                        # --s3-fail: every dump ends in status error
         self.snaps = Snapshots(store)
         self.step = step                              # bytes a copying task fills per transaction
         self._running: dict[str, int] = {}            # task -> percent copied (Progress while it runs)
@@ -144,7 +145,9 @@ class SnapshotCloneRules:
             info = self.snaps.create_at(e.id, file, f"sc-{snap_uuid}")
             conn.execute(f"INSERT INTO sc_snapshots ({_SNAP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (snap_uuid, user, file, name, info["id"], info["seq"], info["ctime"], info["length"],
-                          SNAP_DONE))
+                          SNAP_ERROR if self.s3_fail else SNAP_DONE))
+        if self.s3_fail:
+            log.error("snapshot %s of %s: the dump to S3 failed (--s3-fail)", snap_uuid, file)
         return {"UUID": snap_uuid}
 
     def delete_snapshot(self, user: str, snap_uuid: str, file: str | None) -> dict:
