@@ -67,8 +67,8 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     pool, image, snap = target(args, "required")
     with opened_image(args, pool, image) as img:
-        with step("rollback failed"), Progress.for_args("Rolling back to snapshot", args):
-            img.rollback_to_snap(snap)
+        with step("rollback failed"), Progress.for_args("Rolling back to snapshot", args) as progress:
+            img.rollback_to_snap(snap, progress.update)   # mainline Curve's Recover reports its progress
     return 0
 
 
