@@ -14,12 +14,14 @@ import threading
 
 import pytest
 
+from mds_wire import Mds, Who, kOK
 from rawwire import FILE, Wire, fd_req, io_req, nebd_name, request_frame
 from volumes import make_volume
 
 from curverbd.server import fastpath
 
 GiB = 1 << 30
+ADMIN = Who("admin")
 BLOCK = 4096
 STABLE = 2 << 20      # [2 MiB, 10 MiB): written once first, then only read (big reads go there)
 
@@ -124,10 +126,14 @@ def test_writes_racing_snapshots_land_in_the_image(daemon):
 
         thread = threading.Thread(target=writer)
         thread.start()
-        for n in range(6):
-            assert ctl.catalog("CreateSnap", owner="admin", pool="rbd", image="img", snap=f"s{n}", size=1 << 20)["errno"] == 0
-        for n in range(6):  # merging layers away gives the head back to the C loop
-            assert ctl.catalog("RemoveSnap", owner="admin", pool="rbd", image="img", snap=f"s{n}")["errno"] == 0
+        mds = Mds(daemon.mds_socket)   # snapshots through Curve's MDS (release1.5's <vol>@<snap>)
+        try:
+            for n in range(6):
+                assert mds.snap_create(f"/rbd/img@s{n}", ADMIN)[0] == kOK
+            for n in range(6):  # merging layers away gives the head back to the C loop
+                assert mds.snap_delete(f"/rbd/img@s{n}", ADMIN) == kOK
+        finally:
+            mds.close()
         stop.set()
         thread.join(60)
         assert not thread.is_alive() and not failures

@@ -1,4 +1,4 @@
-"""Typed calls of the embedded daemon's snapshot service (see protocol.py) over the nebd connection."""
+"""Typed calls of the embedded daemon's snapshot data service (see protocol.py) over the nebd connection."""
 from __future__ import annotations
 
 import errno
@@ -10,8 +10,7 @@ from ..nebd.connection import Connection
 from . import protocol
 
 
-CHANGES = frozenset({"CreateSnap", "RemoveSnap", "RollbackSnap", "RenameSnap", "ProtectSnap", "UnprotectSnap",
-                     "Clone", "CopyImage", "Flatten"})
+CHANGES = frozenset({"RollbackSnap", "CopyImage"})
 
 
 class CatalogClient:
@@ -37,52 +36,10 @@ class CatalogClient:
             raise Error(code, reply.get("message") or f"catalog {method} failed")
         return reply
 
-    # snapshots
-    def create_snap(self, pool: str, image: str, snap: str, size: int) -> dict[str, Any]:
-        return self.call("CreateSnap", pool=pool, image=image, snap=snap, size=size)["snap"]
-
-    def remove_snap(self, pool: str, image: str, snap: str) -> None:
-        self.call("RemoveSnap", pool=pool, image=image, snap=snap)
-
-    def list_snaps(self, pool: str, image: str) -> list[dict[str, Any]]:
-        return list(self.call("ListSnaps", pool=pool, image=image)["snaps"])
-
-    def get_snap(self, pool: str, image: str, snap: str) -> dict[str, Any]:
-        return self.call("GetSnap", pool=pool, image=image, snap=snap)["snap"]
-
+    # snapshot data (``snap``/``from_snap``: Curve's key of a snapshot)
     def rollback_snap(self, pool: str, image: str, snap: str) -> int:
-        """The snapshot's size (the image's from now on)."""
+        """The image shows the snapshot again; Curve's length of the snapshot."""
         return self.call("RollbackSnap", pool=pool, image=image, snap=snap)["size"]
-
-    def rename_snap(self, pool: str, image: str, snap: str, new_name: str) -> None:
-        self.call("RenameSnap", pool=pool, image=image, snap=snap, new_name=new_name)
-
-    def protect_snap(self, pool: str, image: str, snap: str) -> None:
-        self.call("ProtectSnap", pool=pool, image=image, snap=snap)
-
-    def unprotect_snap(self, pool: str, image: str, snap: str) -> None:
-        self.call("UnprotectSnap", pool=pool, image=image, snap=snap)
-
-    # clones and data
-    def clone(self, pool: str, image: str, snap: str, child_pool: str, child_image: str) -> dict[str, Any]:
-        """{file_id, size} of the new volume."""
-        return self.call("Clone", pool=pool, image=image, snap=snap, child_pool=child_pool,
-                         child_image=child_image)
-
-    def flatten(self, pool: str, image: str, size: int, offset: int, length: int) -> dict[str, Any]:
-        """One chunk: {done, total, copied}."""
-        return self.call("Flatten", pool=pool, image=image, size=size, offset=offset, length=length)
-
-    def image_links(self, pool: str, image: str) -> dict[str, Any]:
-        """{snapshot_count, parent, children}."""
-        return self.call("ImageLinks", pool=pool, image=image)
-
-    def list_children(self, pool: str, image: str, snap: str | None = None) -> list[tuple[str, str]]:
-        args = {"snap": snap} if snap is not None else {}
-        return [tuple(c) for c in self.call("ListChildren", pool=pool, image=image, **args)["children"]]
-
-    def parent_info(self, pool: str, image: str) -> dict[str, str]:
-        return self.call("ParentInfo", pool=pool, image=image)["parent"]
 
     def copy_image(self, pool: str, image: str, dest_pool: str, dest_image: str,
                    snap: str | None = None) -> None:

@@ -1,51 +1,39 @@
-"""The embedded daemon's snapshot service: what RBD needs of snapshots and clones until they run on
-Curve's own snapshot services (the MDS's local snapshots, or snapshotcloneserver).
+"""The embedded daemon's snapshot service: what RBD needs of snapshot data that no Curve release offers.
+
+Snapshots, clones, protection, flatten, children and parents run on Curve's own
+services (the MDS's release1.5 RPCs, or mainline's snapshotcloneserver) and the
+RBD state home (etcd); see curverbd/core/catalog_snapshots.py. This service
+keeps only what neither Curve flavour has an RPC for: release1.5's rollback,
+whole-image copies, differences between snapshots, allocation, and the
+cluster's usage. A real Curve cluster's nebd-server has no such service: there
+the client answers EOPNOTSUPP for these.
 
 It rides the nebd socket and baidu_std framing under its own service name. Its
 payloads are UTF-8 JSON objects: the request holds the method's arguments,
 always with ``owner``; the reply is ``{"errno": 0, ...results}`` or
 ``{"errno": N, "message": "..."}`` where N is a positive errno and the message
-names the object and the cause. Pools, images, sizes, metadata, the trash and
-rados objects are not here: they are Curve's MDS (CurveFSService) and the RBD
-state home (etcd); see curverbd/core/catalog.py. Sizes here are logical sizes,
-which the client reads from the RBD state and passes in.
+names the object and the cause. A change (RollbackSnap, CopyImage) carries a
+``request_id``, so the daemon carries it out once however often it is re-sent.
+Sizes here are logical sizes, which the client reads from the RBD state and
+passes in.
 
 Methods (arguments -> results); ``pool``/``image`` name the Curve file
-``/<pool>/<image>``, ``snap`` a snapshot (no '@' or '/'):
+``/<pool>/<image>``, ``snap`` (and ``from_snap``) a snapshot by Curve's key: a
+release1.5 snapshot's name, or a snapshotcloneserver snapshot's UUID:
 
     ClusterStat   {}                  -> {fsid, bytes_total, bytes_used, bytes_avail, pools, objects}
-    ImageLinks    {owner, pool, image}                          -> {snapshot_count, parent, children}
-    CreateSnap    {owner, pool, image, snap, size}              -> {snap: SnapRecord}
-    RemoveSnap    {owner, pool, image, snap}                    -> {}   EBUSY protected or open
-    ListSnaps     {owner, pool, image}                          -> {snaps: [SnapRecord]} oldest first
-    GetSnap       {owner, pool, image, snap}                    -> {snap: SnapRecord}
-    RollbackSnap  {owner, pool, image, snap}                    -> {size} (the snapshot's, the image's now)
-    RenameSnap    {owner, pool, image, snap, new_name}          -> {}
-    ProtectSnap   {owner, pool, image, snap}                    -> {}   EBUSY if already protected
-    UnprotectSnap {owner, pool, image, snap}                    -> {}   EINVAL unprotected, EBUSY clones
-    Clone         {owner, pool, image, snap, child_pool, child_image}
-                                                  -> {file_id, size} of the new volume; EINVAL unprotected
-    Flatten       {owner, pool, image, size, offset?, length?}  -> {done, total, copied}
-                  copies the parent's data for one chunk; the call whose chunk reaches ``total`` (the
-                  largest of ``size`` and the image's snapshots' sizes) cuts the link.
-                  EINVAL if the image has no parent.
-    ListChildren  {owner, pool, image, snap?}                   -> {children: [[pool, image]]}
-    ParentInfo    {owner, pool, image}                          -> {parent: {pool, image, snap}}  ENOENT
+    RollbackSnap  {owner, pool, image, snap}                    -> {size}: Curve's length of the
+                  snapshot; the image shows the snapshot again
     CopyImage     {owner, pool, image, dest_pool, dest_image, snap?} -> {copied}: data into an existing,
                   empty volume
     DiffExtents   {owner, pool, image, offset, length, size, order, from_snap?, snap?, include_parent?,
                   whole_object?} -> {extents: [[offset, length, exists]]}: where the image (or ``snap``)
-                  differs from ``from_snap`` (or from zeros); exists = holds non-zero data;
-                  whole_object widens to objects of 2**order bytes.
+                  differs from ``from_snap`` (or from zeros) within the logical ``size`` (the
+                  snapshot's when ``snap`` is given); exists = holds non-zero data; whole_object
+                  widens to objects of 2**order bytes.
     Allocated     {owner, pool, image, snap?}                   -> {bytes} stored in the head (snap's layer)
 
-SnapRecord: {id, name, size (logical, at snapshot time), timestamp (unix
-seconds, float), protected, namespace_type (0)}.
-
-Snapshot data through nebd: OpenFile of the nebd name of Curve path
-``/<pool>/<image>@<snap>`` (``format_name("/p/img@s1", owner)``) opens a
-read-only view of the snapshot; Write and Discard on it answer kNoOK naming
-the snapshot as read-only.
+Errors: ENOENT for a missing image or snapshot, EINVAL for a malformed argument.
 """
 from __future__ import annotations
 
@@ -54,12 +42,7 @@ from typing import Any
 
 SERVICE = "curverbd.CatalogService"
 
-METHODS = (
-    "ClusterStat", "ImageLinks",
-    "CreateSnap", "RemoveSnap", "ListSnaps", "GetSnap", "RollbackSnap", "RenameSnap", "ProtectSnap",
-    "UnprotectSnap", "Clone", "Flatten", "ListChildren", "ParentInfo", "CopyImage", "DiffExtents",
-    "Allocated",
-)
+METHODS = ("ClusterStat", "RollbackSnap", "CopyImage", "DiffExtents", "Allocated")
 
 
 def encode(obj: dict[str, Any]) -> bytes:

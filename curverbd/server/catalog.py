@@ -1,19 +1,17 @@
-"""The RBD snapshot catalog: what RBD keeps per snapshot and per clone beside the store's layers.
+"""The embedded daemon's snapshot data service's tables: the cluster's fsid, and a database from before.
 
-The store's layers hold the data (snapshots.py) and Curve's own snapshot and
-clone fields: a snapshot's isProtected, a clone's source snapshot (cloneSource,
-cloneSn), and from it each snapshot's children. They live there only, so the
-MDS service (release1.5's ProtectSnapShot, Clone, Flatten, Children) and this
-catalog see one truth. This table keeps what only RBD has: a snapshot's logical
-size. Images are Curve files (the MDS service owns them; their RBD state lives
-in etcd), named here by their Curve file id.
+Snapshots, their protection and clone links are the store's (Curve's fields:
+a snapshot's isProtected, a clone's cloneSource and cloneSn), read and written
+by the MDS service and snapshotcloneserver; RBD's logical sizes live in etcd.
+Older daemons kept a snapshot's logical size and protection in rbd_snapshots
+and clone links in rbd_clone_links: protection and links are moved into the
+store once, at start. The snapshot data operations are in catalog_snapshots.py.
 """
 from __future__ import annotations
 
 import errno
 import os
 import uuid
-from typing import Callable
 
 from ..errors import Error
 from .config import ServerConfig
@@ -23,8 +21,8 @@ from .store import RECYCLE_BIN, Store
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS rbd_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    # snap_id is the store's snapshot (layer) id, file_id the Curve file's; name, time and protection
-    # live in the store (the protected column is only read once, to move it there)
+    # older daemons' (nothing writes it now): snap_id is the store's snapshot (layer) id, file_id the
+    # Curve file's; the protected column is only read once, to move it into the store
     """CREATE TABLE IF NOT EXISTS rbd_snapshots (
         snap_id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, size INTEGER NOT NULL,
         protected INTEGER NOT NULL DEFAULT 0)""",
@@ -49,10 +47,10 @@ def _int_arg(value, what: str, minimum: int = 0) -> int:
 
 
 class Catalog:
-    """The snapshot catalog's tables and lookups (snapshot operations: catalog_snapshots.py)."""
+    """The service's tables and image lookup (the snapshot data operations: catalog_snapshots.py)."""
 
-    def __init__(self, db: Database, store: Store, config: ServerConfig, busy: Callable[[str], bool]) -> None:
-        self.db, self.store, self.config, self.busy = db, store, config, busy
+    def __init__(self, db: Database, store: Store, config: ServerConfig) -> None:
+        self.db, self.store, self.config = db, store, config
         self.snapshots = Snapshots(store)
         with db.transaction() as conn:
             for sql in _SCHEMA:
@@ -72,34 +70,6 @@ class Catalog:
             if exc.errno == errno.ENOENT:
                 raise Error(errno.ENOENT, f"image {pool}/{image} does not exist") from None
             raise
-
-    def _live_path(self, file_id: int) -> list[str] | None:
-        """[pool, image] of a file outside /RecycleBin, or None (removed or trashed)."""
-        try:
-            parts = self.store.path_of(file_id).strip("/").split("/")
-        except Error:
-            return None
-        return None if parts[0] == RECYCLE_BIN or len(parts) != 2 else parts
-
-    def parent_of(self, file_id: int) -> dict | None:
-        """{pool, image, snap} of a clone's parent snapshot (the store's clone link), or None."""
-        row = self.db.query("SELECT l.file_id, l.name FROM curve_files f JOIN curve_layers l "
-                            "ON l.id = f.clone_layer WHERE f.id=?", (file_id,))
-        if not row:
-            return None
-        parent_id, snap = row[0]
-        path = self.store.path_of(parent_id).strip("/").split("/")
-        return {"pool": path[0], "image": path[-1], "snap": snap}
-
-    def children_of(self, file_id: int, snap_id: int | None = None) -> list[tuple[str, str]]:
-        """(pool, image) of the clones of any snapshot (or of ``snap_id``) of file ``file_id`` that are
-        still in a pool (a removed clone sits in /RecycleBin and no longer counts)."""
-        sql = "SELECT f.id FROM curve_files f JOIN curve_layers l ON l.id = f.clone_layer WHERE l.file_id=?"
-        args: tuple = (file_id,)
-        if snap_id is not None:
-            sql, args = sql + " AND l.id=?", (file_id, snap_id)
-        live = (self._live_path(r[0]) for r in self.db.query(sql, args))
-        return sorted(tuple(p) for p in live if p)
 
     def cluster_stat(self) -> dict:
         st = os.statvfs(self.config.data_dir)

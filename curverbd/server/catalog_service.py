@@ -1,4 +1,4 @@
-"""curverbd.CatalogService (snapshots and clones of the embedded daemon) on the wire: JSON object in, ``{"errno": 0, ...}`` or ``{"errno": N, "message"}`` out."""
+"""curverbd.CatalogService (the embedded daemon's snapshot data: rollback, copy, diff, allocation) on the wire: JSON object in, ``{"errno": 0, ...}`` or ``{"errno": N, "message"}`` out."""
 from __future__ import annotations
 
 import errno
@@ -20,12 +20,8 @@ REPLIES_SCHEMA = ("CREATE TABLE IF NOT EXISTS rbd_replies (request_id TEXT PRIMA
 REPLY_KEEP_S = 3600
 
 _HANDLERS = {
-    "ClusterStat": "cluster_stat", "ImageLinks": "image_links",
-    "CreateSnap": "create_snap", "RemoveSnap": "remove_snap", "ListSnaps": "list_snaps", "GetSnap": "get_snap",
-    "RollbackSnap": "rollback_snap", "RenameSnap": "rename_snap", "ProtectSnap": "protect_snap",
-    "UnprotectSnap": "unprotect_snap", "Clone": "clone", "Flatten": "flatten", "ListChildren": "list_children",
-    "ParentInfo": "parent_info", "CopyImage": "copy_image", "DiffExtents": "diff_extents",
-    "Allocated": "allocated",
+    "ClusterStat": "cluster_stat", "RollbackSnap": "rollback_snap", "CopyImage": "copy_image",
+    "DiffExtents": "diff_extents", "Allocated": "allocated",
 }
 assert set(_HANDLERS) == set(protocol.METHODS)
 

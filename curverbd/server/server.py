@@ -36,7 +36,7 @@ class Server:
         self.db = Database(config.db_path)
         self.store = Store(self.db, config)
         self.files = OpenFiles(self.store, config.meta_path, records)
-        self.catalog = Catalog(self.db, self.store, config, self.files.busy)
+        self.catalog = Catalog(self.db, self.store, config)
         self.flusher = ThreadPoolExecutor(4, thread_name_prefix="flush")
         services = (NebdFileService(self.files, self.store, self.flusher), NebdHeartbeatService(self.files),
                     CatalogService(self.catalog))
