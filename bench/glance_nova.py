@@ -5,7 +5,7 @@
 glance_store's RBD add, as it calls Ceph's binding: create the image at size 0, then for each 8 MiB
 chunk resize and write, then snapshot and protect it. Nova's (and cinder's) clone: clone the protected
 snapshot, open the clone and read its first block. Release 1.5 runs snapshots and clones on Curve's
-own local snapshot RPCs; release 2 (mainline, no local snapshots) on the embedded snapshot service.
+own local snapshot RPCs; release 2 (mainline) on snapshotcloneserver (a dump waited for, a lazy clone).
 The JSON goes to stdout.
 """
 from __future__ import annotations

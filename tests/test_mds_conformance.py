@@ -438,21 +438,13 @@ def test_open_through_nebd_is_occupied(daemon, mds, pool):
 
 
 def snapshotted(daemon, mds, pool: str) -> str:
-    """The Curve path of a file of alice's with a snapshot, made through the daemon's JSON snapshot service."""
+    """The Curve path of a file of alice's with a snapshot, made through the MDS (release1.5's
+    <vol>@<snap>, else mainline's one snapshot of the file)."""
     path = f"/{pool}/v"
     assert mds.create(path, ALICE, length=GiB) == W.kOK
-    with Wire(daemon.socket) as wire:
-        made = wire.catalog("CreateSnap", owner="alice", pool=pool, image="v", snap="s", size=GiB)
-        if made["errno"] == 0:      # the service names any Curve file by pool and image
-            return path
-        # an older catalog snapshots only images it created itself
-        other = f"{pool}c"
-        if wire.catalog("CreatePool", owner="alice", pool=other)["errno"] == 0 and \
-                wire.catalog("CreateImage", owner="alice", pool=other, image="v", size=GiB)["errno"] == 0:
-            made = wire.catalog("CreateSnap", owner="alice", pool=other, image="v", snap="s")
-            if made["errno"] == 0:
-                return f"/{other}/v"
-    pytest.skip(f"no snapshot could be made through the snapshot service: {made}")
+    if mds.snap_create(f"{path}@s", ALICE)[0] != W.kOK:
+        assert mds.snap_create(path, ALICE)[0] == W.kOK
+    return path
 
 
 def test_under_snapshot(daemon, mds, pool):

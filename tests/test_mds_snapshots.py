@@ -211,16 +211,18 @@ def test_clone_rules_and_children(mds, pool):
 
 
 # --- data: what nebd sees -------------------------------------------------------------------------
-def test_snapshot_is_a_read_only_view_through_nebd(mds, daemon, pool):
+def test_a_snapshot_keeps_its_data_and_does_not_open_through_nebd(mds, daemon, pool):
+    """Like Curve (reference section 6), nebd opens no snapshot: `v@s` is an ordinary, missing name. The
+    snapshot's data is read through a clone of it."""
     write_through_nebd(daemon, pool, "v", 0, OLD)
     assert mds.snap_create(f"/{pool}/v@s", ALICE)[0] == W.kOK
     write_through_nebd(daemon, pool, "v", 0, NEW)
-    assert read_through_nebd(daemon, pool, "v@s", 0, len(OLD)) == OLD
+    with Wire(daemon.socket) as wire:
+        assert wire.open_file(nebd_name(pool, "v@s", "alice")).ret_code != 0
+    assert mds.protect(f"/{pool}/v@s", ALICE) == W.kOK
+    assert mds.clone(f"/{pool}/ro", f"/{pool}/v@s", ALICE, readonly=True)[0] == W.kOK
+    assert read_through_nebd(daemon, pool, "ro", 0, len(OLD)) == OLD
     assert read_through_nebd(daemon, pool, "v", 0, len(OLD)) == NEW + OLD[4096:]
-    wire, fd = nebd_open(daemon, pool, "v@s")
-    reply = wire.write(fd, 0, NEW)
-    assert reply.ret_code != 0 and "read-only" in reply.ret_msg
-    nebd_close(wire, fd)
 
 
 def test_clone_reads_through_and_keeps_its_writes(mds, daemon, pool):
@@ -230,7 +232,6 @@ def test_clone_reads_through_and_keeps_its_writes(mds, daemon, pool):
     assert read_through_nebd(daemon, pool, "c", 0, len(OLD)) == OLD
     write_through_nebd(daemon, pool, "c", 4096, NEW)
     assert read_through_nebd(daemon, pool, "c", 0, len(OLD)) == OLD[:4096] + NEW
-    assert read_through_nebd(daemon, pool, "v@s", 0, len(OLD)) == OLD
     assert read_through_nebd(daemon, pool, "v", 0, len(OLD)) == b"x" * 4096 + OLD[4096:]
     assert mds.info(clone, ALICE)[1]["fileType"] == W.CLONE_PAGEFILE
 
@@ -273,31 +274,19 @@ def test_flatten_then_the_snapshot_can_go(mds, daemon, pool):
     assert mds.rename(clone, f"/{pool}/c2", ALICE) == W.kOK
 
 
-# --- one store: the MDS and the RBD catalog see the same protection and clone links -------------
-def test_mds_and_catalog_share_protection_and_links(mds, daemon, pool):
+# --- one store: the daemon's snapshot data service sees the MDS's snapshots ------------------------
+def test_snapshot_data_service_sees_the_mds_snapshots(mds, daemon, pool):
     vol = f"/{pool}/v"
     assert mds.snap_create(f"{vol}@s", ALICE)[0] == W.kOK
+    assert mds.protect(f"{vol}@s", ALICE) == W.kOK
+    assert mds.clone(f"/{pool}/c", f"{vol}@s", ALICE)[0] == W.kOK
     with Wire(daemon.socket) as wire:
         where = {"owner": "alice", "pool": pool, "image": "v"}
-        assert wire.catalog("GetSnap", snap="s", **where)["snap"]["protected"] is False
-        assert mds.protect(f"{vol}@s", ALICE) == W.kOK
-        assert wire.catalog("GetSnap", snap="s", **where)["snap"]["protected"] is True
-        assert wire.catalog("RemoveSnap", snap="s", **where)["errno"] == 16          # EBUSY
-        assert mds.clone(f"/{pool}/c", f"{vol}@s", ALICE)[0] == W.kOK
-        assert wire.catalog("ListChildren", snap="s", **where)["children"] == [[pool, "c"]]
-        assert wire.catalog("ParentInfo", owner="alice", pool=pool, image="c")["parent"] == \
-               {"pool": pool, "image": "v", "snap": "s"}
-        assert wire.catalog("UnprotectSnap", snap="s", **where)["errno"] == 16       # EBUSY: a child
-        # the other way: protected and cloned through the catalog, seen by the MDS
-        assert wire.catalog("CreateSnap", snap="r", size=GiB, **where)["errno"] == 0
-        assert wire.catalog("ProtectSnap", snap="r", **where)["errno"] == 0
-        assert [s["isProtected"] for s in mds.snap_list(vol, ALICE)[1]] == [1, 1]
-        assert mds.snap_delete(f"{vol}@r", ALICE) == W.kSnapshotFileProtected
-        reply = wire.catalog("Clone", snap="r", child_pool=pool, child_image="k", **where)
-        assert reply["errno"] == 0
-        assert mds.children(ALICE, snap=f"{vol}@r") == (W.kOK, [f"/{pool}/k"])
-        assert mds.info(f"/{pool}/k", ALICE)[1]["cloneSource"] == f"{vol}@r"
-        assert mds.protect(f"{vol}@r", ALICE, on=False) == W.kFileOccupied
+        assert wire.catalog("Allocated", snap="s", **where)["errno"] == 0
+        assert wire.catalog("RollbackSnap", snap="s", **where)["size"] == GiB    # protected, cloned: fine
+        assert wire.catalog("RollbackSnap", snap="gone", **where)["errno"] == 2   # ENOENT
+    assert mds.snap_delete(f"{vol}@s", ALICE) == W.kSnapshotFileProtected        # still Curve's rules
+    assert mds.children(ALICE, snap=f"{vol}@s") == (W.kOK, [f"/{pool}/c"])
 
 
 # --- mainline (--curve-release 2) -------------------------------------------------------------------

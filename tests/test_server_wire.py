@@ -161,7 +161,7 @@ def test_refusals(wire):
     not_object = wire.call(CATALOG, "ClusterStat", b"[1, 2]").json()
     assert not_object["errno"] == errno.EINVAL and not_object["message"]
     assert wire.call(CATALOG, "ClusterStat", b"\xff{").json()["errno"] == errno.EINVAL
-    assert wire.catalog("ImageLinks", owner="admin", pool="rbd")["errno"] == errno.EINVAL  # missing image
+    assert wire.catalog("Allocated", owner="admin", pool="rbd")["errno"] == errno.EINVAL  # missing image
     # the connection still works after all that
     assert wire.write(fd, 0, b"z" * 4096).ret_code == 0
 
