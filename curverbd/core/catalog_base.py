@@ -212,6 +212,11 @@ class CatalogBase:
         """{snapshot_count, parent, children} of a volume (catalog_snapshots.py)."""
         raise NotImplementedError
 
+    def _pinned(self, path: str, info: dict) -> bool:
+        """Whether a Curve snapshot service knows the volume by its path, so RBD must not move it
+        (catalog_snapshots.py)."""
+        raise NotImplementedError
+
     def watch_image(self, record: dict, on_change):
         """Call ``on_change(state or None)`` whenever the image's RBD record changes, from any host;
         a watch to cancel() at close; it starts after the revision ``record`` was read at, so no
@@ -387,7 +392,7 @@ class CatalogBase:
         else:  # Curve would replace it (RenameFile over a volume); RBD refuses
             raise Error(errno.EEXIST, f"image {pool}/{new_name} already exists")
         curve = info["fileName"]
-        if curve == image:
+        if curve == image and not self._pinned(f"/{pool}/{curve}", info):
             try:
                 self.mds.rename(f"/{pool}/{image}", f"/{pool}/{new_name}")
                 return

@@ -41,7 +41,7 @@ import uuid
 from typing import Callable, Optional
 
 from .. import features as feature_bits
-from ..curve.nameserver2 import FileType, StatusCode
+from ..curve.nameserver2 import FileStatus, FileType, StatusCode
 from ..curve.status import MdsError
 from ..errors import Error
 from .catalog_base import RECYCLE_BIN, VIEW_PREFIX, CatalogBase, check_image_name, is_view, mds_cause
@@ -258,6 +258,14 @@ class CatalogSnapshots(CatalogBase):
             count = len(self.flavour().list(path))
         children = self._children(info, None) if count else []
         return {"snapshot_count": count, "parent": self._parent_of(info), "children": bool(children)}
+
+    def _pinned(self, path: str, info: dict) -> bool:
+        """On mainline, snapshotcloneserver keeps a volume's snapshots and a lazy clone's task by the
+        volume's path: RBD renames or trashes such a volume in place (release1.5's MDS refuses itself)."""
+        if isinstance(self.flavour(), LocalSnapshots):
+            return False
+        return (info.get("fileStatus") in (FileStatus.kFileCloneMetaInstalled, FileStatus.kFileCloning)
+                or bool(self.flavour().list(path)))
 
     def _parent_of(self, info: dict) -> dict | None:
         """{pool, image, snap} (RBD names) of a clone's parent, or None."""

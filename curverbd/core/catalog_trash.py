@@ -19,8 +19,9 @@ class CatalogTrash(CatalogBase):
     """trash_move / trash_list / trash_remove / trash_restore."""
 
     def trash_move(self, pool: str, image: str, delay: int = 0) -> str:
-        """DeleteFile moves the volume into /RecycleBin; the trash entry keeps its RBD name. Curve
-        moves no volume that has snapshots: such an image stays where it is, hidden by the entry."""
+        """DeleteFile moves the volume into /RecycleBin; the trash entry keeps its RBD name. A volume with
+        snapshots cannot move (release1.5's MDS refuses; mainline's snapshotcloneserver knows it by its
+        path): such an image stays where it is, hidden by the entry."""
         info = self._file(pool, image)
         pool_id = self._pool_info(pool)["id"]
         now = int(time.time())
@@ -29,12 +30,17 @@ class CatalogTrash(CatalogBase):
         # the entry first: a crash before DeleteFile leaves an entry whose image is still in place,
         # which trash_list drops; the other order could lose an image from RBD's view
         self.state.trash_add(pool_id, info["id"], entry)
-        try:
-            self.mds.delete(f"/{pool}/{info['fileName']}", info["id"])
-        except MdsError as exc:
-            if exc.status != StatusCode.kFileUnderSnapShot:
-                self.state.trash_remove(pool_id, info["id"])
-                raise Error(exc.errno, f"image {pool}/{image}: move to trash: {mds_cause(exc)}") from None
+        path = f"/{pool}/{info['fileName']}"
+        in_place = self._pinned(path, info)
+        if not in_place:
+            try:
+                self.mds.delete(path, info["id"])
+            except MdsError as exc:
+                if exc.status != StatusCode.kFileUnderSnapShot:
+                    self.state.trash_remove(pool_id, info["id"])
+                    raise Error(exc.errno, f"image {pool}/{image}: move to trash: {mds_cause(exc)}") from None
+                in_place = True
+        if in_place:
             self._update(info, in_trash=True)
             self.state.trash_add(pool_id, info["id"], {**entry, "in_place": True})
         return image_id(info["id"])
