@@ -62,10 +62,6 @@ class CatalogSnapshots(CatalogBase):
             self._flavour = detect(self.mds, self._snapshotclone)
         return self._flavour
 
-    def local_snapshots(self) -> bool:
-        """Whether the MDS has release1.5's local snapshots (a mainline one answers ENOMETHOD)."""
-        return isinstance(self.flavour(), LocalSnapshots)
-
     # --- the snapshots of an image, joined with their RBD records -------------------------------
     def _snapshots_of(self, info: dict) -> list[tuple[dict, str, dict]]:
         """(Curve snapshot, RBD name, RBD record) of each snapshot of the volume, oldest first. A record
@@ -153,6 +149,8 @@ class CatalogSnapshots(CatalogBase):
         found, record = self._snapshot(pool, image, info, snap)
         if self._protected(found, record):
             raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is protected")
+        if found["protected"]:   # Curve's protection for readers' views (or left by a crash): drop it if it can
+            self._release(self._path(info), found)
         try:
             self.flavour().remove(self._path(info), found)
         except MdsError as exc:
