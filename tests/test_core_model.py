@@ -8,6 +8,7 @@ byte surviving inside an operation's range.
 """
 from __future__ import annotations
 
+import errno
 import random
 import threading
 
@@ -20,6 +21,7 @@ from core_helpers import unique
 from daemon import new_daemon, remove
 
 from curverbd.core import Cluster
+from curverbd.errors import Error
 
 MAX_SIZE = 96 << 10   # small images: the interesting cases are the edges of 4 KiB blocks
 
@@ -48,15 +50,30 @@ class ImageModel(RuleBasedStateMachine):
             self.ioctx.remove_image(self.name)
 
     def _clip(self, offset, length):
-        return max(0, min(length, len(self.model) - offset))
+        """librbd's clip_io: bytes the request covers, or None where it is EINVAL (starting at or past the
+        end; a zero-length request is always valid)."""
+        if length == 0:
+            return 0
+        return None if offset >= len(self.model) else min(length, len(self.model) - offset)
+
+    @staticmethod
+    def _done(n, call, *args):
+        """``call(*args)``'s result, or -EINVAL where clip_io refuses (n is None)."""
+        if n is None:
+            with pytest.raises(Error) as exc:
+                call(*args)
+            assert exc.value.errno == errno.EINVAL
+            return -errno.EINVAL
+        return call(*args)
 
     @rule(data=st.data(), seed=st.integers(0, 1 << 30))
     def write(self, data, seed):
         offset = data.draw(st.integers(0, len(self.model)))
         payload = random.Random(seed).randbytes(data.draw(st.integers(0, 20_000)))
         n = self._clip(offset, len(payload))
-        assert self.image.write(offset, payload) == n
-        self.model[offset:offset + n] = payload[:n]
+        assert self._done(n, self.image.write, offset, payload) == (n if n is not None else -errno.EINVAL)
+        if n:
+            self.model[offset:offset + n] = payload[:n]
 
     @rule(data=st.data(), zeroes=st.booleans())
     def discard(self, data, zeroes):
@@ -64,15 +81,17 @@ class ImageModel(RuleBasedStateMachine):
         length = data.draw(st.integers(0, 20_000))
         n = self._clip(offset, length)
         call = self.image.write_zeroes if zeroes else self.image.discard
-        assert call(offset, length) == n
-        self.model[offset:offset + n] = bytes(n)
+        assert self._done(n, call, offset, length) == (n if n is not None else -errno.EINVAL)
+        if n:
+            self.model[offset:offset + n] = bytes(n)
 
     @rule(data=st.data())
     def read(self, data):
         offset = data.draw(st.integers(0, len(self.model)))
         length = data.draw(st.integers(0, 20_000))
         n = self._clip(offset, length)
-        assert self.image.read(offset, length) == bytes(self.model[offset:offset + n])
+        expected = bytes(self.model[offset:offset + n]) if n is not None else -errno.EINVAL
+        assert self._done(n, self.image.read, offset, length) == expected
 
     @rule(size=st.integers(0, MAX_SIZE))
     def resize(self, size):

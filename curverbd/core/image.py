@@ -259,11 +259,14 @@ class Image(ImageSnapshots):
 
     # --- data path internals -----------------------------------------------------
     def _clip(self, offset: int, length: int) -> int:
-        """librbd's clip_io: offset past the end is EINVAL; a range over the end is cut."""
+        """librbd's clip_io: a zero-length request is always valid; one starting at or past the end is
+        EINVAL; a range over the end is cut."""
         if offset < 0 or length < 0:
             raise Error(errno.EINVAL, f"{self}: negative offset {offset} or length {length}")
-        if offset > self._size:
-            raise Error(errno.EINVAL, f"{self}: offset {offset} is beyond the image size {self._size}")
+        if length == 0:
+            return 0
+        if offset >= self._size:
+            raise Error(errno.EINVAL, f"{self}: offset {offset} is at or beyond the image size {self._size}")
         return min(length, self._size - offset)
 
     def _check_open(self) -> None:
