@@ -57,8 +57,17 @@ def user_id(name: str) -> str:
 DEFAULTS: dict[str, str] = {
     "curverbd_socket": DEFAULT_SOCKET,
     "log_file": "",
-    "rbd_default_features": "1",   # layering: what the core implements
+    # every rbd_default_* key answers, as Ceph's conf_get does: Ceph's default, or what curverbd does
+    "rbd_default_features": "1",   # layering: what the core implements (Ceph: 61)
     "rbd_default_order": "22",
+    "rbd_default_format": "2",
+    "rbd_default_stripe_unit": "0",
+    "rbd_default_stripe_count": "0",
+    "rbd_default_data_pool": "",
+    "rbd_default_clone_format": "auto",
+    "rbd_default_map_options": "",
+    "rbd_default_pool": "rbd",
+    "rbd_disable_zero_copy_writes": "true",   # librbd copies an aio write's buffer at submission
     "rbd_cache": "true",
 }
 

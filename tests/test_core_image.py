@@ -284,3 +284,22 @@ def test_shutdown_closes_open_images(cluster, ioctx, core_daemon):
         c2.open_ioctx(ioctx.pool).remove_image("held")   # EBUSY if the file were still open
     finally:
         c2.shutdown()
+
+
+def test_an_image_nobody_references_is_closed(ioctx, cluster):
+    """Like librbd's binding: an image dropped without close() is closed by the garbage collector (its
+    writes flushed, its nebd file closed), so the image can be removed afterwards."""
+    import gc
+    import weakref
+    name = unique("gc")
+    ioctx.create_image(name, MiB)
+    img = ioctx.open_image(name)
+    img.write(0, b"kept")
+    gone = weakref.ref(img)
+    del img
+    gc.collect()
+    assert gone() is None
+    assert cluster._files == {}
+    with ioctx.open_image(name) as again:
+        assert again.read(0, 4) == b"kept"
+    ioctx.remove_image(name)

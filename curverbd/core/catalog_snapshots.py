@@ -284,7 +284,7 @@ class CatalogSnapshots(CatalogBase):
         """A new image ``child_pool/child_image`` showing the protected ``pool/image@snap``."""
         info, parent = self._image(pool, image)
         features = parent["features"] if features is None else features
-        order = parent["order"] if order is None else order
+        order = order or parent["order"]     # librbd: order 0 (or none) is the parent's
         check_image_name(child_pool, child_image)
         if not isinstance(features, int) or not features & feature_bits.LAYERING:
             raise Error(errno.EINVAL, f"clone {child_pool}/{child_image}: features must include layering")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import itertools
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Error
@@ -58,7 +59,7 @@ class Image(ImageSnapshots):
     def __init__(self, ioctx: "IoCtx", name: str, read_only: bool = False, snapshot: str | None = None) -> None:
         self.ioctx = ioctx
         self.name = name
-        self.read_only = read_only
+        self.read_only = read_only or snapshot is not None   # librbd: opened at a snapshot, read-only for good
         cluster = ioctx.cluster
         self._nebd = cluster._require_nebd()
         self._catalog = cluster._catalog
@@ -90,7 +91,7 @@ class Image(ImageSnapshots):
         self._state = threading.Lock()
         self._closed = False
         # another host's resize (or rollback) reaches this handle like librbd's header watch
-        self._watch = self._catalog.watch_image(self._record, self._on_change)
+        self._watch = self._watch_record()
 
     def __repr__(self) -> str:
         at = f"@{self._snap}" if self._snap is not None else ""
@@ -114,6 +115,24 @@ class Image(ImageSnapshots):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    def __del__(self) -> None:
+        # like librbd's binding: an image nobody references any more is closed
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:   # noqa: BLE001 (nothing to tell at collection; close logs nothing either)
+                pass
+
+    def _watch_record(self):
+        """Watch the image's RBD record; the watch holds the image weakly, so it can be collected."""
+        method = weakref.WeakMethod(self._on_change)
+
+        def on_change(state: dict | None) -> None:
+            bound = method()
+            if bound is not None:
+                bound(state)
+        return self._catalog.watch_image(self._record, on_change)
 
     # --- size and metadata -----------------------------------------------------
     def size(self) -> int:

@@ -38,7 +38,7 @@ class ImageSnapshots:
     _snap: str | None
     _view: dict | None         # the read-only clone a snapshot is read through (catalog.open_view)
     _watch: Any                # the watch on the image's RBD record
-    # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size)
+    # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size), _watch_record()
 
     @property
     def _where(self) -> tuple[str, str]:
@@ -83,6 +83,12 @@ class ImageSnapshots:
         return self._catalog.allocated(*self._where, self._snap)
 
     # --- snapshots -------------------------------------------------------------------------------
+    def _check_may_change(self) -> None:
+        """librbd: a read-only handle (opened so, or at a snapshot) changes no snapshot (EROFS)."""
+        self._check_open()
+        if self.read_only:
+            raise Error(errno.EROFS, f"{self} is open read-only: it changes no snapshot")
+
     def create_snap(self, name: str) -> None:
         """Snapshot the image as it is once the writes submitted so far have completed."""
         self._check_writable()
@@ -91,7 +97,7 @@ class ImageSnapshots:
 
     def remove_snap(self, name: str) -> None:
         """Error ENOENT if missing, EBUSY if protected."""
-        self._check_open()
+        self._check_may_change()
         self._catalog.remove_snap(*self._where, name)
 
     def list_snaps(self) -> list[dict[str, Any]]:
@@ -114,19 +120,19 @@ class ImageSnapshots:
         self._size = self._record["size"]
         if self._record["file_id"] != volume:   # Recover made a new volume: watch its record
             self._watch.cancel()
-            self._watch = self._catalog.watch_image(self._record, self._on_change)
+            self._watch = self._watch_record()
 
     def rename_snap(self, old: str, new: str) -> None:
-        self._check_open()
+        self._check_may_change()
         self._catalog.rename_snap(*self._where, old, new)
 
     def protect_snap(self, name: str) -> None:
-        self._check_open()
+        self._check_may_change()
         self._catalog.protect_snap(*self._where, name)
 
     def unprotect_snap(self, name: str) -> None:
         """EBUSY if the snapshot has clones; EINVAL if it is not protected."""
-        self._check_open()
+        self._check_may_change()
         self._catalog.unprotect_snap(*self._where, name)
 
     def is_protected_snap(self, name: str) -> bool:

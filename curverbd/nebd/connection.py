@@ -332,6 +332,8 @@ class Connection:
             self._answered = True
             if request is not None:
                 self._dispatch(request, code, text, payload, attachment)
+            # drop it now, not at the next frame: it holds its caller's image (which must be collectable)
+            request = attachment = payload = None
 
     @staticmethod
     def _copy_into(targets: list, data: memoryview) -> list:
