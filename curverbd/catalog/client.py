@@ -10,7 +10,7 @@ from ..nebd.connection import Connection
 from . import protocol
 
 
-CHANGES = frozenset({"RollbackSnap", "CopyImage"})
+CHANGES = frozenset({"RollbackSnap"})
 
 
 class CatalogClient:
@@ -40,12 +40,6 @@ class CatalogClient:
     def rollback_snap(self, pool: str, image: str, snap: str) -> int:
         """The image shows the snapshot again; Curve's length of the snapshot."""
         return self.call("RollbackSnap", pool=pool, image=image, snap=snap)["size"]
-
-    def copy_image(self, pool: str, image: str, dest_pool: str, dest_image: str,
-                   snap: str | None = None) -> None:
-        """Copy the data into the existing, empty ``dest_pool/dest_image``."""
-        args = {"snap": snap} if snap is not None else {}
-        self.call("CopyImage", pool=pool, image=image, dest_pool=dest_pool, dest_image=dest_image, **args)
 
     def diff_extents(self, pool: str, image: str, offset: int, length: int, size: int, order: int,
                      from_snap: str | None = None, snap: str | None = None, include_parent: bool = True,

@@ -12,7 +12,7 @@ It rides the nebd socket and baidu_std framing under its own service name. Its
 payloads are UTF-8 JSON objects: the request holds the method's arguments,
 always with ``owner``; the reply is ``{"errno": 0, ...results}`` or
 ``{"errno": N, "message": "..."}`` where N is a positive errno and the message
-names the object and the cause. A change (RollbackSnap, CopyImage) carries a
+names the object and the cause. A change (RollbackSnap) carries a
 ``request_id``, so the daemon carries it out once however often it is re-sent.
 Sizes here are logical sizes, which the client reads from the RBD state and
 passes in.
@@ -24,8 +24,6 @@ release1.5 snapshot's name, or a snapshotcloneserver snapshot's UUID:
     ClusterStat   {}                  -> {fsid, bytes_total, bytes_used, bytes_avail, pools, objects}
     RollbackSnap  {owner, pool, image, snap}                    -> {size}: Curve's length of the
                   snapshot; the image shows the snapshot again
-    CopyImage     {owner, pool, image, dest_pool, dest_image, snap?} -> {copied}: data into an existing,
-                  empty volume
     DiffExtents   {owner, pool, image, offset, length, size, order, from_snap?, snap?, include_parent?,
                   whole_object?} -> {extents: [[offset, length, exists]]}: where the image (or ``snap``)
                   differs from ``from_snap`` (or from zeros) within the logical ``size`` (the
@@ -42,7 +40,7 @@ from typing import Any
 
 SERVICE = "curverbd.CatalogService"
 
-METHODS = ("ClusterStat", "RollbackSnap", "CopyImage", "DiffExtents", "Allocated")
+METHODS = ("ClusterStat", "RollbackSnap", "DiffExtents", "Allocated")
 
 
 def encode(obj: dict[str, Any]) -> bytes:

@@ -29,8 +29,9 @@ Curve says it is not open (DeleteFile refuses an open file). On release1.5 a
 view of an unprotected snapshot protects it in Curve while views exist; RBD
 still reports it unprotected.
 
-Curve has no diff, no per-snapshot allocation and no server-side copy: those go
-to the embedded daemon's snapshot service, and are EOPNOTSUPP elsewhere.
+Curve has no diff and no per-snapshot allocation: those go to the embedded
+daemon's service, and are EOPNOTSUPP elsewhere. A copy moves its data through
+the client (copy_target makes the new image), as librbd's does.
 """
 from __future__ import annotations
 
@@ -439,16 +440,14 @@ class CatalogSnapshots(CatalogBase):
         return self._embedded(f"allocation of {pool}/{image}" + (f"@{snap}" if snap else ""),
                               lambda: self._snapshots.allocated(pool, info["fileName"], key))
 
-    def copy_image(self, pool: str, image: str, dest_pool: str, dest_image: str,
-                   snap: str | None = None) -> dict:
-        """A new image with the data (of ``snap`` or the head), size, features, order and metadata."""
+    def copy_target(self, pool: str, image: str, dest_pool: str, dest_image: str,
+                    snap: str | None = None) -> dict:
+        """A new image to copy ``pool/image`` (at ``snap``) into: its size, features, order and metadata.
+        The data moves through the client (Curve has no server-side copy), like librbd's copy."""
         info, state = self._image(pool, image)
-        key, snap_size = self._key(pool, image, info, snap)
-        made = self.create_image(dest_pool, dest_image, snap_size if snap is not None else state["size"],
-                                 state["features"], state["order"])
+        size = self._key(pool, image, info, snap)[1] if snap is not None else state["size"]
+        made = self.create_image(dest_pool, dest_image, size, state["features"], state["order"])
         self.state.copy_meta(info["id"], made["file_id"])
-        self._embedded(f"copy of {pool}/{image}", lambda: self._snapshots.copy_image(
-            pool, info["fileName"], dest_pool, dest_image, key))
         return self.stat_image(dest_pool, dest_image)
 
     def diff_extents(self, pool: str, image: str, offset: int, length: int, from_snap: str | None = None,

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 FLATTEN_STEPS = 200         # Flatten calls for a large image (at least one object each; progress per call)
 DIFF_CHUNK = 1 << 30        # bytes per DiffExtents call
+COPY_CHUNK = 4 << 20        # bytes a copy reads and writes at a time (one default object)
 
 DiffCallback = Callable[[int, int, bool], Any]
 Progress = Callable[[int, int], Any] | None
@@ -191,11 +192,22 @@ class ImageSnapshots:
                 return
             chunk = max(obj, -(-total // FLATTEN_STEPS // obj) * obj)
 
-    def copy(self, dest_ioctx: "IoCtx", dest_name: str) -> None:
+    def copy(self, dest_ioctx: "IoCtx", dest_name: str, progress: Progress = None) -> None:
         """A new image ``dest_name`` in ``dest_ioctx``'s pool with this image's data (of the set snapshot
-        if one is), size, features, order and metadata; no snapshots."""
+        if one is), size, features, order and metadata; no snapshots. The data is read and written here
+        (holes stay holes); ``progress(done, total)`` after each chunk, non-zero cancels (ECANCELED)."""
         self._check_open()
-        self._catalog.copy_image(*self._where, dest_ioctx.pool, dest_name, self._snap)
+        self._catalog.copy_target(*self._where, dest_ioctx.pool, dest_name, self._snap)
+        size = self._size
+        zeros = bytes(COPY_CHUNK)
+        with dest_ioctx.open_image(dest_name) as dest:
+            for offset in range(0, size, COPY_CHUNK):
+                data = self.read(offset, min(COPY_CHUNK, size - offset))
+                if data != zeros[:len(data)]:
+                    dest.write(offset, data)
+                if progress is not None and progress(offset + len(data), size):
+                    raise Error(errno.ECANCELED, f"{self}: copy to {dest_ioctx.pool}/{dest_name} cancelled "
+                                                 "by its progress callback")
 
     def diff_iterate(self, offset: int, length: int, from_snap: str | None, callback: DiffCallback,
                      include_parent: bool = True, whole_object: bool = False) -> int:

@@ -1,4 +1,4 @@
-"""curverbd.CatalogService (the embedded daemon's snapshot data: rollback, copy, diff, allocation) on the wire: JSON object in, ``{"errno": 0, ...}`` or ``{"errno": N, "message"}`` out."""
+"""curverbd.CatalogService (the embedded daemon's snapshot data: rollback, diff, allocation) on the wire: JSON object in, ``{"errno": 0, ...}`` or ``{"errno": N, "message"}`` out."""
 from __future__ import annotations
 
 import errno
@@ -20,7 +20,7 @@ REPLIES_SCHEMA = ("CREATE TABLE IF NOT EXISTS rbd_replies (request_id TEXT PRIMA
 REPLY_KEEP_S = 3600
 
 _HANDLERS = {
-    "ClusterStat": "cluster_stat", "RollbackSnap": "rollback_snap", "CopyImage": "copy_image",
+    "ClusterStat": "cluster_stat", "RollbackSnap": "rollback_snap",
     "DiffExtents": "diff_extents", "Allocated": "allocated",
 }
 assert set(_HANDLERS) == set(protocol.METHODS)

@@ -1,4 +1,4 @@
-"""The embedded daemon's snapshot data operations: rollback, copy, diff and allocation.
+"""The embedded daemon's snapshot data operations: rollback, diff and allocation.
 
 Snapshots themselves (create, remove, rename, protection, clones, flatten) are
 Curve's: the MDS service's release1.5 RPCs (mds_snapshots.py) or mainline's
@@ -20,7 +20,7 @@ DIFF_GRAIN = 4096
 
 
 class SnapshotCatalog:
-    """Catalog methods for rollback, copy, diff and allocation."""
+    """Catalog methods for rollback, diff and allocation."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
@@ -45,16 +45,6 @@ class SnapshotCatalog:
         return {"size": info["length"]}
 
     # --- data -----------------------------------------------------------------------------------
-    def copy_image(self, owner: str, pool: str, image: str, dest_pool: str, dest_image: str,
-                   snap: str | None = None) -> dict:
-        """Copy the data (of ``snap`` or the head) into the existing, empty ``dest_pool/dest_image``."""
-        with self.db.lock:
-            self.catalog.volume(owner, pool, image)
-            if snap is not None:
-                self._snap(owner, pool, image, snap)
-            self.catalog.volume(owner, dest_pool, dest_image)
-        return {"copied": self.snaps.copy(f"/{pool}/{image}", owner, snap, f"/{dest_pool}/{dest_image}")}
-
     def diff_extents(self, owner: str, pool: str, image: str, offset: int, length: int, size: int, order: int,
                      from_snap: str | None = None, snap: str | None = None, include_parent: bool = True,
                      whole_object: bool = False) -> dict:

@@ -301,15 +301,6 @@ class Snapshots:
         changed = layers.changed_extents(top, base, lo, hi, own_file=own)
         return layers.zero_runs(top, changed, grain)
 
-    def copy(self, src: str, owner: str, snap: str | None, dst: str) -> int:
-        """Copy what ``src`` shows (at ``snap`` or its head) into the new, empty file ``dst``."""
-        with self.db.lock:
-            _, top = self._top(src, owner, snap)
-            parts, row = self.store.existing_file(dst, owner)
-            target = self.store.state(row, dst).head
-        length = min(top.length, target.length)
-        return layers.fill(target, layers.view_extents(top, 0, length), top)
-
     def allocated(self, path: str, owner: str, snap: str | None) -> int:
         """Bytes stored in the head of ``path`` (or in snapshot ``snap``'s layer)."""
         with self.db.lock:
