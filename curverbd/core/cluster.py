@@ -12,6 +12,7 @@ from ..config import Config, parse_size, user_id
 from ..curve.etcd import Etcd
 from ..curve.mds import MdsClient, parse_addrs
 from ..curve.snapshotclone import SnapshotCloneClient
+from .writer_lock import LockSession
 from ..curve.rbd_state import RbdState
 from ..errors import Error
 from ..nebd import messages
@@ -36,6 +37,7 @@ class Cluster:
         self._files_lock = threading.Lock()
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._locks: LockSession | None = None     # the etcd lease of this client's image write locks
 
     def __repr__(self) -> str:
         return f"<Cluster client.{self.user}>"
@@ -97,6 +99,12 @@ class Cluster:
                                           "curve_snapshotclone_addr")
         return SnapshotCloneClient(lambda: self.conf.snapshotclone_addrs()[0] or addrs, self.user)
 
+    def _lock_session(self) -> LockSession:
+        """This client's etcd lease for image write locks (writer_lock.py), made when first needed."""
+        if self._locks is None:
+            self._locks = LockSession(self._require_catalog().state.etcd)
+        return self._locks
+
     def shutdown(self) -> None:
         """Close the files still open and the connection (open images become unusable)."""
         nebd = self._nebd
@@ -112,6 +120,9 @@ class Cluster:
         self._nebd = None
         self._stop.set()
         nebd.close()
+        if self._locks is not None:   # its locks go with its lease
+            self._locks.close()
+            self._locks = None
         if self._catalog is not None:
             self._catalog.close()
         if self._heartbeat is not None and self._heartbeat is not threading.current_thread():

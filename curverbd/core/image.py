@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import errno
 import itertools
+import logging
+import sys
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
@@ -34,6 +36,17 @@ from .alignment import RangeLock, covering, cut, inner, pieces
 from .completion import Completion
 from .op import Op, Step
 from .snapshots import ImageSnapshots
+from .writer_lock import WriterLock
+
+log = logging.getLogger("curverbd.image")
+CLOSE_FLUSH_S = 30.0          # how long close() waits for its flush
+
+
+def _call(method: weakref.WeakMethod) -> None:
+    """Call a weakly held method if its object still lives."""
+    bound = method()
+    if bound is not None:
+        bound()
 
 if TYPE_CHECKING:
     from .ioctx import IoCtx
@@ -89,7 +102,12 @@ class Image(ImageSnapshots):
         self._mutations: set[int] = set()                # seq of writes/discards in flight
         self._flushes: list[tuple[int, Op]] = []         # (last seq before the flush, op)
         self._state = threading.Lock()
+        self._idle = threading.Condition(self._state)    # no mutation in flight
         self._closed = False
+        # one writer at a time, across clients (writer_lock.py); taken at the first write
+        drain = weakref.WeakMethod(self._drain_writes)   # the lock's watch thread must not keep the image
+        self.writer = None if self.read_only else WriterLock(cluster._lock_session(), self._record["file_id"],
+                                                             repr(self), lambda: _call(drain))
         # another host's resize (or rollback) reaches this handle like librbd's header watch
         self._watch = self._watch_record()
 
@@ -117,8 +135,9 @@ class Image(ImageSnapshots):
         self.close()
 
     def __del__(self) -> None:
-        # like librbd's binding: an image nobody references any more is closed
-        if not getattr(self, "_closed", True):
+        # like librbd's binding: an image nobody references any more is closed (not while the interpreter
+        # shuts down: the threads that would complete the flush are gone by then)
+        if not getattr(self, "_closed", True) and not sys.is_finalizing():
             try:
                 self.close()
             except Exception:   # noqa: BLE001 (nothing to tell at collection; close logs nothing either)
@@ -334,9 +353,13 @@ class Image(ImageSnapshots):
             op.finish()
             return op.completion
         op.lock_range = covering(offset, length, self._block)
-        with self._state:
-            op.seq = next(self._seqs)
-            self._mutations.add(op.seq)
+        while True:
+            with self._state:
+                if self.writer is None or self.writer.held:   # checked where the mutation registers
+                    op.seq = next(self._seqs)
+                    self._mutations.add(op.seq)
+                    break
+            self.writer.acquire()
         self._locks.acquire(*op.lock_range, lambda: self._start(op, body))
         return op.completion
 
@@ -348,12 +371,19 @@ class Image(ImageSnapshots):
             op.error = exc if isinstance(exc, Error) else Error(errno.EIO, f"internal error: {exc!r}")
             op.finish()
 
+    def _drain_writes(self) -> None:
+        """The write lock goes to another client: wait for this handle's writes in flight."""
+        with self._state:
+            self._idle.wait_for(lambda: not self._mutations)
+
     def _mutation_done(self, op: Op) -> None:
         """Unlock the blocks; start the flushes that were waiting for this mutation."""
         self._locks.release(*op.lock_range)
         ready = []
         with self._state:
             self._mutations.discard(op.seq)
+            if not self._mutations:
+                self._idle.notify_all()
             if self._flushes:
                 oldest = min(self._mutations, default=None)
                 waiting = []
@@ -436,10 +466,20 @@ class Image(ImageSnapshots):
             return
         try:
             if not self.read_only and self._snap is None:
-                self.flush()
+                # bounded: a close must not hang its process when the daemon never answers
+                completion = self.aio_flush()
+                if completion.wait(CLOSE_FLUSH_S) == -errno.EINPROGRESS:
+                    log.error("%s: flush at close not answered in %.0f s; closing anyway", self, CLOSE_FLUSH_S)
+                    raise Error(errno.ETIMEDOUT, f"{self}: flush at close not answered in {CLOSE_FLUSH_S:.0f} s")
+                completion.result()
         finally:
             self._closed = True
             self._watch.cancel()
+            if self.writer is not None:
+                try:
+                    self.writer.release()
+                except Error as exc:   # its lease ends it anyway
+                    log.warning("%s: write lock not given back at close: %s", self, exc)
             self.ioctx.cluster._close_file(self._file)
             if self._view is not None:
                 self._catalog.close_view(self._view)

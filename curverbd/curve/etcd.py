@@ -73,6 +73,7 @@ class KeyValue(NamedTuple):
     mod_revision: int
     create_revision: int
     version: int
+    lease: int = 0            # the lease the key is attached to (0: none)
 
 
 class WatchEvent(NamedTuple):
@@ -118,7 +119,7 @@ def _range_body(prefix: bytes | str) -> dict:
 
 def _kv(d: dict) -> KeyValue:
     return KeyValue(_unb64(d.get("key")), _unb64(d.get("value")), int(d.get("mod_revision", 0)),
-                    int(d.get("create_revision", 0)), int(d.get("version", 0)))
+                    int(d.get("create_revision", 0)), int(d.get("version", 0)), int(d.get("lease", 0)))
 
 
 def _revision(reply: dict) -> int:

@@ -1,0 +1,185 @@
+"""librbd's exclusive lock, kept in the RBD state home (etcd), so that clients sharing an image never lose
+an update.
+
+Curve takes only whole 4 KiB blocks, so a write that does not cover whole blocks is a read-modify-write
+of its edge blocks; two clients doing that to one block at once lose one of the writes. As librbd does
+with its exclusive lock, one handle at a time writes an image: it holds the key ``lock/<file id>``
+(attached to its client's etcd lease, so a client that dies loses it within the lease's TTL) and writes
+freely while it holds it. Another handle that wants to write puts a request under
+``lockreq/<file id>/`` and waits; the holder sees the request (a watch), lets its writes in flight
+finish, stops new ones and deletes the key; the requester takes it. So the lock moves to whoever writes
+("automatic transfer"), costs nothing while one client writes alone, and serialises two that write at
+once. This holds for every image: librbd's exclusive-lock feature only decides whether the owner is
+reported (lock_get_owners, is_exclusive_lock_owner); without it two writers are still not allowed to
+lose updates, which the emulated read-modify-write would otherwise do.
+
+A handle that took the lock with lock_acquire keeps it: requests are refused and the requesters'
+writes fail with EROFS, as librbd's do. break_lock removes a holder's key and revokes its lease (its
+keys go with it); Curve cannot fence a client that still writes after that, so a broken owner that is
+alive should be stopped by its operator (README).
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Callable
+
+from ..curve.etcd import Compare, Etcd, Op
+from ..curve.rbd_state import _key
+from ..errors import Error
+
+log = logging.getLogger("curverbd.lock")
+
+LEASE_TTL = 10                # seconds: how long a dead client's lock outlives it
+WAIT_S = 60.0                 # how long a writer waits for the lock before failing (with a log line)
+
+
+class LockSession:
+    """One client's etcd lease for its locks, kept alive by a thread while the client is connected."""
+
+    def __init__(self, etcd: Etcd) -> None:
+        self.etcd = etcd
+        self.client_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._lease = 0
+        self._mutex = threading.Lock()
+        self._stop = threading.Event()
+
+    def lease(self) -> int:
+        """The lease id (granted on first use)."""
+        with self._mutex:
+            if not self._lease:
+                self._lease = self.etcd.lease_grant(LEASE_TTL)
+                threading.Thread(target=self._keepalive, name="curverbd-lock-lease", daemon=True).start()
+            return self._lease
+
+    def _keepalive(self) -> None:
+        while not self._stop.wait(LEASE_TTL / 3):
+            try:
+                self.etcd.lease_keepalive(self._lease)
+            except Error as exc:
+                log.error("lock lease %x: not renewed (%s); locks held through it are lost", self._lease, exc)
+                if exc.errno == errno.ENOENT:
+                    with self._mutex:
+                        self._lease = 0
+                    return
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._mutex:
+            lease, self._lease = self._lease, 0
+        if lease:
+            try:
+                self.etcd.lease_revoke(lease)
+            except Error:
+                pass   # it expires by itself
+
+
+class WriterLock:
+    """The exclusive lock of one image for one open handle. The handle's data path calls ``acquire()``
+    before writing while it does not hold it; ``on_revoke()`` (given) must stop new writes and wait for
+    those in flight before it returns, after which the lock goes to the requester."""
+
+    def __init__(self, session: LockSession, file_id: int, label: str, on_revoke: Callable[[], None]) -> None:
+        self.session = session
+        self.etcd = session.etcd
+        self.key = _key("lock", file_id)
+        self.requests = _key("lockreq", file_id, b"")
+        self.me = f"{session.client_id}:{uuid.uuid4().hex[:6]}"   # one per handle
+        self.label = label
+        self.on_revoke = on_revoke
+        self.held = False
+        self.explicit = False
+        self._mutex = threading.Lock()          # one acquire / release at a time
+        self._mine = b""                        # the lock key's value while this handle holds it
+        self._watch = None
+
+    # --- taking and giving back ------------------------------------------------------------------
+    def acquire(self, explicit: bool = False, wait_s: float = WAIT_S) -> None:
+        """Hold the lock (waiting for the holder to hand it over); EROFS if a holder keeps it by
+        lock_acquire, ETIMEDOUT (logged) if it does not come in ``wait_s``."""
+        with self._mutex:
+            if self.held:
+                self.explicit = self.explicit or explicit
+                return
+            lease = self.session.lease()
+            mine = self._mine = json.dumps({"owner": self.me, "explicit": explicit, "since": time.time()}).encode()
+            request = self.requests + self.me.encode()
+            deadline = time.monotonic() + wait_s
+            asked = False
+            while True:
+                took, replies = self.etcd.txn([Compare.absent(self.key)], [Op.put(self.key, mine, lease)],
+                                              [Op.get(self.key)])
+                if took:
+                    break
+                holder = replies[0]
+                if holder is not None:
+                    owner = json.loads(holder.value)
+                    if owner.get("explicit"):
+                        raise Error(errno.EROFS, f"{self.label}: locked by {owner['owner']} (lock_acquire): "
+                                                 "it does not hand the lock over")
+                if not asked:
+                    self.etcd.put(request, self.me, lease)
+                    asked = True
+                if time.monotonic() > deadline:
+                    self.etcd.delete(request)
+                    log.error("%s: the write lock did not come from its holder in %.0f s", self.label, wait_s)
+                    raise Error(errno.ETIMEDOUT, f"{self.label}: the write lock did not come from "
+                                                 f"{owner['owner'] if holder else 'its holder'} in {wait_s:.0f} s")
+                self._wait_gone(holder.mod_revision if holder else 0, deadline)
+            if asked:
+                self.etcd.delete(request)
+            self.held, self.explicit = True, explicit
+            revision = self.etcd.revision()
+            self._watch = self.etcd.watch(self.requests, revision + 1, self._on_request)
+
+    def _wait_gone(self, revision: int, deadline: float) -> None:
+        """Wait until the lock key changes after ``revision`` (deleted, or a lease expired)."""
+        gone = threading.Event()
+        watch = self.etcd.watch(self.key, revision + 1, lambda events: gone.set(), prefix_match=False)
+        try:
+            if self.etcd.get(self.key) is None:
+                return
+            gone.wait(max(0.0, min(deadline - time.monotonic(), 1.0)))
+        finally:
+            watch.cancel()
+
+    def _on_request(self, events) -> None:
+        """Another handle asks for the lock: hand it over unless it was taken by lock_acquire."""
+        if any(e.type == "PUT" for e in events) and self.held and not self.explicit:
+            self.release()
+
+    def release(self) -> None:
+        """Stop writing, wait for the writes in flight (on_revoke), then give the lock up. ``held`` turns
+        false first, so a writer that checks it (under its own lock) either got in before (and is waited
+        for) or asks for the lock again."""
+        with self._mutex:
+            if not self.held:
+                return
+            self.held = self.explicit = False
+            watch, self._watch = self._watch, None
+            try:
+                self.on_revoke()
+                self.etcd.txn([Compare.value(self.key, "=", self._mine)], [Op.delete(self.key)])
+            finally:
+                if watch is not None:
+                    watch.cancel()
+
+    # --- what librbd reports ---------------------------------------------------------------------
+    def owners(self) -> list[str]:
+        kv = self.etcd.get(self.key)
+        return [json.loads(kv.value)["owner"]] if kv is not None else []
+
+    def break_lock(self, owner: str) -> None:
+        """Take the lock from ``owner`` by force: its key goes, and its lease (its other locks too)."""
+        kv = self.etcd.get(self.key)
+        if kv is None or json.loads(kv.value).get("owner") != owner:
+            raise Error(errno.ENOENT, f"{self.label}: not locked by {owner!r}")
+        if kv.lease:
+            self.etcd.lease_revoke(kv.lease)
+        self.etcd.delete(self.key)
