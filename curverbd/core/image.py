@@ -31,12 +31,13 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
+from .. import features as feature_bits
 from ..errors import Error
 from .alignment import RangeLock, covering, cut, inner, pieces
 from .completion import Completion
 from .op import Op, Step
 from .snapshots import ImageSnapshots
-from .writer_lock import WriterLock
+from .writer_lock import WriterLock, break_lock, lock_owner
 
 log = logging.getLogger("curverbd.image")
 CLOSE_FLUSH_S = 30.0          # how long close() waits for its flush
@@ -458,6 +459,43 @@ class Image(ImageSnapshots):
             into = [b for b in (prefix, zeros, suffix) if len(b)]
             writes.append((self._nebd.aio_write, (self._fd, p_start, into)))
         op.run(steps, (lambda: op.run(writes)) if writes else None)
+
+    # --- librbd's exclusive lock (writer_lock.py) -------------------------------------
+    def _has_exclusive_lock(self) -> bool:
+        return bool(self._record["features"] & feature_bits.EXCLUSIVE_LOCK)
+
+    def lock_acquire(self) -> None:
+        """rbd_lock_acquire(EXCLUSIVE): take the lock and keep it (others' writes get EROFS) until
+        lock_release. EINVAL without the exclusive-lock feature."""
+        self._check_writable()
+        if not self._has_exclusive_lock():
+            raise Error(errno.EINVAL, f"{self}: the image has no exclusive-lock feature")
+        self.writer.acquire(explicit=True)
+
+    def lock_release(self) -> None:
+        """rbd_lock_release: give the lock up. EINVAL if this handle does not hold it."""
+        self._check_open()
+        if self.writer is None or not self.writer.held:
+            raise Error(errno.EINVAL, f"{self}: this handle does not hold the lock")
+        self.writer.release()
+
+    def lock_owners(self) -> list[str]:
+        """rbd_lock_get_owners: the lock's holder (the exclusive-lock feature's; none without it)."""
+        self._check_open()
+        if not self._has_exclusive_lock():
+            return []
+        owner = lock_owner(self._catalog.state.etcd, self._record["file_id"])
+        return [owner] if owner else []
+
+    def is_lock_owner(self) -> bool:
+        """rbd_is_exclusive_lock_owner."""
+        self._check_open()
+        return self._has_exclusive_lock() and self.writer is not None and self.writer.held
+
+    def break_lock(self, owner: str) -> None:
+        """rbd_lock_break: take the lock from ``owner`` (its client's lease goes with it)."""
+        self._check_open()
+        break_lock(self._catalog.state.etcd, self._record["file_id"], owner, repr(self))
 
     # --- life cycle --------------------------------------------------------------
     def close(self) -> None:

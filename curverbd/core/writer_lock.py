@@ -31,7 +31,7 @@ import uuid
 from typing import Callable
 
 from ..curve.etcd import Compare, Etcd, Op
-from ..curve.rbd_state import _key
+from ..curve.rbd_state import lock_key, lock_requests
 from ..errors import Error
 
 log = logging.getLogger("curverbd.lock")
@@ -55,18 +55,27 @@ class LockSession:
         with self._mutex:
             if not self._lease:
                 self._lease = self.etcd.lease_grant(LEASE_TTL)
-                threading.Thread(target=self._keepalive, name="curverbd-lock-lease", daemon=True).start()
+                threading.Thread(target=self._keepalive, args=(self._lease,), name="curverbd-lock-lease",
+                                 daemon=True).start()
             return self._lease
 
-    def _keepalive(self) -> None:
-        while not self._stop.wait(LEASE_TTL / 3):
+    def renew(self, dead: int) -> int:
+        """A new lease in place of ``dead`` (revoked or expired)."""
+        with self._mutex:
+            if self._lease == dead:
+                self._lease = 0
+        return self.lease()
+
+    def _keepalive(self, lease: int) -> None:
+        while not self._stop.wait(LEASE_TTL / 3) and self._lease == lease:
             try:
-                self.etcd.lease_keepalive(self._lease)
+                self.etcd.lease_keepalive(lease)
             except Error as exc:
-                log.error("lock lease %x: not renewed (%s); locks held through it are lost", self._lease, exc)
+                log.error("lock lease %x: not renewed (%s); locks held through it are lost", lease, exc)
                 if exc.errno == errno.ENOENT:
                     with self._mutex:
-                        self._lease = 0
+                        if self._lease == lease:
+                            self._lease = 0
                     return
 
     def close(self) -> None:
@@ -88,22 +97,27 @@ class WriterLock:
     def __init__(self, session: LockSession, file_id: int, label: str, on_revoke: Callable[[], None]) -> None:
         self.session = session
         self.etcd = session.etcd
-        self.key = _key("lock", file_id)
-        self.requests = _key("lockreq", file_id, b"")
+        self.key = lock_key(file_id)
+        self.requests = lock_requests(file_id)
         self.me = f"{session.client_id}:{uuid.uuid4().hex[:6]}"   # one per handle
         self.label = label
         self.on_revoke = on_revoke
         self.held = False
         self.explicit = False
+        self.broken = False                     # another client broke our lock: we are blocklisted
         self._mutex = threading.Lock()          # one acquire / release at a time
         self._mine = b""                        # the lock key's value while this handle holds it
         self._watch = None
+        self._own = None                        # the watch on our own lock key
 
     # --- taking and giving back ------------------------------------------------------------------
     def acquire(self, explicit: bool = False, wait_s: float = WAIT_S) -> None:
         """Hold the lock (waiting for the holder to hand it over); EROFS if a holder keeps it by
         lock_acquire, ETIMEDOUT (logged) if it does not come in ``wait_s``."""
         with self._mutex:
+            if self.broken:
+                raise Error(errno.ESHUTDOWN, f"{self.label}: blocklisted: another client broke this handle's "
+                                             "lock (reopen the image)")
             if self.held:
                 self.explicit = self.explicit or explicit
                 return
@@ -113,19 +127,26 @@ class WriterLock:
             deadline = time.monotonic() + wait_s
             asked = False
             while True:
-                took, replies = self.etcd.txn([Compare.absent(self.key)], [Op.put(self.key, mine, lease)],
-                                              [Op.get(self.key)])
-                if took:
-                    break
-                holder = replies[0]
-                if holder is not None:
-                    owner = json.loads(holder.value)
-                    if owner.get("explicit"):
-                        raise Error(errno.EROFS, f"{self.label}: locked by {owner['owner']} (lock_acquire): "
-                                                 "it does not hand the lock over")
-                if not asked:
-                    self.etcd.put(request, self.me, lease)
-                    asked = True
+                try:
+                    took, replies = self.etcd.txn([Compare.absent(self.key)], [Op.put(self.key, mine, lease)],
+                                                  [Op.get(self.key)])
+                    if took:
+                        break
+                    holder = replies[0]
+                    if holder is not None:
+                        owner = json.loads(holder.value)
+                        if owner.get("explicit"):
+                            raise Error(errno.EROFS, f"{self.label}: locked by {owner['owner']} (lock_acquire): "
+                                                     "it does not hand the lock over")
+                    if not asked:
+                        self.etcd.put(request, self.me, lease)
+                        asked = True
+                except Error as exc:
+                    if exc.errno != errno.ENOENT:
+                        raise
+                    lease = self.session.renew(lease)   # revoked (a lock of ours was broken) or expired
+                    asked = False
+                    continue
                 if time.monotonic() > deadline:
                     self.etcd.delete(request)
                     log.error("%s: the write lock did not come from its holder in %.0f s", self.label, wait_s)
@@ -137,6 +158,7 @@ class WriterLock:
             self.held, self.explicit = True, explicit
             revision = self.etcd.revision()
             self._watch = self.etcd.watch(self.requests, revision + 1, self._on_request)
+            self._own = self.etcd.watch(self.key, revision + 1, self._on_own_change, prefix_match=False)
 
     def _wait_gone(self, revision: int, deadline: float) -> None:
         """Wait until the lock key changes after ``revision`` (deleted, or a lease expired)."""
@@ -154,32 +176,49 @@ class WriterLock:
         if any(e.type == "PUT" for e in events) and self.held and not self.explicit:
             self.release()
 
+    def _on_own_change(self, events) -> None:
+        """Our key went while we hold it: broken by another client (or our lease expired). Like librbd's
+        blocklisting, this handle writes no more."""
+        if self.held and any(e.type == "DELETE" for e in events):
+            self.held = False
+            self.broken = True
+            log.error("%s: its lock was broken (or its lease expired): this handle is blocklisted", self.label)
+
     def release(self) -> None:
         """Stop writing, wait for the writes in flight (on_revoke), then give the lock up. ``held`` turns
         false first, so a writer that checks it (under its own lock) either got in before (and is waited
         for) or asks for the lock again."""
         with self._mutex:
-            if not self.held:
-                return
-            self.held = self.explicit = False
-            watch, self._watch = self._watch, None
+            held, self.held, self.explicit = self.held, False, False
+            watches, self._watch, self._own = (self._watch, self._own), None, None
             try:
-                self.on_revoke()
-                self.etcd.txn([Compare.value(self.key, "=", self._mine)], [Op.delete(self.key)])
+                if held:
+                    self.on_revoke()
+                    self.etcd.txn([Compare.value(self.key, "=", self._mine)], [Op.delete(self.key)])
             finally:
-                if watch is not None:
-                    watch.cancel()
+                for watch in watches:
+                    if watch is not None:
+                        watch.cancel()
 
-    # --- what librbd reports ---------------------------------------------------------------------
-    def owners(self) -> list[str]:
-        kv = self.etcd.get(self.key)
-        return [json.loads(kv.value)["owner"]] if kv is not None else []
 
-    def break_lock(self, owner: str) -> None:
-        """Take the lock from ``owner`` by force: its key goes, and its lease (its other locks too)."""
-        kv = self.etcd.get(self.key)
-        if kv is None or json.loads(kv.value).get("owner") != owner:
-            raise Error(errno.ENOENT, f"{self.label}: not locked by {owner!r}")
-        if kv.lease:
-            self.etcd.lease_revoke(kv.lease)
-        self.etcd.delete(self.key)
+# --- what librbd reports (any handle, read-only ones too) -------------------------------------------
+def lock_owner(etcd: Etcd, file_id: int) -> str | None:
+    """The handle holding image ``file_id``'s lock, or None."""
+    kv = etcd.get(lock_key(file_id))
+    return json.loads(kv.value)["owner"] if kv is not None else None
+
+
+def break_lock(etcd: Etcd, file_id: int, owner: str, label: str) -> None:
+    """Take the lock from ``owner`` by force: its key goes, and its client's lease (so its other locks,
+    and any request it had made, go too). ENOENT if ``owner`` does not hold it."""
+    kv = etcd.get(lock_key(file_id))
+    if kv is None or json.loads(kv.value).get("owner") != owner:
+        raise Error(errno.ENOENT, f"{label}: not locked by {owner!r}")
+    if kv.lease:
+        try:
+            etcd.lease_revoke(kv.lease)
+        except Error as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+    etcd.txn([Compare.value(kv.key, "=", kv.value)], [Op.delete(kv.key)])
+    log.warning("%s: lock of %s broken", label, owner)

@@ -27,6 +27,9 @@ and RecoverFile, so no rename or trash step has to touch etcd:
                                         while it had snapshots (Curve renames no such volume)
     trash/<pool dir id>/<file id>       JSON {name, source, deletion_time, deferment_end_time}
     object/<pool dir id>/<ns>\\0<key>    JSON {mtime} + "\\n" + the object's bytes
+    lock/<file id>                      JSON {owner, explicit, since}: the image's exclusive lock, on
+                                        its holder's lease (core/writer_lock.py)
+    lockreq/<file id>/<handle>          a handle asking the holder for the lock
 
 A volume without an ``image/`` record (made by Curve's own tools) is an image
 of its Curve length with default features.
@@ -53,6 +56,16 @@ def _key(*parts: Any) -> bytes:
 
 def image_key(file_id: int) -> bytes:
     return _key("image", file_id)
+
+
+def lock_key(file_id: int) -> bytes:
+    """The image's exclusive lock (core/writer_lock.py)."""
+    return _key("lock", file_id)
+
+
+def lock_requests(file_id: int) -> bytes:
+    """The prefix under which handles ask the lock's holder for it."""
+    return _key("lockreq", file_id, b"")
 
 
 class RbdState:
