@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pkg in qemu-utils qemu-block-extra qemu-system-common fio gcc tmux \
            libvirt-daemon-system libvirt-daemon-driver-storage-rbd qemu-system-x86 \
-           linux-image-cloud-amd64 busybox-static python3-rbd python3-rados etcd-server; do
+           linux-image-cloud-amd64 busybox-static python3-rbd python3-rados etcd-server librbd-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

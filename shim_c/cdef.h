@@ -10,6 +10,16 @@ struct crbd_open_info {
     uint32_t block_size;          /* Curve's I/O alignment, 4096 */
     uint64_t size;                /* exact logical size */
     char block_name_prefix[24];
+    int32_t copy_writes;          /* conf rbd_disable_zero_copy_writes: aio writes copy the caller's buffer */
+    uint32_t close_timeout_ms;    /* conf curverbd_close_timeout (s): rbd_close / rbd_flush wait at most this (0: forever) */
+};
+
+/* The image's geometry as created (its stored state): rbd_get_features, rbd_stat, striping. */
+struct crbd_image_geometry {
+    uint64_t features;
+    uint64_t stripe_unit;
+    uint64_t stripe_count;
+    int32_t order;
 };
 
 /* rbd snapshot operations routed to the core (crbd_py_snap_op). */
@@ -43,6 +53,7 @@ extern "Python" {
     int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only,
                            struct crbd_open_info *info);
     int crbd_py_image_close(uint64_t image);
+    int crbd_py_image_geometry(uint64_t image, struct crbd_image_geometry *geometry);
     int crbd_py_image_resize(uint64_t image, uint64_t size);
     int crbd_py_image_size(uint64_t image, uint64_t *size);
     int crbd_py_snap_list(uint64_t image, struct crbd_blob *snaps);
@@ -52,7 +63,7 @@ extern "Python" {
                              int include_parent, int whole_object, rbd_diff_cb_t cb, void *arg);
     int crbd_py_image_names(uint64_t image, struct crbd_blob *names);
     int crbd_py_image_flatten(uint64_t image, librbd_progress_fn_t cb, void *arg);
-    int crbd_py_children(uint64_t image, struct crbd_blob *specs);
+    int crbd_py_children(uint64_t image, int descendants, struct crbd_blob *specs);   /* descendants: clones of clones too */
     int crbd_py_image_rename(uint64_t ioctx, const char *src, const char *dst);
     int crbd_py_snap_rename(uint64_t image, const char *src, const char *dst);
     int crbd_py_snap_set(uint64_t image, const char *name, struct crbd_open_info *info);   /* NULL: the image */

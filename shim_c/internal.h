@@ -146,6 +146,8 @@ struct crbd_image {
     int read_only;              /* writes refused: opened so, or set to a snapshot */
     int opened_read_only;
     char block_name_prefix[24];
+    int copy_writes;            /* aio writes copy the caller's buffer at submission (librbd's default) */
+    unsigned close_timeout_ms;  /* bound of rbd_close's / rbd_flush's waits (0: none) */
 
     pthread_mutex_t lock;       /* everything below */
     pthread_cond_t idle;        /* inflight reached 0 */
@@ -178,6 +180,8 @@ void crbd_completion_ref(struct crbd_completion *c);
 void crbd_completion_put(struct crbd_completion *c);
 void crbd_completion_fire(struct crbd_completion *c, ssize_t ret, struct crbd_image *notify);
 ssize_t crbd_completion_wait(struct crbd_completion *c);
+/* Like crbd_completion_wait, giving up after timeout_ms (0: never): the result, or -ETIMEDOUT. */
+ssize_t crbd_completion_wait_for(struct crbd_completion *c, unsigned timeout_ms);
 
 /* ---- image I/O (io.c, rangelock.c) ---- */
 enum crbd_op_kind { CRBD_OP_READ, CRBD_OP_WRITE, CRBD_OP_DISCARD, CRBD_OP_ZERO, CRBD_OP_FLUSH };
@@ -193,6 +197,7 @@ struct crbd_op {
     struct iovec *iov;          /* copy of the caller's iovec array */
     int iovcnt;
     char *bounce;
+    char *copy;                 /* the caller's data, copied at submission (aio writes) */
     atomic_int pending;         /* sub-requests outstanding (+1 while submitting) */
     atomic_int err;             /* first negative errno of a sub-request */
     uint64_t seq;               /* write order, for flush */
@@ -202,9 +207,17 @@ struct crbd_op {
 };
 
 struct crbd_image *crbd_image_get(void *handle);   /* NULL if not an open image */
+/* flags of crbd_io_submit */
+#define CRBD_IO_NOTIFY 1        /* queue the completion for rbd_poll_io_events */
+#define CRBD_IO_COPY   2        /* copy the caller's data now (a write the caller may reuse its buffer after) */
 int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
-                   int iovcnt, struct crbd_completion *comp, int notify);
+                   int iovcnt, struct crbd_completion *comp, int flags);
+/* librbd's clip_io: 0 with *len clipped to the image end, or -EINVAL for a non-empty request
+ * starting at or past the end (an empty request is always valid). */
+int crbd_io_clip(struct crbd_image *img, uint64_t off, uint64_t *len);
 void crbd_io_wait_idle(struct crbd_image *img);
+/* Like crbd_io_wait_idle, giving up after timeout_ms (0: never): 0, or -ETIMEDOUT. */
+int crbd_io_wait_idle_for(struct crbd_image *img, unsigned timeout_ms);
 
 void crbd_range_acquire(struct crbd_op *op);       /* runs crbd_op_step(op) once granted */
 void crbd_range_release(struct crbd_op *op);

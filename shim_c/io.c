@@ -1,5 +1,9 @@
 /* librbd I/O semantics over nebd, all in C (no GIL on the submitting thread):
- *  - clip like librbd: offset beyond the size is -EINVAL, a range crossing the end is clipped;
+ *  - clip like librbd's clip_io: an empty request is always valid (0), a request starting at or
+ *    past the end is -EINVAL, one crossing the end is clipped to it;
+ *  - completions return like librbd's: a read the bytes read, every other op 0;
+ *  - an aio write copies the caller's data at submission unless the image was opened with
+ *    rbd_disable_zero_copy_writes = false (the caller then keeps its buffer until completion);
  *  - Curve refuses I/O that is not 4 KiB aligned: unaligned reads read the covering blocks
  *    into a bounce buffer; unaligned writes read-modify-write their edge blocks under the
  *    image's range lock; discard/write-zeroes discard the aligned middle and zero-write the
@@ -12,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DISCARD_CHUNK (64ull << 20)
 
@@ -179,6 +184,7 @@ static void op_finish(struct crbd_op *op, ssize_t ret)
     crbd_completion_put(op->comp);
     free(op->iov);
     free(op->bounce);
+    free(op->copy);
     free(op);
     while (ready) {
         struct crbd_op *f = ready;
@@ -260,7 +266,7 @@ static void write_step(struct crbd_op *op)
         batch_end(op);
         return;
     default:
-        finish_unlock(op, (ssize_t)op->len);
+        finish_unlock(op, 0);
     }
 }
 
@@ -323,7 +329,7 @@ static void zero_step(struct crbd_op *op)
         batch_end(op);
         return;
     default:
-        finish_unlock(op, (ssize_t)op->len);
+        finish_unlock(op, 0);
     }
 }
 
@@ -385,9 +391,22 @@ static void complete_now(struct crbd_completion *comp, ssize_t ret, struct crbd_
     crbd_completion_fire(comp, ret, notify ? img : NULL);
 }
 
-int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
-                   int iovcnt, struct crbd_completion *comp, int notify)
+int crbd_io_clip(struct crbd_image *img, uint64_t off, uint64_t *len)
 {
+    if (*len == 0)
+        return 0;
+    uint64_t size = atomic_load(&img->size);
+    if (off >= size)
+        return -EINVAL;
+    if (*len > size - off)
+        *len = size - off;
+    return 0;
+}
+
+int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
+                   int iovcnt, struct crbd_completion *comp, int flags)
+{
+    int notify = flags & CRBD_IO_NOTIFY;
     if (!img || !comp)
         return -EINVAL;
     if (is_write_kind(kind) && img->read_only) {
@@ -395,13 +414,10 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
         return 0;
     }
     if (kind != CRBD_OP_FLUSH) {
-        uint64_t size = atomic_load(&img->size);
-        if (off > size) {
+        if (crbd_io_clip(img, off, &len) < 0) {
             complete_now(comp, -EINVAL, img, notify);
             return 0;
         }
-        if (len > size - off)
-            len = size - off;
         if (len == 0) {
             complete_now(comp, 0, img, notify);
             return 0;
@@ -415,6 +431,22 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
             free(op);
             return -EINVAL;
         }
+    }
+    if (kind == CRBD_OP_WRITE && (flags & CRBD_IO_COPY)) {
+        /* librbd's default: the data is the caller's as it was at submission */
+        struct iovec *one = malloc(sizeof *one);
+        if (!one || !(op->copy = malloc(len))) {
+            free(one);
+            free(op->iov);
+            free(op);
+            return -ENOMEM;
+        }
+        crbd_iov_to_buf(op->iov, op->iovcnt, op->copy, len);
+        free(op->iov);
+        one->iov_base = op->copy;
+        one->iov_len = len;
+        op->iov = one;
+        op->iovcnt = 1;
     }
     uint64_t bs = img->block_size;
     op->img = img;
@@ -450,4 +482,48 @@ void crbd_io_wait_idle(struct crbd_image *img)
     while (img->inflight)
         pthread_cond_wait(&img->idle, &img->lock);
     pthread_mutex_unlock(&img->lock);
+}
+
+/* img->idle uses the default (realtime) clock: a deadline on it. */
+static struct timespec deadline_after(unsigned timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+int crbd_io_wait_idle_for(struct crbd_image *img, unsigned timeout_ms)
+{
+    if (!timeout_ms) {
+        crbd_io_wait_idle(img);
+        return 0;
+    }
+    struct timespec until = deadline_after(timeout_ms);
+    int r = 0;
+    pthread_mutex_lock(&img->lock);
+    while (img->inflight && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&img->idle, &img->lock, &until);
+    r = img->inflight ? -ETIMEDOUT : 0;
+    pthread_mutex_unlock(&img->lock);
+    return r;
+}
+
+ssize_t crbd_completion_wait_for(struct crbd_completion *c, unsigned timeout_ms)
+{
+    if (!timeout_ms)
+        return crbd_completion_wait(c);
+    struct timespec until = deadline_after(timeout_ms);
+    int r = 0;
+    pthread_mutex_lock(&c->lock);
+    while (!c->complete && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&c->cond, &c->lock, &until);
+    ssize_t ret = c->complete ? c->ret : -ETIMEDOUT;
+    pthread_mutex_unlock(&c->lock);
+    return ret;
 }

@@ -128,6 +128,8 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
     img->read_only = img->opened_read_only = read_only || (snap && *snap);
     memcpy(img->block_name_prefix, info.block_name_prefix, sizeof img->block_name_prefix);
     img->block_name_prefix[sizeof img->block_name_prefix - 1] = 0;
+    img->copy_writes = info.copy_writes;
+    img->close_timeout_ms = info.close_timeout_ms;
     pthread_mutex_init(&img->lock, NULL);
     pthread_cond_init(&img->idle, NULL);
     img->event_fd = -1;
@@ -151,9 +153,24 @@ CRBD_API int rbd_close(rbd_image_t image)
     struct crbd_image *img = crbd_image_get(image);
     if (!img)
         return -EINVAL;
-    crbd_io_wait_idle(img);   /* like librbd: close waits for I/O in flight */
+    /* like librbd: close waits for the I/O in flight, then flushes; both within the image's
+     * close timeout, so a client closing at exit never hangs on an unreachable daemon */
+    int r = crbd_io_wait_idle_for(img, img->close_timeout_ms);
+    if (r == 0 && !img->read_only) {
+        r = rbd_flush(image);
+        if (r != -ETIMEDOUT)
+            r = 0;   /* the core's close flushes again and reports what fails */
+    }
+    if (r == -ETIMEDOUT) {
+        /* ops still in flight point at img: it is abandoned, not freed; so is the core's image,
+         * whose close would flush through the same unreachable daemon */
+        img->magic = CRBD_MAGIC_DEAD;
+        crbd_log("rbd_close: I/O did not finish within %u ms (daemon away?); the image handle is "
+                 "abandoned and rbd_close returns -ETIMEDOUT", img->close_timeout_ms);
+        return -ETIMEDOUT;
+    }
     img->magic = CRBD_MAGIC_DEAD;
-    int r = crbd_py_image_close(img->py);
+    r = crbd_py_image_close(img->py);
     for (size_t i = 0; i < img->nevents; i++)
         crbd_completion_put(img->events[i]);
     free(img->events);
@@ -175,6 +192,16 @@ static uint64_t current_size(struct crbd_image *img)
     return atomic_load(&img->size);
 }
 
+/* Features, order and striping as the image was created (its stored state). */
+static int image_geometry(struct crbd_image *img, struct crbd_image_geometry *geo)
+{
+    memset(geo, 0, sizeof *geo);
+    int r = crbd_py_image_geometry(img->py, geo);
+    if (r == 0 && (geo->order < 12 || geo->order > 25))
+        r = -EIO;
+    return r;
+}
+
 CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize)
 {
     struct crbd_image *img = crbd_image_get(image);
@@ -183,11 +210,16 @@ CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize
     if (infosize < sizeof *info)
         return -ERANGE;
     uint64_t size = current_size(img);
+    struct crbd_image_geometry geo;
+    int r = image_geometry(img, &geo);
+    if (r < 0)
+        return r;
+    uint64_t obj_size = 1ULL << geo.order;
     memset(info, 0, sizeof *info);
     info->size = size;
-    info->obj_size = RBD_OBJECT_SIZE;
-    info->num_objs = (size + RBD_OBJECT_SIZE - 1) / RBD_OBJECT_SIZE;
-    info->order = RBD_DEFAULT_ORDER;
+    info->obj_size = obj_size;
+    info->num_objs = (size + obj_size - 1) / obj_size;
+    info->order = geo.order;
     memcpy(info->block_name_prefix, img->block_name_prefix, sizeof info->block_name_prefix);
     info->parent_pool = -1;
     return 0;
@@ -216,22 +248,34 @@ static int image_const(rbd_image_t image, void *out, uint64_t value, size_t widt
     return 0;
 }
 
-/* LAYERING only: without FAST_DIFF, QEMU and libvirt never rely on rbd_diff_iterate2
- * for allocation and treat every block as data. */
+/* One field of the image's stored geometry. */
+static int geometry_field(rbd_image_t image, uint64_t *out, int field)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !out)
+        return -EINVAL;
+    struct crbd_image_geometry geo;
+    int r = image_geometry(img, &geo);
+    if (r < 0)
+        return r;
+    *out = field == 0 ? geo.features : field == 1 ? geo.stripe_unit : geo.stripe_count;
+    return 0;
+}
+
 CRBD_API int rbd_get_features(rbd_image_t image, uint64_t *features)
 {
-    return image_const(image, features, RBD_FEATURE_LAYERING, 8);
+    return geometry_field(image, features, 0);
 }
 
 CRBD_API int rbd_get_flags(rbd_image_t image, uint64_t *flags) { return image_const(image, flags, 0, 8); }
 CRBD_API int rbd_get_old_format(rbd_image_t image, uint8_t *old) { return image_const(image, old, 0, 1); }
 CRBD_API int rbd_get_stripe_unit(rbd_image_t image, uint64_t *stripe_unit)
 {
-    return image_const(image, stripe_unit, RBD_OBJECT_SIZE, 8);
+    return geometry_field(image, stripe_unit, 1);
 }
 CRBD_API int rbd_get_stripe_count(rbd_image_t image, uint64_t *stripe_count)
 {
-    return image_const(image, stripe_count, 1, 8);
+    return geometry_field(image, stripe_count, 2);
 }
 
 /* Copy a NUL-terminated field into a caller buffer, librbd style: -ERANGE if it does not fit. */

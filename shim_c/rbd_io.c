@@ -1,7 +1,10 @@
-/* librbd data exports: aio calls hand the caller's buffers to io.c; sync calls are aio + wait;
- * the image notification (fio's eventfd path) is drained by rbd_poll_io_events. */
+/* librbd data exports: aio calls hand the caller's buffers to io.c (aio writes copied first,
+ * unless rbd_disable_zero_copy_writes = false); sync calls are aio + wait and return like
+ * librbd's: a read the bytes read, write / discard / write-zeroes the clipped length; the
+ * image notification (fio's eventfd path) is drained by rbd_poll_io_events. */
 #include "internal.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +15,10 @@ static int aio(rbd_image_t image, int kind, uint64_t off, uint64_t len, const st
     struct crbd_completion *comp = crbd_completion_get(c);
     if (!img || !comp)
         return -EINVAL;
-    return crbd_io_submit(img, kind, off, len, iov, iovcnt, comp, 1);
+    int flags = CRBD_IO_NOTIFY;
+    if (kind == CRBD_OP_WRITE && img->copy_writes)
+        flags |= CRBD_IO_COPY;
+    return crbd_io_submit(img, kind, off, len, iov, iovcnt, comp, flags);
 }
 
 static ssize_t sync_io(rbd_image_t image, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
@@ -21,12 +27,25 @@ static ssize_t sync_io(rbd_image_t image, int kind, uint64_t off, uint64_t len, 
     struct crbd_image *img = crbd_image_get(image);
     if (!img)
         return -EINVAL;
+    uint64_t clipped = len;
+    if (kind != CRBD_OP_FLUSH && crbd_io_clip(img, off, &clipped) < 0)
+        return -EINVAL;   /* librbd's Io::read/write/discard/write_zeroes clip before submitting */
     struct crbd_completion *comp = crbd_completion_new(NULL, NULL);
     if (!comp)
         return -ENOMEM;
     int r = crbd_io_submit(img, kind, off, len, iov, iovcnt, comp, 0);
-    ssize_t ret = r < 0 ? r : crbd_completion_wait(comp);
+    ssize_t ret = r;
+    if (r == 0) {
+        /* a flush is bounded (rbd_close flushes through here): the op keeps its own reference */
+        ret = kind == CRBD_OP_FLUSH ? crbd_completion_wait_for(comp, img->close_timeout_ms)
+                                    : crbd_completion_wait(comp);
+        if (ret == -ETIMEDOUT && kind == CRBD_OP_FLUSH)
+            crbd_log("rbd_flush: the flush did not complete within %u ms (daemon away?); giving up with "
+                     "-ETIMEDOUT", img->close_timeout_ms);
+    }
     crbd_completion_put(comp);
+    if (ret >= 0 && kind != CRBD_OP_READ && kind != CRBD_OP_FLUSH)
+        ret = (ssize_t)clipped;
     return ret;
 }
 
@@ -94,18 +113,21 @@ CRBD_API ssize_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const ch
     return buf || !len ? sync_io(image, CRBD_OP_WRITE, ofs, len, &v, 1) : -EINVAL;
 }
 
+/* librbd returns the clipped length in an int: a length it cannot carry is -EINVAL. */
 CRBD_API int rbd_discard(rbd_image_t image, uint64_t ofs, uint64_t len)
 {
-    ssize_t r = sync_io(image, CRBD_OP_DISCARD, ofs, len, NULL, 0);
-    return r < 0 ? (int)r : 0;
+    if (len > INT_MAX)
+        return -EINVAL;
+    return (int)sync_io(image, CRBD_OP_DISCARD, ofs, len, NULL, 0);
 }
 
 CRBD_API int rbd_write_zeroes(rbd_image_t image, uint64_t ofs, size_t len, int zero_flags, int op_flags)
 {
     (void)zero_flags;
     (void)op_flags;
-    ssize_t r = sync_io(image, CRBD_OP_ZERO, ofs, len, NULL, 0);
-    return r < 0 ? (int)r : 0;
+    if (len > INT_MAX)
+        return -EINVAL;
+    return (int)sync_io(image, CRBD_OP_ZERO, ofs, len, NULL, 0);
 }
 
 CRBD_API int rbd_flush(rbd_image_t image)

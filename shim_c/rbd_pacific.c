@@ -177,13 +177,13 @@ CRBD_API int rbd_get_parent(rbd_image_t image, rbd_linked_image_spec_t *parent_i
 }
 
 /* The children blob holds "pool\0image_id\0image_name\0" per clone. */
-CRBD_API int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *images, size_t *max_images)
+static int linked_images(rbd_image_t image, int descendants, rbd_linked_image_spec_t *images, size_t *max_images)
 {
     struct crbd_image *img = crbd_image_get(image);
     if (!img || !max_images)
         return -EINVAL;
     struct crbd_blob blob = { 0 };
-    int r = crbd_py_children(img->py, &blob);
+    int r = crbd_py_children(img->py, descendants, &blob);
     if (r < 0)
         return r;
     size_t n = crbd_blob_records(&blob, 3);
@@ -204,6 +204,18 @@ CRBD_API int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *imag
     *max_images = n;
     free(blob.data);
     return 0;
+}
+
+CRBD_API int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *images, size_t *max_images)
+{
+    return linked_images(image, 0, images, max_images);
+}
+
+/* The clones of the image's snapshots (of the set snapshot, if one is), their clones, and so on,
+ * children first. */
+CRBD_API int rbd_list_descendants(rbd_image_t image, rbd_linked_image_spec_t *images, size_t *max_images)
+{
+    return linked_images(image, 1, images, max_images);
 }
 
 CRBD_API void rbd_linked_image_spec_cleanup(rbd_linked_image_spec_t *image)

@@ -3,12 +3,53 @@ snapshots. The data path never comes here: C speaks nebd itself on the fd opened
 from __future__ import annotations
 
 import errno
+import logging
 import struct
+import sys
 
 from ..core import Image, IoCtx
 from ..errors import Error
 from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
+
+LOG = logging.getLogger("curverbd.capi")
+
+# rbd_close / rbd_flush give up after this many seconds (conf curverbd_close_timeout; 0: wait forever)
+CLOSE_TIMEOUT = 30.0
+TRUE_WORDS = ("true", "yes", "on", "1")
+
+
+def _conf(io: IoCtx, key: str) -> str | None:
+    try:
+        value = io.cluster.conf.lookup(key)
+    except Error:
+        return None
+    return None if value is None else str(value).strip()
+
+
+def _copy_writes(io: IoCtx) -> bool:
+    """librbd's rbd_disable_zero_copy_writes (default true: aio writes copy the caller's buffer)."""
+    value = _conf(io, "rbd_disable_zero_copy_writes")
+    return True if not value else value.lower() in TRUE_WORDS
+
+
+def _close_timeout_ms(io: IoCtx) -> int:
+    value = _conf(io, "curverbd_close_timeout")
+    try:
+        seconds = float(value) if value else CLOSE_TIMEOUT
+    except ValueError:
+        LOG.warning("curverbd_close_timeout %r is not a number of seconds; using %s", value, CLOSE_TIMEOUT)
+        seconds = CLOSE_TIMEOUT
+    return max(0, min(int(seconds * 1000), 0xFFFFFFFF))
+
+
+def _abandon(img: Image) -> None:
+    """Keep ``img`` alive for good: at interpreter exit nothing may close it (see crbd_py_image_close);
+    a reference held anywhere in Python would be dropped by the interpreter's teardown, which runs
+    the image's finalizer and with it the close that cannot finish."""
+    import ctypes
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(img))
+
 
 # crbd_py_snap_op codes (shim_c/cdef.h) -> the core Image method
 SNAP_METHODS = {
@@ -56,6 +97,8 @@ def register(ffi, lib) -> None:
             info.block_size = img.block_size
             info.size = img.size()
             info.block_name_prefix = f"rbd_data.{img.id}".encode()[:23]
+            info.copy_writes = int(_copy_writes(io))
+            info.close_timeout_ms = _close_timeout_ms(io)
             info.handle = HANDLES.add(img)
         except BaseException:
             img.close()
@@ -63,7 +106,26 @@ def register(ffi, lib) -> None:
         return 0
 
     def crbd_py_image_close(image):
-        HANDLES.pop(image, Image).close()
+        img = HANDLES.pop(image, Image)
+        if sys.is_finalizing():
+            # The host's interpreter is exiting (Debian's binding closes an image left open from
+            # its finalizer): the core's I/O threads can no longer run, so its close (a flush, then
+            # closing the file on the daemon) would wait forever. The C side has flushed already;
+            # the daemon drops the file with this process's connection.
+            LOG.info("%s closed at interpreter exit: flushed by the C side, the core's close skipped", img)
+            _abandon(img)
+            return 0
+        img.close()
+        return 0
+
+    def crbd_py_image_geometry(image, geometry):
+        img = HANDLES.get(image, Image)
+        record = img.stat()
+        order = int(record.get("order") or 22)
+        geometry.features = int(record.get("features") or 0)
+        geometry.order = order
+        geometry.stripe_unit = int(record.get("stripe_unit") or 1 << order)
+        geometry.stripe_count = int(record.get("stripe_count") or 1)
         return 0
 
     def crbd_py_image_size(image, size_out):
@@ -113,15 +175,40 @@ def register(ffi, lib) -> None:
         HANDLES.get(image, Image).flatten(progress)
         return 0
 
-    def crbd_py_children(image, specs_out):
+    def crbd_py_children(image, descendants, specs_out):
         img = HANDLES.get(image, Image)
+        cluster = img.ioctx.cluster
         fields = []
-        for pool, child in img.list_children():
+        seen = {(img.ioctx.pool, img.name)}
+        queue = [(img, None)]   # (image, its ioctx if opened here); breadth first: children, then theirs
+        while queue:
+            parent, io = queue.pop(0)
             try:
-                with img.ioctx.cluster.open_ioctx(pool) as io:
-                    fields += (pool, io.stat_image(child)["id"], child)
+                children = parent.list_children()
             except Error:
-                continue   # removed meanwhile
+                if io is None:
+                    raise
+                children = []   # a descendant removed meanwhile
+            finally:
+                if io is not None:
+                    parent.close()
+                    io.close()
+            for pool, child in children:
+                if (pool, child) in seen:
+                    continue
+                seen.add((pool, child))
+                io = None
+                try:
+                    io = cluster.open_ioctx(pool)
+                    fields += (pool, io.stat_image(child)["id"], child)
+                    if descendants:
+                        queue.append((io.open_image(child, read_only=True), io))
+                        io = None
+                except Error:
+                    continue   # removed meanwhile
+                finally:
+                    if io is not None:
+                        io.close()
         set_blob(lib, specs_out, strings(fields))
         return 0
 
@@ -152,7 +239,7 @@ def register(ffi, lib) -> None:
         return 0
 
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
-                    crbd_py_image_open, crbd_py_image_close, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
+                    crbd_py_image_open, crbd_py_image_close, crbd_py_image_geometry, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
                     crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
                     crbd_py_image_flatten, crbd_py_children, crbd_py_image_rename, crbd_py_snap_rename,
                     crbd_py_snap_set, crbd_py_image_copy])

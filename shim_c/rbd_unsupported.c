@@ -1,0 +1,632 @@
+/* Calls curverbd does not support (image groups, mirroring, live migration, namespaces, locks,
+ * pool metadata, ...) with their real prototypes: each puts every output into the empty state
+ * the matching cleanup function accepts (counts 0, pointers NULL, strings "", structs zeroed)
+ * and returns -EOPNOTSUPP. A caller that frees its outputs after a failure (python3-rbd's
+ * iterators and finally blocks do) then frees nothing. Names without outputs stay generated
+ * stubs (build_so.py). Struct and enum outputs are written as bytes: their layout does not matter. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void unsupported(const char *name)
+{
+    crbd_log("%s is not implemented by curverbd (returns -EOPNOTSUPP, outputs empty)", name);
+}
+
+#define UNSUPPORTED() do { unsupported(__func__); return -EOPNOTSUPP; } while (0)
+
+static void zero_count(size_t *n) { if (n) *n = 0; }
+static void zero_int(int *n) { if (n) *n = 0; }
+static void zero_u64(uint64_t *n) { if (n) *n = 0; }
+static void zero_ptr(void **p) { if (p) *p = NULL; }
+static void zero_struct(void *p, size_t size) { if (p && size) memset(p, 0, size); }
+/* A caller's string buffer of *len bytes: "" and a length of 0. */
+static void empty_buf(char *buf, size_t *len)
+{
+    if (buf && len && *len)
+        buf[0] = 0;
+    zero_count(len);
+}
+static void empty_fixed(char *buf, size_t len) { if (buf && len) buf[0] = 0; }
+static void zero_time(struct timespec *t) { if (t) memset(t, 0, sizeof *t); }
+
+/* ---- image groups ---- */
+
+CRBD_API int rbd_group_list(rados_ioctx_t p, char *names, size_t *size)
+{
+    (void)p;
+    empty_buf(names, size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_group_image_list(rados_ioctx_t group_p, const char *group_name, void *images,
+                                  size_t group_image_info_size, size_t *num_entries)
+{
+    (void)group_p; (void)group_name; (void)images; (void)group_image_info_size;
+    zero_count(num_entries);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_group_snap_list(rados_ioctx_t group_p, const char *group_name, void *snaps,
+                                 size_t group_snap_info_size, size_t *num_entries)
+{
+    (void)group_p; (void)group_name; (void)snaps; (void)group_snap_info_size;
+    zero_count(num_entries);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_get_group(rbd_image_t image, void *group_info, size_t group_info_size)
+{
+    (void)image;
+    zero_struct(group_info, group_info_size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_snap_get_group_namespace(rbd_image_t image, uint64_t snap_id, void *group_snap,
+                                          size_t group_snap_size)
+{
+    (void)image; (void)snap_id;
+    zero_struct(group_snap, group_snap_size);
+    UNSUPPORTED();
+}
+
+/* ---- mirroring ---- */
+
+CRBD_API int rbd_mirror_mode_get(rados_ioctx_t io_ctx, int *mirror_mode)
+{
+    (void)io_ctx;
+    zero_int(mirror_mode);   /* RBD_MIRROR_MODE_DISABLED */
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_uuid_get(rados_ioctx_t io_ctx, char *uuid, size_t *max_len)
+{
+    (void)io_ctx;
+    empty_buf(uuid, max_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_site_name_get(rados_t cluster, char *name, size_t *max_len)
+{
+    (void)cluster;
+    empty_buf(name, max_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_peer_bootstrap_create(rados_ioctx_t io_ctx, char *token, size_t *max_len)
+{
+    (void)io_ctx;
+    empty_buf(token, max_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_peer_site_add(rados_ioctx_t io_ctx, char *uuid, size_t uuid_max_length, int direction,
+                                      const char *site_name, const char *client_name)
+{
+    (void)io_ctx; (void)direction; (void)site_name; (void)client_name;
+    empty_fixed(uuid, uuid_max_length);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_peer_site_list(rados_ioctx_t io_ctx, void *peers, int *max_peers)
+{
+    (void)io_ctx; (void)peers;
+    zero_int(max_peers);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_peer_site_get_attributes(rados_ioctx_t p, const char *uuid, char *keys, size_t *max_key_len,
+                                                 char *values, size_t *max_value_len, size_t *key_value_count)
+{
+    (void)p; (void)uuid;
+    empty_buf(keys, max_key_len);
+    empty_buf(values, max_value_len);
+    zero_count(key_value_count);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_status_summary(rados_ioctx_t io_ctx, int *states, int *counts, size_t *maxlen)
+{
+    (void)io_ctx; (void)states; (void)counts;
+    zero_count(maxlen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_global_status_list(rados_ioctx_t io_ctx, const char *start_id, size_t max,
+                                                 char **image_ids, void *images, size_t *len)
+{
+    (void)io_ctx; (void)start_id; (void)max; (void)image_ids; (void)images;
+    zero_count(len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_info_list(rados_ioctx_t io_ctx, int *mode_filter, const char *start_id, size_t max,
+                                        char **image_ids, int *mode_entries, void *info_entries,
+                                        size_t *num_entries)
+{
+    (void)io_ctx; (void)mode_filter; (void)start_id; (void)max; (void)image_ids; (void)mode_entries;
+    (void)info_entries;
+    zero_count(num_entries);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_instance_id_list(rados_ioctx_t io_ctx, const char *start_id, size_t max,
+                                               char **image_ids, char **instance_ids, size_t *len)
+{
+    (void)io_ctx; (void)start_id; (void)max; (void)image_ids; (void)instance_ids;
+    zero_count(len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_get_info(rbd_image_t image, void *mirror_image_info, size_t info_size)
+{
+    (void)image;
+    zero_struct(mirror_image_info, info_size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_get_mode(rbd_image_t image, int *mode)
+{
+    (void)image;
+    zero_int(mode);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_get_global_status(rbd_image_t image, void *status, size_t status_size)
+{
+    (void)image;
+    zero_struct(status, status_size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_get_instance_id(rbd_image_t image, char *instance_id, size_t *id_max_length)
+{
+    (void)image;
+    empty_buf(instance_id, id_max_length);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_mirror_image_create_snapshot2(rbd_image_t image, uint32_t flags, uint64_t *snap_id)
+{
+    (void)image; (void)flags;
+    zero_u64(snap_id);
+    UNSUPPORTED();
+}
+
+/* The aio variants fail at submission: the completion is never fired. */
+CRBD_API int rbd_aio_mirror_image_get_info(rbd_image_t image, void *info, size_t info_size, rbd_completion_t c)
+{
+    (void)image; (void)c;
+    zero_struct(info, info_size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_aio_mirror_image_get_mode(rbd_image_t image, int *mode, rbd_completion_t c)
+{
+    (void)image; (void)c;
+    zero_int(mode);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_aio_mirror_image_create_snapshot(rbd_image_t image, uint32_t flags, uint64_t *snap_id,
+                                                  rbd_completion_t c)
+{
+    (void)image; (void)flags; (void)c;
+    zero_u64(snap_id);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_snap_get_mirror_namespace(rbd_image_t image, uint64_t snap_id, void *mirror_snap,
+                                           size_t mirror_snap_size)
+{
+    (void)image; (void)snap_id;
+    zero_struct(mirror_snap, mirror_snap_size);
+    UNSUPPORTED();
+}
+
+/* ---- live migration ---- */
+
+CRBD_API int rbd_migration_status(rados_ioctx_t ioctx, const char *image_name, void *status, size_t status_size)
+{
+    (void)ioctx; (void)image_name;
+    zero_struct(status, status_size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_get_migration_source_spec(rbd_image_t image, char *source_spec, size_t *max_len)
+{
+    (void)image;
+    empty_buf(source_spec, max_len);
+    UNSUPPORTED();
+}
+
+/* ---- namespaces (only the default one exists) ---- */
+
+CRBD_API int rbd_namespace_list(rados_ioctx_t io, char *namespace_names, size_t *size)
+{
+    (void)io;
+    empty_buf(namespace_names, size);
+    UNSUPPORTED();
+}
+
+/* ---- locks and watchers ---- */
+
+CRBD_API ssize_t rbd_list_lockers(rbd_image_t image, int *exclusive, char *tag, size_t *tag_len, char *clients,
+                                  size_t *clients_len, char *cookies, size_t *cookies_len, char *addrs,
+                                  size_t *addrs_len)
+{
+    (void)image;
+    zero_int(exclusive);
+    empty_buf(tag, tag_len);
+    empty_buf(clients, clients_len);
+    empty_buf(cookies, cookies_len);
+    empty_buf(addrs, addrs_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_lock_get_owners(rbd_image_t image, int *lock_mode, char **lock_owners, size_t *max_lock_owners)
+{
+    (void)image; (void)lock_owners;
+    zero_int(lock_mode);
+    zero_count(max_lock_owners);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_is_exclusive_lock_owner(rbd_image_t image, int *is_owner)
+{
+    (void)image;
+    zero_int(is_owner);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_watchers_list(rbd_image_t image, void *watchers, size_t *max_watchers)
+{
+    (void)image; (void)watchers;
+    zero_count(max_watchers);
+    UNSUPPORTED();
+}
+
+/* ---- metadata and config ---- */
+
+CRBD_API int rbd_metadata_list(rbd_image_t image, const char *start, uint64_t max, char *keys, size_t *key_len,
+                               char *values, size_t *vals_len)
+{
+    (void)image; (void)start; (void)max;
+    empty_buf(keys, key_len);
+    empty_buf(values, vals_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_pool_metadata_get(rados_ioctx_t io_ctx, const char *key, char *value, size_t *val_len)
+{
+    (void)io_ctx; (void)key;
+    empty_buf(value, val_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_pool_metadata_list(rados_ioctx_t io_ctx, const char *start, uint64_t max, char *keys,
+                                    size_t *key_len, char *values, size_t *vals_len)
+{
+    (void)io_ctx; (void)start; (void)max;
+    empty_buf(keys, key_len);
+    empty_buf(values, vals_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_config_pool_list(rados_ioctx_t io_ctx, void *options, int *max_options)
+{
+    (void)io_ctx; (void)options;
+    zero_int(max_options);
+    UNSUPPORTED();
+}
+
+CRBD_API void rbd_pool_stats_create(void **stats)
+{
+    unsupported(__func__);
+    zero_ptr(stats);
+}
+
+CRBD_API int rbd_pool_stats_option_add_uint64(void *stats, int stat_option, uint64_t *stat_val)
+{
+    (void)stats; (void)stat_option;
+    zero_u64(stat_val);
+    UNSUPPORTED();
+}
+
+/* ---- image attributes ---- */
+
+CRBD_API int rbd_get_create_timestamp(rbd_image_t image, struct timespec *timestamp)
+{
+    (void)image;
+    zero_time(timestamp);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_get_access_timestamp(rbd_image_t image, struct timespec *timestamp)
+{
+    (void)image;
+    zero_time(timestamp);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_get_modify_timestamp(rbd_image_t image, struct timespec *timestamp)
+{
+    (void)image;
+    zero_time(timestamp);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_get_overlap(rbd_image_t image, uint64_t *overlap)
+{
+    (void)image;
+    zero_u64(overlap);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_features_to_string(uint64_t features, char *str_features, size_t *size)
+{
+    (void)features;
+    empty_buf(str_features, size);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_features_from_string(const char *str_features, uint64_t *features)
+{
+    (void)str_features;
+    zero_u64(features);
+    UNSUPPORTED();
+}
+
+/* ---- snapshots by id ---- */
+
+CRBD_API int rbd_snap_get_id(rbd_image_t image, const char *snapname, uint64_t *snap_id)
+{
+    (void)image; (void)snapname;
+    zero_u64(snap_id);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_snap_get_name(rbd_image_t image, uint64_t snap_id, char *snapname, size_t *name_len)
+{
+    (void)image; (void)snap_id;
+    empty_buf(snapname, name_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_snap_get_limit(rbd_image_t image, uint64_t *limit)
+{
+    (void)image;
+    if (limit)
+        *limit = UINT64_MAX;   /* librbd's "no limit" */
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_snap_get_timestamp(rbd_image_t image, uint64_t snap_id, struct timespec *timestamp)
+{
+    (void)image; (void)snap_id;
+    zero_time(timestamp);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, char *original_name,
+                                          size_t max_length)
+{
+    (void)image; (void)snap_id;
+    empty_fixed(original_name, max_length);
+    UNSUPPORTED();
+}
+
+/* ---- opening by id, asynchronously ---- */
+
+CRBD_API int rbd_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name)
+{
+    (void)io; (void)id; (void)snap_name;
+    zero_ptr(image);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name)
+{
+    (void)io; (void)id; (void)snap_name;
+    zero_ptr(image);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_aio_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
+                          rbd_completion_t c)
+{
+    (void)io; (void)name; (void)snap_name; (void)c;
+    zero_ptr(image);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_aio_open_read_only(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
+                                    rbd_completion_t c)
+{
+    (void)io; (void)name; (void)snap_name; (void)c;
+    zero_ptr(image);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_aio_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name,
+                                rbd_completion_t c)
+{
+    (void)io; (void)id; (void)snap_name; (void)c;
+    zero_ptr(image);
+    UNSUPPORTED();
+}
+
+CRBD_API int rbd_aio_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image,
+                                          const char *snap_name, rbd_completion_t c)
+{
+    (void)io; (void)id; (void)snap_name; (void)c;
+    zero_ptr(image);
+    UNSUPPORTED();
+}
+
+/* ---- trash ---- */
+
+CRBD_API int rbd_trash_get(rados_ioctx_t io, const char *id, rbd_trash_image_info_t *info)
+{
+    (void)io; (void)id;
+    zero_struct(info, sizeof *info);
+    UNSUPPORTED();
+}
+
+/* ---- librados: commands answer with nothing (python3-rados reads and frees outbuf / outs
+ * whatever the return value) ---- */
+
+static void empty_reply(char **outbuf, size_t *outbuflen, char **outs, size_t *outslen)
+{
+    zero_ptr((void **)outbuf);
+    zero_count(outbuflen);
+    zero_ptr((void **)outs);
+    zero_count(outslen);
+}
+
+CRBD_API int rados_mgr_command(rados_t cluster, const char **cmd, size_t cmdlen, const char *inbuf, size_t inbuflen,
+                               char **outbuf, size_t *outbuflen, char **outs, size_t *outslen)
+{
+    (void)cluster; (void)cmd; (void)cmdlen; (void)inbuf; (void)inbuflen;
+    empty_reply(outbuf, outbuflen, outs, outslen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_mgr_command_target(rados_t cluster, const char *name, const char **cmd, size_t cmdlen,
+                                      const char *inbuf, size_t inbuflen, char **outbuf, size_t *outbuflen,
+                                      char **outs, size_t *outslen)
+{
+    (void)cluster; (void)name; (void)cmd; (void)cmdlen; (void)inbuf; (void)inbuflen;
+    empty_reply(outbuf, outbuflen, outs, outslen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_mon_command_target(rados_t cluster, const char *name, const char **cmd, size_t cmdlen,
+                                      const char *inbuf, size_t inbuflen, char **outbuf, size_t *outbuflen,
+                                      char **outs, size_t *outslen)
+{
+    (void)cluster; (void)name; (void)cmd; (void)cmdlen; (void)inbuf; (void)inbuflen;
+    empty_reply(outbuf, outbuflen, outs, outslen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_osd_command(rados_t cluster, int osdid, const char **cmd, size_t cmdlen, const char *inbuf,
+                               size_t inbuflen, char **outbuf, size_t *outbuflen, char **outs, size_t *outslen)
+{
+    (void)cluster; (void)osdid; (void)cmd; (void)cmdlen; (void)inbuf; (void)inbuflen;
+    empty_reply(outbuf, outbuflen, outs, outslen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_pg_command(rados_t cluster, const char *pgstr, const char **cmd, size_t cmdlen,
+                              const char *inbuf, size_t inbuflen, char **outbuf, size_t *outbuflen, char **outs,
+                              size_t *outslen)
+{
+    (void)cluster; (void)pgstr; (void)cmd; (void)cmdlen; (void)inbuf; (void)inbuflen;
+    empty_reply(outbuf, outbuflen, outs, outslen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_ping_monitor(rados_t cluster, const char *mon_id, char **outstr, size_t *outstrlen)
+{
+    (void)cluster; (void)mon_id;
+    zero_ptr((void **)outstr);
+    zero_count(outstrlen);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_getaddrs(rados_t cluster, char **addrs)
+{
+    (void)cluster;
+    zero_ptr((void **)addrs);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_notify2(rados_ioctx_t io, const char *o, const char *buf, int buf_len, uint64_t timeout_ms,
+                           char **reply_buffer, size_t *reply_buffer_len)
+{
+    (void)io; (void)o; (void)buf; (void)buf_len; (void)timeout_ms;
+    zero_ptr((void **)reply_buffer);
+    zero_count(reply_buffer_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_application_list(rados_ioctx_t io, char *values, size_t *values_len)
+{
+    (void)io;
+    empty_buf(values, values_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_application_metadata_get(rados_ioctx_t io, const char *app_name, const char *key, char *value,
+                                            size_t *value_len)
+{
+    (void)io; (void)app_name; (void)key;
+    empty_buf(value, value_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_application_metadata_list(rados_ioctx_t io, const char *app_name, char *keys, size_t *key_len,
+                                             char *values, size_t *vals_len)
+{
+    (void)io; (void)app_name;
+    empty_buf(keys, key_len);
+    empty_buf(values, vals_len);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_getxattrs(rados_ioctx_t io, const char *oid, void **iter)
+{
+    (void)io; (void)oid;
+    zero_ptr(iter);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_nobjects_list_open(rados_ioctx_t io, void **ctx)
+{
+    (void)io;
+    zero_ptr(ctx);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_ioctx_snap_lookup(rados_ioctx_t io, const char *name, uint64_t *id)
+{
+    (void)io; (void)name;
+    zero_u64(id);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_ioctx_snap_get_stamp(rados_ioctx_t io, uint64_t id, time_t *t)
+{
+    (void)io; (void)id;
+    if (t)
+        *t = 0;
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_ioctx_snap_get_name(rados_ioctx_t io, uint64_t id, char *name, int maxlen)
+{
+    (void)io; (void)id;
+    if (name && maxlen > 0)
+        name[0] = 0;
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_ioctx_selfmanaged_snap_create(rados_ioctx_t io, uint64_t *snapid)
+{
+    (void)io;
+    zero_u64(snapid);
+    UNSUPPORTED();
+}
+
+CRBD_API int rados_aio_stat(rados_ioctx_t io, const char *o, rados_completion_t completion, uint64_t *psize,
+                            time_t *pmtime)
+{
+    (void)io; (void)o; (void)completion;
+    zero_u64(psize);
+    if (pmtime)
+        *pmtime = 0;
+    UNSUPPORTED();
+}

@@ -1,0 +1,416 @@
+/* Ceph Pacific librbd behaviour a C client can observe, checked against our libraries:
+ *   conformance POOL            librbd's defaults
+ *   conformance POOL zero-copy  the conf sets rbd_disable_zero_copy_writes = false: aio writes
+ *                               use the caller's buffer until completion (not reused here)
+ * Built with Debian's librbd-dev / librados-dev headers (tests/test_capi_conformance.py) and
+ * run against our librbd.so.1 / librados.so.2. Prints one line per failed check and a summary;
+ * exits 0 only if every check held. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+static int checks, failures;
+
+#define CHECK(cond) do { checks++; if (!(cond)) { failures++; \
+    printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); fflush(stdout); } } while (0)
+#define CHECK_EQ(got, want) do { long long g_ = (long long)(got), w_ = (long long)(want); checks++; \
+    if (g_ != w_) { failures++; printf("FAIL %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, __LINE__, \
+    #got, g_, #want, w_); fflush(stdout); } } while (0)
+
+#define MiB (1ull << 20)
+#define SIZE (8 * MiB)
+
+static rados_t cluster;
+static int zero_copy;
+static rados_ioctx_t io;
+
+static rbd_image_t open_image(const char *name)
+{
+    rbd_image_t img = NULL;
+    int r = rbd_open(io, name, &img, NULL);
+    if (r < 0) {
+        printf("FAIL rbd_open(%s) = %d\n", name, r);
+        exit(2);
+    }
+    return img;
+}
+
+/* An aio call's completion value (after waiting). */
+static ssize_t aio_result(int submitted, rbd_completion_t c)
+{
+    if (submitted < 0) {
+        rbd_aio_release(c);
+        return 1000 + submitted;   /* distinguishable from any completion value */
+    }
+    rbd_aio_wait_for_complete(c);
+    ssize_t r = rbd_aio_get_return_value(c);
+    rbd_aio_release(c);
+    return r;
+}
+
+static rbd_completion_t completion(void)
+{
+    rbd_completion_t c = NULL;
+    if (rbd_aio_create_completion(NULL, NULL, &c) < 0)
+        exit(2);
+    return c;
+}
+
+static int all_bytes(const char *buf, size_t len, char value)
+{
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] != value)
+            return 0;
+    return 1;
+}
+
+/* ---- clip_io and return values ---- */
+static void check_clip_and_returns(void)
+{
+    CHECK_EQ(rbd_create(io, "clip", SIZE, &(int){ 0 }), 0);
+    rbd_image_t img = open_image("clip");
+    char *buf = malloc(2 * MiB);
+    memset(buf, 'w', 2 * MiB);
+    rbd_completion_t c;
+
+    /* sync: the clipped length, -EINVAL from the end on, 0 for empty requests anywhere */
+    CHECK_EQ(rbd_write(img, 0, 8192, buf), 8192);
+    CHECK_EQ(rbd_write(img, SIZE - 100, 8192, buf), 100);
+    CHECK_EQ(rbd_write(img, SIZE, 10, buf), -EINVAL);
+    CHECK_EQ(rbd_write(img, SIZE + 4096, 10, buf), -EINVAL);
+    CHECK_EQ(rbd_write(img, SIZE + 4096, 0, buf), 0);
+    CHECK_EQ(rbd_read(img, SIZE - 100, 8192, buf), 100);
+    CHECK(all_bytes(buf, 100, 'w'));
+    CHECK_EQ(rbd_read(img, SIZE, 10, buf), -EINVAL);
+    CHECK_EQ(rbd_read(img, SIZE + 1, 10, buf), -EINVAL);
+    CHECK_EQ(rbd_read(img, SIZE, 0, buf), 0);
+    CHECK_EQ(rbd_read(img, SIZE * 2, 0, buf), 0);
+    CHECK_EQ(rbd_read2(img, SIZE, 10, buf, 0), -EINVAL);
+    CHECK_EQ(rbd_write2(img, SIZE - 1, 10, buf, 0), 1);
+    CHECK_EQ(rbd_discard(img, 4096, 5000), 5000);
+    CHECK_EQ(rbd_discard(img, SIZE - 10, 5000), 10);
+    CHECK_EQ(rbd_discard(img, SIZE, 5000), -EINVAL);
+    CHECK_EQ(rbd_discard(img, SIZE + 1, 0), 0);
+    CHECK_EQ(rbd_write_zeroes(img, 100, 3000, 0, 0), 3000);
+    CHECK_EQ(rbd_write_zeroes(img, SIZE - 3, 3000, 0, 0), 3);
+    CHECK_EQ(rbd_write_zeroes(img, SIZE, 3000, 0, 0), -EINVAL);
+    CHECK_EQ(rbd_write_zeroes(img, SIZE + 7, 0, 0, 0), 0);
+    memset(buf, 'x', 8192);
+    CHECK_EQ(rbd_read(img, 0, 8192, buf), 8192);
+    CHECK(all_bytes(buf, 100, 'w'));
+    CHECK(all_bytes(buf + 100, 3000, 0));
+    CHECK(all_bytes(buf + 3100, 996, 'w'));
+    CHECK(all_bytes(buf + 4096, 4096, 0));   /* the discard, up to the end of the read */
+
+    /* aio: reads complete with the bytes read, everything else with 0 */
+    memset(buf, 'a', 2 * MiB);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write(img, MiB, MiB, buf, c), c), 0);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write(img, 3, 5000, buf, c), c), 0);                   /* unaligned */
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write2(img, SIZE - 4096, 8192, buf, c, 0), c), 0);      /* clipped */
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write(img, SIZE, 10, buf, c), c), -EINVAL);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write(img, SIZE + 5, 0, buf, c), c), 0);
+    struct iovec wv[2] = { { buf, 1000 }, { buf + 1000, 3096 } };
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_writev(img, wv, 2, 2 * MiB, c), c), 0);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_discard(img, 5 * MiB, 10000, c), c), 0);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_discard(img, SIZE, 10, c), c), -EINVAL);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write_zeroes(img, 6 * MiB, 12345, c, 0, 0), c), 0);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_write_zeroes(img, SIZE + 1, 10, c, 0, 0), c), -EINVAL);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_flush(img, c), c), 0);
+
+    char *rd = malloc(2 * MiB);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_read(img, MiB, MiB, rd, c), c), (long long)MiB);
+    CHECK(all_bytes(rd, MiB, 'a'));
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_read(img, SIZE - 1000, 4096, rd, c), c), 1000);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_read2(img, SIZE, 4096, rd, c, 0), c), -EINVAL);
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_read(img, SIZE + MiB, 0, rd, c), c), 0);
+    struct iovec rv[2] = { { rd, 3000 }, { rd + 3000, 5192 } };
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_readv(img, rv, 2, SIZE - 4096, c), c), 4096);            /* clipped */
+    c = completion();
+    CHECK_EQ(aio_result(rbd_aio_readv(img, rv, 2, SIZE, c), c), -EINVAL);
+    CHECK_EQ(rbd_flush(img), 0);
+    CHECK_EQ(rbd_close(img), 0);
+    free(rd);
+    free(buf);
+}
+
+/* ---- aio writes own a copy of the caller's data (rbd_disable_zero_copy_writes = true) ---- */
+static void check_buffer_reuse(void)
+{
+    CHECK_EQ(rbd_create(io, "reuse", SIZE, &(int){ 0 }), 0);
+    rbd_image_t img = open_image("reuse");
+    enum { N = 16, LEN = 64 * 1024 };
+    char *blocker = malloc(LEN + 1000);
+    memset(blocker, 'z', LEN + 1000);
+    rbd_completion_t before[N], c[N];
+    char *bufs[N];
+    /* unaligned writes over the range first: the writes below wait for their range lock, so
+     * their data is still unsent when the caller reuses the buffers */
+    for (int i = 0; i < N; i++) {
+        before[i] = completion();
+        CHECK_EQ(rbd_aio_write(img, 100 + (uint64_t)i * LEN, LEN + 1000, blocker, before[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        bufs[i] = malloc(LEN);
+        memset(bufs[i], 'A' + i, LEN);
+        c[i] = completion();
+        CHECK_EQ(rbd_aio_write(img, (uint64_t)i * LEN, LEN, bufs[i], c[i]), 0);
+        if (!zero_copy)
+            memset(bufs[i], '#', LEN);   /* reused right after submission */
+    }
+    if (!zero_copy)
+        memset(blocker, '#', LEN + 1000);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(aio_result(0, before[i]), 0);
+        CHECK_EQ(aio_result(0, c[i]), 0);
+    }
+    char *rd = malloc(LEN);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(rbd_read(img, (uint64_t)i * LEN, LEN, rd), LEN);
+        CHECK(all_bytes(rd, LEN, 'A' + i));
+        free(bufs[i]);
+    }
+    CHECK_EQ(rbd_read(img, (uint64_t)N * LEN, 1100, rd), 1100);
+    CHECK(all_bytes(rd, 1100, 'z'));
+    CHECK_EQ(rbd_close(img), 0);
+    free(rd);
+    free(blocker);
+}
+
+/* ---- geometry from the stored state ---- */
+static void check_geometry(void)
+{
+    rbd_image_options_t opts;
+    rbd_image_options_create(&opts);
+    CHECK_EQ(rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_ORDER, 20), 0);
+    CHECK_EQ(rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES, 0x3d), 0);
+    CHECK_EQ(rbd_create4(io, "geo20", 10 * MiB + 1, opts), 0);
+    rbd_image_options_destroy(opts);
+    rbd_image_t img = open_image("geo20");
+    uint64_t v = 0;
+    CHECK_EQ(rbd_get_features(img, &v), 0);
+    CHECK_EQ(v, 0x3d);
+    rbd_image_info_t info;
+    memset(&info, 0xff, sizeof info);
+    CHECK_EQ(rbd_stat(img, &info, sizeof info), 0);
+    CHECK_EQ(info.size, 10 * MiB + 1);
+    CHECK_EQ(info.order, 20);
+    CHECK_EQ(info.obj_size, MiB);
+    CHECK_EQ(info.num_objs, 11);
+    CHECK(strncmp(info.block_name_prefix, "rbd_data.", 9) == 0);
+    CHECK_EQ(rbd_get_stripe_unit(img, &v), 0);
+    CHECK_EQ(v, MiB);
+    CHECK_EQ(rbd_get_stripe_count(img, &v), 0);
+    CHECK_EQ(v, 1);
+    char prefix[64] = { 0 };
+    CHECK_EQ(rbd_get_block_name_prefix(img, prefix, sizeof prefix), 0);
+    CHECK(strcmp(prefix, info.block_name_prefix) == 0);
+    CHECK_EQ(rbd_close(img), 0);
+
+    int order = 0;
+    CHECK_EQ(rbd_create(io, "geo22", 9 * MiB, &order), 0);
+    CHECK_EQ(order, 22);
+    img = open_image("geo22");
+    CHECK_EQ(rbd_get_features(img, &v), 0);
+    CHECK_EQ(v, RBD_FEATURE_LAYERING);
+    CHECK_EQ(rbd_stat(img, &info, sizeof info), 0);
+    CHECK_EQ(info.order, 22);
+    CHECK_EQ(info.obj_size, 4 * MiB);
+    CHECK_EQ(info.num_objs, 3);
+    char prefix22[64] = { 0 };
+    CHECK_EQ(rbd_get_block_name_prefix(img, prefix22, sizeof prefix22), 0);
+    CHECK(strcmp(prefix22, prefix) != 0);   /* per image */
+    CHECK_EQ(rbd_get_stripe_unit(img, &v), 0);
+    CHECK_EQ(v, 4 * MiB);
+    CHECK_EQ(rbd_close(img), 0);
+}
+
+/* ---- rbd_list_descendants: clones, and clones of clones ---- */
+static int has_image(rbd_linked_image_spec_t *specs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (specs[i].image_name && strcmp(specs[i].image_name, name) == 0 && specs[i].pool_name &&
+            specs[i].image_id && specs[i].image_id[0])
+            return 1;
+    return 0;
+}
+
+static void check_descendants(const char *pool)
+{
+    int order = 0;
+    CHECK_EQ(rbd_create(io, "par", SIZE, &order), 0);
+    rbd_image_t par = open_image("par");
+    CHECK_EQ(rbd_snap_create(par, "s"), 0);
+    CHECK_EQ(rbd_snap_protect(par, "s"), 0);
+    order = 0;
+    CHECK_EQ(rbd_clone2(io, "par", "s", io, "kid", RBD_FEATURE_LAYERING, &order, 0, 0), 0);
+    rbd_image_t kid = open_image("kid");
+    CHECK_EQ(rbd_snap_create(kid, "t"), 0);
+    CHECK_EQ(rbd_snap_protect(kid, "t"), 0);
+    order = 0;
+    CHECK_EQ(rbd_clone2(io, "kid", "t", io, "grandkid", RBD_FEATURE_LAYERING, &order, 0, 0), 0);
+
+    rbd_linked_image_spec_t specs[8];
+    memset(specs, 0xab, sizeof specs);
+    size_t n = 0;
+    CHECK_EQ(rbd_list_descendants(par, specs, &n), -ERANGE);
+    CHECK_EQ(n, 2);
+    n = 8;
+    CHECK_EQ(rbd_list_descendants(par, specs, &n), 0);
+    CHECK_EQ(n, 2);
+    CHECK(n == 2 && strcmp(specs[0].image_name, "kid") == 0 && strcmp(specs[1].image_name, "grandkid") == 0);
+    CHECK(n == 2 && strcmp(specs[0].pool_name, pool) == 0 && strcmp(specs[0].pool_namespace, "") == 0);
+    CHECK(has_image(specs, n, "kid") && has_image(specs, n, "grandkid"));
+    rbd_linked_image_spec_list_cleanup(specs, n);
+
+    n = 8;
+    CHECK_EQ(rbd_list_children3(par, specs, &n), 0);
+    CHECK_EQ(n, 1);
+    CHECK(has_image(specs, n, "kid"));
+    rbd_linked_image_spec_list_cleanup(specs, n);
+
+    n = 8;
+    CHECK_EQ(rbd_list_descendants(kid, specs, &n), 0);
+    CHECK_EQ(n, 1);
+    CHECK(has_image(specs, n, "grandkid"));
+    rbd_linked_image_spec_list_cleanup(specs, n);
+
+    rbd_image_t gk = open_image("grandkid");
+    n = 8;
+    CHECK_EQ(rbd_list_descendants(gk, specs, &n), 0);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(rbd_close(gk), 0);
+    CHECK_EQ(rbd_close(kid), 0);
+    CHECK_EQ(rbd_close(par), 0);
+}
+
+/* ---- unsupported calls: -EOPNOTSUPP, outputs empty ---- */
+static void check_unsupported(void)
+{
+    rbd_image_t img = open_image("clip");
+    char names[256];
+    size_t size = sizeof names;
+    memset(names, 'q', sizeof names);
+    CHECK_EQ(rbd_group_list(io, names, &size), -EOPNOTSUPP);
+    CHECK_EQ(size, 0);
+    size = sizeof names;
+    CHECK_EQ(rbd_namespace_list(io, names, &size), -EOPNOTSUPP);
+    CHECK_EQ(size, 0);
+
+    rbd_group_image_info_t gimages[4];
+    size_t count = 4;
+    CHECK_EQ(rbd_group_image_list(io, "g", gimages, sizeof gimages[0], &count), -EOPNOTSUPP);
+    CHECK_EQ(count, 0);
+    rbd_group_snap_info_t gsnaps[4];
+    count = 4;
+    CHECK_EQ(rbd_group_snap_list(io, "g", gsnaps, sizeof gsnaps[0], &count), -EOPNOTSUPP);
+    CHECK_EQ(count, 0);
+    rbd_group_info_t ginfo;
+    memset(&ginfo, 0xff, sizeof ginfo);
+    CHECK_EQ(rbd_get_group(img, &ginfo, sizeof ginfo), -EOPNOTSUPP);
+    CHECK(ginfo.name == NULL);
+
+    rbd_mirror_image_info_t minfo;
+    memset(&minfo, 0xff, sizeof minfo);
+    CHECK_EQ(rbd_mirror_image_get_info(img, &minfo, sizeof minfo), -EOPNOTSUPP);
+    CHECK(minfo.global_id == NULL && minfo.state == 0 && minfo.primary == 0);
+    rbd_mirror_image_global_status_t gstatus;
+    memset(&gstatus, 0xff, sizeof gstatus);
+    CHECK_EQ(rbd_mirror_image_get_global_status(img, &gstatus, sizeof gstatus), -EOPNOTSUPP);
+    CHECK(gstatus.name == NULL && gstatus.site_statuses == NULL && gstatus.site_statuses_count == 0);
+    rbd_mirror_mode_t mode = (rbd_mirror_mode_t)7;
+    CHECK_EQ(rbd_mirror_mode_get(io, &mode), -EOPNOTSUPP);
+    CHECK_EQ(mode, RBD_MIRROR_MODE_DISABLED);
+    char *ids[4];
+    rbd_mirror_image_global_status_t statuses[4];
+    count = 4;
+    CHECK_EQ(rbd_mirror_image_global_status_list(io, "", 4, ids, statuses, &count), -EOPNOTSUPP);
+    CHECK_EQ(count, 0);
+    rbd_mirror_peer_site_t peers[2];
+    int npeers = 2;
+    CHECK_EQ(rbd_mirror_peer_site_list(io, peers, &npeers), -EOPNOTSUPP);
+    CHECK_EQ(npeers, 0);
+
+    rbd_image_migration_status_t mstatus;
+    memset(&mstatus, 0xff, sizeof mstatus);
+    CHECK_EQ(rbd_migration_status(io, "clip", &mstatus, sizeof mstatus), -EOPNOTSUPP);
+    CHECK(mstatus.source_image_name == NULL && mstatus.dest_image_name == NULL && mstatus.state_description == NULL);
+
+    char *owners[4];
+    size_t nowners = 4;
+    rbd_lock_mode_t lmode;
+    CHECK_EQ(rbd_lock_get_owners(img, &lmode, owners, &nowners), -EOPNOTSUPP);
+    CHECK_EQ(nowners, 0);
+    rbd_image_watcher_t watchers[4];
+    count = 4;
+    CHECK_EQ(rbd_watchers_list(img, watchers, &count), -EOPNOTSUPP);
+    CHECK_EQ(count, 0);
+    int exclusive = 5;
+    char tag[32], clients[32], cookies[32], addrs[32];
+    size_t tag_len = 32, clients_len = 32, cookies_len = 32, addrs_len = 32;
+    CHECK_EQ(rbd_list_lockers(img, &exclusive, tag, &tag_len, clients, &clients_len, cookies, &cookies_len, addrs,
+                              &addrs_len), -EOPNOTSUPP);
+    CHECK(exclusive == 0 && tag_len == 0 && clients_len == 0 && cookies_len == 0 && addrs_len == 0);
+    char keys[32], vals[32];
+    size_t keys_len = 32, vals_len = 32;
+    CHECK_EQ(rbd_metadata_list(img, "", 0, keys, &keys_len, vals, &vals_len), -EOPNOTSUPP);
+    CHECK(keys_len == 0 && vals_len == 0);
+
+    char *outbuf = (char *)1, *outs = (char *)1;
+    size_t outbuf_len = 9, outs_len = 9;
+    const char *cmd[] = { "{\"prefix\": \"status\"}" };
+    CHECK_EQ(rados_mgr_command(cluster, cmd, 1, "", 0, &outbuf, &outbuf_len, &outs, &outs_len), -EOPNOTSUPP);
+    CHECK(outbuf == NULL && outbuf_len == 0 && outs == NULL && outs_len == 0);
+    CHECK_EQ(rbd_close(img), 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "zero-copy") != 0)) {
+        fprintf(stderr, "usage: %s POOL [zero-copy]\n", argv[0]);
+        return 2;
+    }
+    zero_copy = argc == 3;
+    int r = rados_create(&cluster, NULL);
+    if (r == 0)
+        r = rados_conf_read_file(cluster, NULL);
+    if (r == 0)
+        r = rados_connect(cluster);
+    if (r == 0)
+        r = rados_ioctx_create(cluster, argv[1], &io);
+    if (r < 0) {
+        printf("FAIL connecting: %d\n", r);
+        return 2;
+    }
+    check_clip_and_returns();
+    check_buffer_reuse();
+    if (!zero_copy) {
+        check_geometry();
+        check_descendants(argv[1]);
+        check_unsupported();
+    }
+    rados_ioctx_destroy(io);
+    rados_shutdown(cluster);
+    printf("%d checks, %d failed\n", checks, failures);
+    return failures ? 1 : 0;
+}
