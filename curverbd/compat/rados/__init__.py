@@ -11,20 +11,26 @@ from .errors import (ConnectionShutdown, Error, InProgress, InterruptedOrTimeout
 from .ioctx import ALL_NSPACES as LIBRADOS_ALL_NSPACES  # noqa: F401  (Ceph exports it)
 from .ioctx import Ioctx, Object
 
-LIBRADOS_OP_FLAG_EXCL = 0x1
-LIBRADOS_OP_FLAG_FAILOK = 0x2
-LIBRADOS_OP_FLAG_FADVISE_RANDOM = 0x4
-LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL = 0x8
-LIBRADOS_OP_FLAG_FADVISE_WILLNEED = 0x10
-LIBRADOS_OP_FLAG_FADVISE_DONTNEED = 0x20
-LIBRADOS_OP_FLAG_FADVISE_NOCACHE = 0x40
-ANONYMOUS_AUID = 0xFFFFFFFFFFFFFFFF
-ADMIN_AUID = 0
+import threading  # noqa: F401  (Pacific's module exposes these imports as attributes too)
+import time  # noqa: F401
+from datetime import datetime, timedelta  # noqa: F401
+from functools import partial, wraps  # noqa: F401
+from itertools import chain  # noqa: F401
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union  # noqa: F401
+
+from .errors import ExtendMismatch
+from .pacific import *  # noqa: F401,F403  (constants)
+from .pacific import (Completion, MonitorLog, ObjectIterator, OmapIterator, OpCtx, ReadOp, ReadOpCtx, Snap,
+                      SnapIterator, Watch, WriteOp, WriteOpCtx, XattrIterator, cstr, cstr_list, decode_cstr,
+                      flatten_dict, set_object_locator, set_object_namespace, unicode)
 
 __all__ = [
     "Rados", "Ioctx", "Object", "Version", "NO_CONF_FILE", "DEFAULT_CONF_FILES", "make_ex",
     "Error", "OSError", "InvalidArgumentError", "InterruptedOrTimeoutError", "PermissionError",
     "PermissionDeniedError", "ObjectNotFound", "NoData", "ObjectExists", "ObjectBusy", "IOError", "NoSpace",
     "NotConnected", "RadosStateError", "IoctxStateError", "ObjectStateError", "LogicError", "TimedOut",
-    "InProgress", "IsConnected", "ConnectionShutdown",
+    "InProgress", "IsConnected", "ConnectionShutdown", "ExtendMismatch",
+    "Completion", "MonitorLog", "ObjectIterator", "OmapIterator", "OpCtx", "ReadOp", "ReadOpCtx", "Snap",
+    "SnapIterator", "Watch", "WriteOp", "WriteOpCtx", "XattrIterator", "cstr", "cstr_list", "decode_cstr",
+    "flatten_dict", "set_object_locator", "set_object_namespace", "unicode",
 ]

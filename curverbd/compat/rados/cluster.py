@@ -11,6 +11,7 @@ from curverbd.spec import user_id
 
 from .errors import Error, RadosStateError, rados_errors
 from .ioctx import Ioctx
+from .pacific import RadosExtras
 
 NO_CONF_FILE = -1        # Rados(conffile=...) sentinels, as in Ceph's binding
 DEFAULT_CONF_FILES = -2
@@ -31,7 +32,7 @@ class Version:
 
 
 @rados_errors
-class Rados:
+class Rados(RadosExtras):
     """A connection to the cluster as one user (``client.<id>``).
 
     Nothing happens at construction but reading configuration; ``connect()``
@@ -52,6 +53,8 @@ class Rados:
         self.rados_id = rados_id or user_id(name or "client.admin")
         self.clustername = clustername or "ceph"
         self.state = "configuring"
+        self.conf_defaults, self.conffile, self.parsed_args = conf_defaults, conffile, []
+        self._instance_id = None
         self._cluster = Cluster(user=self.rados_id)
         self._generation = fork.generation()
         for key, value in (conf_defaults or {}).items():

@@ -104,6 +104,15 @@ class ObjectStateError(Error):
     prefix = "RADOS object state error"
 
 
+class ExtendMismatch(Error):
+    """cmpext found a difference (``offset``: where)."""
+    prefix = "RADOS extent mismatch"
+
+    def __init__(self, message: str = "", errno: int | None = None, offset: int = 0) -> None:
+        super().__init__(message, errno)
+        self.offset = offset
+
+
 class LogicError(Error):
     """Something that cannot happen happened."""
     prefix = "RADOS logic error"

@@ -4,13 +4,14 @@ from __future__ import annotations
 import time
 
 from .errors import IoctxStateError, ObjectStateError, rados_errors
+from .pacific import IoctxExtras, ObjectExtras
 
 _OBJECT_READ_DEFAULT = 1024 * 1024
 ALL_NSPACES = "\x01"  # LIBRADOS_ALL_NSPACES: list_objects of every namespace
 
 
 @rados_errors
-class Ioctx:
+class Ioctx(IoctxExtras):
     """An I/O context on one pool: rados objects here, and the handle rbd needs for images."""
 
     def __init__(self, rados, name: str) -> None:
@@ -122,7 +123,7 @@ class Ioctx:
 
 
 @rados_errors
-class Object:
+class Object(ObjectExtras):
     """One rados object with a read/write position, as ``rados.Object(ioctx, key)``."""
 
     def __init__(self, ioctx: Ioctx, key: str, locator_key: str | None = None, nspace: str | None = None) -> None:

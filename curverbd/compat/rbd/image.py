@@ -15,6 +15,7 @@ from curverbd.errors import Error as CoreError
 
 from .errors import ConnectionShutdown, IncompleteWriteError, InvalidArgument, rbd_errors
 from .ioctx import core_ioctx
+from .image_extras import ImageExtras
 from .settings import ImageSettings
 from .snapshots import ImageSnapshots
 
@@ -29,7 +30,7 @@ def _find_by_id(io, image_id: str) -> str:
 
 
 @rbd_errors
-class Image(ImageSnapshots, ImageSettings):
+class Image(ImageSnapshots, ImageSettings, ImageExtras):
     """``rbd.Image(ioctx, name, snapshot=None, read_only=False)``; a context manager."""
 
     name: str | None = None  # the image's name (os-brick reads it; Ceph's class keeps it private)

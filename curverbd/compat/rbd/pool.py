@@ -8,6 +8,8 @@ from curverbd.errors import Error as CoreError
 from .constants import LIBRBD_VERSION
 from .errors import InvalidArgument, OperationNotSupported, rbd_errors
 from .ioctx import core_ioctx
+from .pacific import ImageIterator, TrashIterator
+from .pool_extras import RBDExtras
 from .snapshots import utc_datetime
 
 
@@ -26,7 +28,7 @@ def _trash_entry(entry: dict) -> dict:
 
 
 @rbd_errors
-class RBD:
+class RBD(RBDExtras):
     """Pool-level image operations, as ``rbd.RBD()``."""
 
     def version(self) -> tuple[int, int, int]:
@@ -57,8 +59,11 @@ class RBD:
         """Names of the pool's images."""
         return core_ioctx(ioctx).list_images()
 
-    def list2(self, ioctx) -> list[dict]:
-        """Dicts {id, name} of the pool's images."""
+    def list2(self, ioctx):
+        """Dicts {id, name} of the pool's images (an ImageIterator)."""
+        return ImageIterator(ioctx)
+
+    def _list2(self, ioctx) -> list[dict]:
         io = core_ioctx(ioctx)
         images = []
         for name in self.list(ioctx):
@@ -86,13 +91,16 @@ class RBD:
         """Move image ``name`` to the trash (kept at least ``delay`` seconds)."""
         core_ioctx(ioctx).trash_move(name, delay)
 
-    def trash_list(self, ioctx) -> list[dict]:
-        """Dicts {id, name, source, deletion_time, deferment_end_time} of the trashed images."""
+    def trash_list(self, ioctx):
+        """Dicts {id, name, source, deletion_time, deferment_end_time} of the trashed images (a TrashIterator)."""
+        return TrashIterator(ioctx)
+
+    def _trash_entries(self, ioctx) -> list[dict]:
         return [_trash_entry(entry) for entry in core_ioctx(ioctx).trash_list()]
 
     def trash_get(self, ioctx, image_id: str) -> dict:
         """The trash entry with id ``image_id`` (ImageNotFound if none)."""
-        for entry in self.trash_list(ioctx):
+        for entry in self._trash_entries(ioctx):
             if entry["id"] == image_id:
                 return entry
         raise CoreError(errno.ENOENT, f"no image with id {image_id!r} in the trash")

@@ -8,6 +8,8 @@ from curverbd.errors import Error as CoreError
 
 from .errors import OperationNotSupported, rbd_errors
 
+RESERVED_PREFIX = ".curverbd."   # curverbd's own keys (locks, snapshot limit): image_extras.py
+
 
 def _missing_is_key_error(call, what: str):
     """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding."""
@@ -38,9 +40,14 @@ class ImageSettings:
         image = self._core()
         _missing_is_key_error(lambda: image.metadata_remove(key), f"no metadata {key} for image {self.name}")
 
-    def metadata_list(self) -> list[tuple[str, str]]:
-        """(key, value) pairs, sorted by key."""
-        return sorted(self._core().metadata_list().items())
+    def metadata_list(self):
+        """(key, value) pairs sorted by key (a MetadataIterator; curverbd's reserved keys are hidden)."""
+        from .pacific import MetadataIterator
+        return MetadataIterator(self)
+
+    def _metadata_pairs(self) -> list[tuple[str, str]]:
+        return sorted((key, value) for key, value in self._core().metadata_list().items()
+                      if not key.startswith(RESERVED_PREFIX))
 
     # --- config overrides (QoS) ------------------------------------------------------------
     def _check_option(self, key: str) -> None:
@@ -66,9 +73,13 @@ class ImageSettings:
         _missing_is_key_error(lambda: image.metadata_remove(CONF_PREFIX + key),
                               f"no config {key} for image {self.name}")
 
-    def config_list(self) -> list[dict]:
-        """Dicts {name, value, source}: the image's overrides (source IMAGE) and the QoS options'
-        client values (source CONFIG, "0" = unlimited when unset)."""
+    def config_list(self):
+        """Dicts {name, value, source} (a ConfigImageIterator): the image's overrides (source IMAGE) and
+        the QoS options' client values (source CONFIG, "0" = unlimited when unset)."""
+        from .pacific import ConfigImageIterator
+        return ConfigImageIterator(self)
+
+    def _config_dicts(self) -> list[dict]:
         return config_list(self._core())
 
     # --- mirroring: not available (Curve has no rbd-mirror) -----------------------------------

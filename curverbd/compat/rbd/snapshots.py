@@ -29,7 +29,9 @@ class ImageSnapshots:
 
     # --- snapshots -----------------------------------------------------------------------
     def create_snap(self, name: str, flags: int = 0) -> None:
-        """Create snapshot ``name`` of the image's current data (ImageExists if taken)."""
+        """Create snapshot ``name`` of the image's current data (ImageExists if taken, DiskQuotaExceeded
+        at the snapshot limit)."""
+        self._check_snap_limit()
         self._core().create_snap(name)
 
     def remove_snap(self, name: str) -> None:
@@ -64,8 +66,13 @@ class ImageSnapshots:
         """Read the image as of snapshot ``name`` (None: the head again); writes fail while set."""
         self._core().set_snap(name)
 
-    def list_snaps(self) -> list[dict]:
-        """Snapshots, oldest first: dicts {id, size, name, namespace, timestamp (datetime), protected}."""
+    def list_snaps(self):
+        """Snapshots, oldest first (a SnapIterator): dicts {id, size, name, namespace, timestamp
+        (datetime), protected}."""
+        from .pacific import SnapIterator
+        return SnapIterator(self)
+
+    def _snapshot_dicts(self) -> list[dict]:
         return [{"id": snap["id"], "size": snap["size"], "name": snap["name"],
                  "namespace": snap.get("namespace_type", RBD_SNAP_NAMESPACE_TYPE_USER),
                  "timestamp": utc_datetime(snap.get("timestamp", 0)),
@@ -115,11 +122,6 @@ class ImageSnapshots:
     def list_children(self) -> list[tuple[str, str]]:
         """(pool, image) of the clones of any snapshot of this image."""
         return [tuple(child) for child in self._core().list_children()]
-
-    def list_children2(self) -> list[dict]:
-        """The clones as dicts {pool, pool_namespace, image, trash}."""
-        return [{"pool": pool, "pool_namespace": "", "image": image, "trash": False}
-                for pool, image in self.list_children()]
 
     def copy(self, dest_ioctx, dest_name: str, features: int | None = None, order: int | None = None,
              stripe_unit: int | None = None, stripe_count: int | None = None, data_pool: str | None = None) -> None:

@@ -1,0 +1,572 @@
+"""The rest of Ceph Pacific's rados module: constants, helpers, Completion and the op/iterator
+classes, and the Rados/Ioctx/Object methods beyond what OpenStack uses (mixins).
+
+Real here: aio_* over the synchronous object calls (run on a thread, completed through
+rados.Completion), writesame, cmpext, application_* (kept in memory per cluster handle and pool),
+get_instance_id and the pool lookups. Objects have no xattrs, omap, snapshots, watches, locks or
+class methods in curverbd's catalog: those calls raise rados.OSError with errno EOPNOTSUPP (Pacific's
+rados module has no class for that errno).
+"""
+from __future__ import annotations
+
+import errno
+import random
+import threading
+from functools import wraps
+
+from .errors import ExtendMismatch, OSError as RadosOSError  # noqa: F401
+
+LIBRADOS_OP_FLAG_EXCL = 0x1
+LIBRADOS_OP_FLAG_FAILOK = 0x2
+LIBRADOS_OP_FLAG_FADVISE_RANDOM = 0x4
+LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL = 0x8
+LIBRADOS_OP_FLAG_FADVISE_WILLNEED = 0x10
+LIBRADOS_OP_FLAG_FADVISE_DONTNEED = 0x20
+LIBRADOS_OP_FLAG_FADVISE_NOCACHE = 0x40
+LIBRADOS_CMPXATTR_OP_EQ = 1
+LIBRADOS_CMPXATTR_OP_NE = 2
+LIBRADOS_CMPXATTR_OP_GT = 3
+LIBRADOS_CMPXATTR_OP_GTE = 4
+LIBRADOS_CMPXATTR_OP_LT = 5
+LIBRADOS_CMPXATTR_OP_LTE = 6
+LIBRADOS_CREATE_IDEMPOTENT = 0
+LIBRADOS_CREATE_EXCLUSIVE = 1
+LIBRADOS_OPERATION_NOFLAG = 0
+LIBRADOS_OPERATION_BALANCE_READS = 1
+LIBRADOS_OPERATION_LOCALIZE_READS = 2
+LIBRADOS_OPERATION_ORDER_READS_WRITES = 4
+LIBRADOS_OPERATION_IGNORE_CACHE = 8
+LIBRADOS_OPERATION_SKIPRWLOCKS = 16
+LIBRADOS_OPERATION_IGNORE_OVERLAY = 32
+LIBRADOS_SNAP_HEAD = (1 << 64) - 2
+MAX_ERRNO = 4095
+MONITOR_LEVELS = ["debug", "info", "warn", "warning", "err", "error", "sec"]
+ANONYMOUS_AUID = 0xFFFFFFFFFFFFFFFF
+ADMIN_AUID = 0
+
+unicode = str
+
+__all__ = [name for name in list(globals()) if name.isupper()]   # the constants (import *)
+
+
+def unsupported(what: str) -> RadosOSError:
+    return RadosOSError(f"{what} is not supported by curverbd", errno=errno.EOPNOTSUPP)
+
+
+def _unsupported_call(what: str):
+    def call(self, *args, **kwargs):
+        raise unsupported(what)
+    call.__doc__ = f"{what[0].upper()}{what[1:]} is not supported by curverbd: rados.OSError (EOPNOTSUPP)."
+    return call
+
+
+def cstr(val, name, encoding="utf-8", opt=False):
+    """Pacific's helper: ``val`` as bytes (None allowed if ``opt``); TypeError for a non-string."""
+    if opt and val is None:
+        return None
+    if isinstance(val, bytes):
+        return val
+    if isinstance(val, str):
+        return val.encode(encoding)
+    raise TypeError(f"{name} must be a string")
+
+
+def cstr_list(list_str, name, encoding="utf-8"):
+    return [cstr(s, name) for s in list_str]
+
+
+def decode_cstr(val, encoding="utf-8"):
+    return None if val is None else val.decode(encoding)
+
+
+def flatten_dict(d, name):
+    """Pacific's helper: (keys, values) as NUL-terminated byte strings."""
+    items = list(d.items())
+    keys = b"".join(cstr(k, name) + b"\0" for k, _ in items)
+    values = b"".join(cstr(v, name) + b"\0" for _, v in items)
+    return keys, values
+
+
+def set_object_locator(func):
+    """Pacific's decorator: run with the Ioctx's locator key set to the ``locator_key`` keyword."""
+    @wraps(func)
+    def wrapper(ioctx, *args, **kwargs):
+        if "locator_key" in kwargs:
+            old = ioctx.get_locator_key()
+            ioctx.set_locator_key(kwargs.pop("locator_key"))
+            try:
+                return func(ioctx, *args, **kwargs)
+            finally:
+                ioctx.set_locator_key(old)
+        return func(ioctx, *args, **kwargs)
+    return wrapper
+
+
+def set_object_namespace(func):
+    """Pacific's decorator: run with the Ioctx's namespace set to the ``nspace`` keyword."""
+    @wraps(func)
+    def wrapper(ioctx, *args, **kwargs):
+        if "nspace" in kwargs:
+            old = ioctx.get_namespace()
+            ioctx.set_namespace(kwargs.pop("nspace"))
+            try:
+                return func(ioctx, *args, **kwargs)
+            finally:
+                ioctx.set_namespace(old)
+        return func(ioctx, *args, **kwargs)
+    return wrapper
+
+
+class Completion:
+    """An asynchronous object operation (Pacific's ``rados.Completion``)."""
+    ioctx = oncomplete = onsafe = None
+
+    def __init__(self, ioctx, oncomplete=None, onsafe=None) -> None:
+        self.ioctx = ioctx
+        self.oncomplete = oncomplete
+        self.onsafe = onsafe
+        self._done = threading.Event()
+        self._rc = -errno.EINPROGRESS
+        self._exc = None
+
+    def _finish(self, rc: int, *extra) -> None:
+        self._rc = rc
+        try:
+            for callback in (self.oncomplete, self.onsafe):
+                if callback is not None:
+                    callback(self, *extra)
+        except BaseException as exc:
+            self._exc = exc
+        finally:
+            self._done.set()
+
+    def is_complete(self) -> bool:
+        return self._done.is_set()
+
+    def is_safe(self) -> bool:
+        return self._done.is_set()
+
+    def wait_for_complete(self) -> None:
+        self._done.wait()
+
+    def wait_for_safe(self) -> None:
+        self._done.wait()
+
+    def wait_for_complete_and_cb(self) -> None:
+        """Wait for the operation and its callbacks; re-raise what a callback raised."""
+        self._done.wait()
+        if self._exc is not None:
+            exc, self._exc = self._exc, None
+            raise exc
+
+    wait_for_safe_and_cb = wait_for_complete_and_cb
+
+    def get_return_value(self) -> int:
+        return self._rc
+
+
+class OpCtx:
+    """Base of WriteOpCtx/ReadOpCtx (context managers releasing the op)."""
+
+    def __enter__(self):
+        return self.create()
+
+    def __exit__(self, *exc) -> bool:
+        self.release()
+        return False
+
+
+class WriteOp:
+    """A compound write operation: curverbd runs none (operate_write_op raises EOPNOTSUPP)."""
+
+    def create(self):
+        return self
+
+    def release(self) -> None:
+        pass
+
+    def _nothing(self, *args, **kwargs) -> None:
+        """Recorded nowhere: operate_write_op refuses every WriteOp."""
+
+    new = remove = set_flags = set_xattr = rm_xattr = append = write = write_full = _nothing
+    writesame = zero = truncate = execute = assert_version = omap_cmp = cmpext = _nothing
+
+
+class WriteOpCtx(WriteOp, OpCtx):
+    """WriteOp as a context manager."""
+
+
+class ReadOp:
+    """A compound read operation: curverbd runs none (operate_read_op raises EOPNOTSUPP)."""
+
+    def create(self):
+        return self
+
+    def release(self) -> None:
+        pass
+
+    def set_flags(self, flags: int = 0) -> None:
+        pass
+
+    def cmpext(self, cmp_buf: bytes, offset: int = 0) -> None:
+        pass
+
+
+class ReadOpCtx(ReadOp, OpCtx):
+    """ReadOp as a context manager."""
+
+
+class _Empty:
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        raise StopIteration
+
+
+class ObjectIterator(_Empty):
+    """Pacific's object listing iterator (Ioctx.list_objects returns objects directly here)."""
+    ioctx = None
+
+    def __init__(self, ioctx) -> None:
+        self.ioctx = ioctx
+        self._it = iter(ioctx.list_objects())
+
+    def __next__(self):
+        return next(self._it)
+
+
+class XattrIterator(_Empty):
+    """Xattrs of an object: curverbd's objects have none."""
+    ioctx = oid = None
+
+    def __init__(self, ioctx, oid) -> None:
+        self.ioctx = ioctx
+        self.oid = oid
+
+
+class OmapIterator(_Empty):
+    """Omap pairs: curverbd's objects have none."""
+    ioctx = None
+
+    def __init__(self, ioctx) -> None:
+        self.ioctx = ioctx
+
+
+class SnapIterator(_Empty):
+    """Pool snapshots: curverbd has none."""
+    ioctx = None
+
+    def __init__(self, ioctx) -> None:
+        self.ioctx = ioctx
+
+
+class Snap:
+    """A pool snapshot (never produced: curverbd has no pool snapshots)."""
+    ioctx = name = snap_id = None
+
+    def __init__(self, ioctx, name, snap_id) -> None:
+        self.ioctx, self.name, self.snap_id = ioctx, name, snap_id
+
+    def get_timestamp(self):
+        raise unsupported("pool snapshots")
+
+
+class Watch:
+    """A watch on an object (never produced: Ioctx.watch raises EOPNOTSUPP)."""
+
+    def __init__(self, ioctx, obj, callback, error_callback, timeout) -> None:
+        self.ioctx = ioctx
+
+    def get_id(self) -> int:
+        return 0
+
+    def check(self):
+        raise unsupported("watches")
+
+    def close(self) -> None:
+        pass
+
+
+class MonitorLog:
+    """A monitor log subscription (Rados.monitor_log raises EOPNOTSUPP)."""
+
+    def __init__(self, cluster, level, callback, arg) -> None:
+        self.cluster = cluster
+
+
+# --- Rados -----------------------------------------------------------------------------------------
+class RadosExtras:
+    """Pacific's Rados methods beyond connect/pools/mon_command."""
+    conf_defaults = None
+    conffile = None
+    parsed_args = None
+    rados_id = None
+    state = "configuring"
+    monitor_callback = None
+    monitor_callback2 = None
+    _instance_id = None
+
+    def get_instance_id(self) -> int:
+        """This handle's client instance id (its ``client.<id>`` name in lock listings)."""
+        self.require_state("connected")
+        if self._instance_id is None:
+            self._instance_id = random.randint(4096, (1 << 31) - 1)
+        return self._instance_id
+
+    def conf_parse_env(self, var: str = "CEPH_ARGS") -> None:
+        """Read ``--key value`` options from the environment variable ``var``."""
+        import os
+        import shlex
+        self.conf_parse_argv(shlex.split(os.environ.get(var, "")))
+
+    def pool_reverse_lookup(self, pool_id: int) -> str | None:
+        """The name of the pool with id ``pool_id`` (None if none)."""
+        for name in self.list_pools():
+            if self.pool_lookup(name) == pool_id:
+                return name
+        return None
+
+    def open_ioctx2(self, pool_id: int):
+        """An Ioctx on the pool with id ``pool_id`` (ObjectNotFound if none)."""
+        from .errors import ObjectNotFound
+        name = self.pool_reverse_lookup(pool_id)
+        if name is None:
+            raise ObjectNotFound(f"error opening pool {pool_id}", errno=errno.ENOENT)
+        return self.open_ioctx(name)
+
+    def wait_for_latest_osdmap(self) -> int:
+        """There is no OSD map to wait for: 0."""
+        self.require_state("connected")
+        return 0
+
+    def get_addrs(self) -> str:
+        """This client's address."""
+        return f"127.0.0.1:0/{self.get_instance_id()}"
+
+    def get_pool_base_tier(self, pool_id: int) -> int:
+        """No cache tiers: the pool itself."""
+        return pool_id
+
+    def get_inconsistent_pgs(self, pool_id: int) -> list:
+        """No placement groups: none inconsistent."""
+        return []
+
+    def mgr_command(self, cmd, inbuf: bytes = b"", timeout: int = 0, target=None):
+        """No manager: (-EINVAL, b"", message)."""
+        return -errno.EINVAL, b"", "curverbd has no ceph-mgr"
+
+    def osd_command(self, osdid, cmd, inbuf: bytes = b"", timeout: int = 0):
+        """No OSDs: (-EINVAL, b"", message)."""
+        return -errno.EINVAL, b"", "curverbd has no OSDs"
+
+    def pg_command(self, pgid, cmd, inbuf: bytes = b"", timeout: int = 0):
+        """No placement groups: (-EINVAL, b"", message)."""
+        return -errno.EINVAL, b"", "curverbd has no placement groups"
+
+    blocklist_add = _unsupported_call("blocklisting")
+    ping_monitor = _unsupported_call("pinging a monitor")
+    monitor_log = monitor_log2 = _unsupported_call("monitor logs")
+    service_daemon_register = service_daemon_update = _unsupported_call("service daemons")
+
+
+_APPLICATIONS: dict = {}   # (fsid, pool) -> {app: {key: value}} (in memory, this process)
+
+
+class IoctxExtras:
+    """Pacific's Ioctx methods beyond the object basics (needs ``_core_ioctx()``, ``nspace``)."""
+    name = None
+    nspace = ""
+    state = "open"
+    locator_key = ""
+    safe_completions: list = []
+    complete_completions: list = []
+
+    # --- aio over the synchronous calls (a thread each) -------------------------------------
+    def _aio(self, work, oncomplete=None, onsafe=None, with_result: bool = False) -> Completion:
+        completion = Completion(self, oncomplete, onsafe)
+        self.require_ioctx_open()
+
+        def run() -> None:
+            try:
+                result = work()
+            except Exception as exc:
+                code = getattr(exc, "errno", None) or errno.EIO
+                completion._finish(-abs(code), *((None,) if with_result else ()))
+                return
+            if with_result:
+                completion._finish(len(result) if isinstance(result, bytes) else 0, result)
+            else:
+                completion._finish(0)
+        threading.Thread(target=run, daemon=True, name="rados-aio").start()
+        return completion
+
+    def aio_write(self, object_name, to_write, offset=0, oncomplete=None, onsafe=None) -> Completion:
+        return self._aio(lambda: self.write(object_name, to_write, offset), oncomplete, onsafe)
+
+    def aio_write_full(self, object_name, to_write, oncomplete=None, onsafe=None) -> Completion:
+        return self._aio(lambda: self.write_full(object_name, to_write), oncomplete, onsafe)
+
+    def aio_writesame(self, object_name, to_write, write_len, offset=0, oncomplete=None) -> Completion:
+        return self._aio(lambda: self.writesame(object_name, to_write, write_len, offset), oncomplete)
+
+    def aio_append(self, object_name, to_append, oncomplete=None, onsafe=None) -> Completion:
+        return self._aio(lambda: self.append(object_name, to_append), oncomplete, onsafe)
+
+    def aio_read(self, object_name, length, offset, oncomplete=None) -> Completion:
+        """``oncomplete(completion, data)`` (data None on error)."""
+        return self._aio(lambda: self.read(object_name, length, offset), oncomplete, with_result=True)
+
+    def aio_stat(self, object_key, oncomplete) -> Completion:
+        """``oncomplete(completion, size, mtime)``."""
+        completion = Completion(self, None)
+
+        def work():
+            return self.stat(object_key)
+
+        def run() -> None:
+            try:
+                size, mtime = work()
+            except Exception as exc:
+                completion._finish(-abs(getattr(exc, "errno", None) or errno.EIO))
+                return
+            completion.oncomplete = lambda comp: oncomplete(comp, size, mtime)
+            completion._finish(0)
+        threading.Thread(target=run, daemon=True, name="rados-aio").start()
+        return completion
+
+    def aio_remove(self, object_name, oncomplete=None, onsafe=None) -> Completion:
+        return self._aio(lambda: self.remove_object(object_name), oncomplete, onsafe)
+
+    def aio_cmpext(self, object_name, cmp_buf, offset=0, oncomplete=None) -> Completion:
+        return self._aio(lambda: self.cmpext(object_name, cmp_buf, offset), oncomplete)
+
+    def aio_flush(self) -> None:
+        """Every aio call here finishes on its own thread; nothing is buffered."""
+        self.require_ioctx_open()
+
+    def writesame(self, key, data, write_len, offset=0) -> None:
+        """Write ``data`` repeated over ``write_len`` bytes at ``offset``."""
+        data = bytes(data)
+        if not data or write_len % len(data):
+            from .errors import InvalidArgumentError
+            raise InvalidArgumentError("write_len must be a multiple of len(data)", errno=errno.EINVAL)
+        self.write(key, data * (write_len // len(data)), offset)
+
+    def cmpext(self, key, cmp_buf, offset=0) -> int:
+        """0 if the object's bytes at ``offset`` equal ``cmp_buf``, else -MAX_ERRNO - (first mismatch)."""
+        cmp_buf = bytes(cmp_buf)
+        data = self.read(key, len(cmp_buf), offset).ljust(len(cmp_buf), b"\0")
+        for index, (a, b) in enumerate(zip(data, cmp_buf)):
+            if a != b:
+                return -MAX_ERRNO - index
+        return 0
+
+    # --- applications (in memory) ---------------------------------------------------------------
+    def _apps(self) -> dict:
+        self.require_ioctx_open()
+        return _APPLICATIONS.setdefault((id(self.rados), self.name), {})
+
+    def application_enable(self, app_name: str, force: bool = False) -> None:
+        """Tag the pool with application ``app_name``."""
+        self._apps().setdefault(app_name, {})
+
+    def application_list(self) -> list[str]:
+        """The pool's application tags."""
+        return sorted(self._apps())
+
+    def application_metadata_get(self, app_name: str, key: str) -> str:
+        from .errors import ObjectNotFound
+        try:
+            return self._apps()[app_name][key]
+        except KeyError:
+            raise ObjectNotFound(f"error reading application metadata {app_name}/{key}", errno=errno.ENOENT)
+
+    def application_metadata_set(self, app_name: str, key: str, value: str) -> None:
+        from .errors import ObjectNotFound
+        apps = self._apps()
+        if app_name not in apps:
+            raise ObjectNotFound(f"application {app_name} is not enabled", errno=errno.ENOENT)
+        apps[app_name][key] = value
+
+    def application_metadata_remove(self, app_name: str, key: str) -> None:
+        from .errors import ObjectNotFound
+        try:
+            del self._apps()[app_name][key]
+        except KeyError:
+            raise ObjectNotFound(f"error removing application metadata {app_name}/{key}", errno=errno.ENOENT)
+
+    def application_metadata_list(self, app_name: str) -> list[tuple[str, str]]:
+        from .errors import ObjectNotFound
+        apps = self._apps()
+        if app_name not in apps:
+            raise ObjectNotFound(f"application {app_name} is not enabled", errno=errno.ENOENT)
+        return sorted(apps[app_name].items())
+
+    # --- small things -----------------------------------------------------------------------------
+    def alignment(self):
+        """No required write alignment: None (as for replicated pools)."""
+        return None
+
+    def dup(self):
+        """A new Ioctx on the same pool and namespace."""
+        copy = self.rados.open_ioctx(self.name)
+        copy.set_namespace(self.nspace)
+        return copy
+
+    def get_last_version(self) -> int:
+        return 0
+
+    def set_locator_key(self, loc_key: str) -> None:
+        self.require_ioctx_open()
+        if not isinstance(loc_key, str):
+            raise TypeError("loc_key must be a string")
+        self.locator_key = loc_key
+
+    def get_locator_key(self) -> str:
+        return self.locator_key
+
+    def set_read(self, snap_id: int) -> None:
+        """Only the head can be read (no pool snapshots)."""
+        if snap_id != LIBRADOS_SNAP_HEAD:
+            raise unsupported("reading at a pool snapshot")
+
+    def set_osdmap_full_try(self) -> None:
+        pass
+
+    def unset_osdmap_full_try(self) -> None:
+        pass
+
+    def create_write_op(self) -> WriteOp:
+        return WriteOp().create()
+
+    def create_read_op(self) -> ReadOp:
+        return ReadOp().create()
+
+    def release_write_op(self, write_op) -> None:
+        write_op.release()
+
+    def release_read_op(self, read_op) -> None:
+        read_op.release()
+
+    def list_snaps(self):
+        """Pool snapshots: none."""
+        return SnapIterator(self)
+
+    operate_write_op = operate_aio_write_op = _unsupported_call("compound write operations")
+    operate_read_op = operate_aio_read_op = _unsupported_call("compound read operations")
+    get_xattr = get_xattrs = set_xattr = rm_xattr = _unsupported_call("object xattrs")
+    aio_setxattr = aio_rmxattr = _unsupported_call("object xattrs")
+    get_omap_vals = get_omap_keys = get_omap_vals_by_keys = _unsupported_call("object omap")
+    set_omap = remove_omap_keys = remove_omap_range2 = clear_omap = _unsupported_call("object omap")
+    lock = lock_exclusive = lock_shared = unlock = _unsupported_call("object locks")
+    create_snap = remove_snap = lookup_snap = snap_rollback = _unsupported_call("pool snapshots")
+    create_self_managed_snap = remove_self_managed_snap = _unsupported_call("self-managed snapshots")
+    rollback_self_managed_snap = set_self_managed_snap_write = _unsupported_call("self-managed snapshots")
+    execute = aio_execute = _unsupported_call("object class methods")
+    watch = notify = aio_notify = _unsupported_call("watch/notify")
+
+
+class ObjectExtras:
+    """Pacific's Object xattr methods (curverbd's objects have no xattrs)."""
+    get_xattr = get_xattrs = set_xattr = rm_xattr = _unsupported_call("object xattrs")
