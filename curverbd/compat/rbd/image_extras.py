@@ -21,7 +21,6 @@ from .snapshots import utc_datetime
 
 RESERVED = ".curverbd."
 LOCKS_KEY = RESERVED + "lock"               # cls_lock "rbd_lock" on the header: {exclusive, tag, lockers}
-OWNER_KEY = RESERVED + "exclusive_owner"    # the managed exclusive lock's owner
 SNAP_LIMIT_KEY = RESERVED + "snap_limit"
 COPY_CHUNK = 4 << 20
 
@@ -336,53 +335,40 @@ class ImageExtras:
 
     # --- the managed exclusive lock ------------------------------------------------------------
     def _managed_lock_owner(self, check_feature: bool = False):
+        """The exclusive lock's holder (core/writer_lock.py), or None; InvalidArgument without the feature
+        when ``check_feature``."""
         image = self._core()
         if check_feature and not image.features() & RBD_FEATURE_EXCLUSIVE_LOCK:
             raise InvalidArgument(f"image {self.name}: exclusive-lock feature is not enabled", errno=errno.EINVAL)
-        return _get_meta(image, OWNER_KEY)
+        owners = image.lock_owners()
+        return owners[0] if owners else None
 
     def lock_acquire(self, lock_mode: int) -> None:
-        """Take the exclusive lock (EOPNOTSUPP for shared mode, InvalidArgument without the
-        exclusive-lock feature, ReadOnlyImage if another client owns it)."""
+        """Take the exclusive lock and keep it (EOPNOTSUPP for shared mode, InvalidArgument without the
+        exclusive-lock feature, ReadOnlyImage if another handle keeps it by lock_acquire)."""
         if lock_mode != RBD_LOCK_MODE_EXCLUSIVE:
             raise unsupported("shared lock mode")
-        owner = self._managed_lock_owner(check_feature=True)
-        _client, address = _client_of(self.ioctx)
-        if owner == address:
-            return
-        if owner is not None:
-            raise CoreError(errno.EROFS, f"image {self.name}: the exclusive lock is owned by {owner}")
-        self._core().metadata_set(OWNER_KEY, address)
+        self._core().lock_acquire()
 
     def lock_release(self) -> None:
-        """Release the exclusive lock this client owns (InvalidArgument if it owns none)."""
-        owner = _get_meta(self._core(), OWNER_KEY)
-        _client, address = _client_of(self.ioctx)
-        if owner != address:
-            raise InvalidArgument(f"image {self.name}: not the exclusive lock owner", errno=errno.EINVAL)
-        _remove_meta(self._core(), OWNER_KEY)
+        """Release the exclusive lock this handle holds (InvalidArgument if it holds none)."""
+        self._core().lock_release()
 
     def lock_get_owners(self):
         """[{mode, owner}] of the exclusive lock (empty if free; InvalidArgument without the feature)."""
         return LockOwnerIterator(self)
 
     def lock_break(self, lock_mode: int, lock_owner: str) -> None:
-        """Break ``lock_owner``'s exclusive lock (ImageBusy if someone else owns it, ImageNotFound if free)."""
+        """Break ``lock_owner``'s exclusive lock: its holder is blocklisted (ImageNotFound if it does not
+        hold it)."""
         if lock_mode != RBD_LOCK_MODE_EXCLUSIVE:
             raise unsupported("shared lock mode")
-        owner = self._managed_lock_owner(check_feature=True)
-        if owner is None:
-            raise CoreError(errno.ENOENT, f"image {self.name}: the exclusive lock is free")
-        if owner != lock_owner:
-            raise CoreError(errno.EBUSY, f"image {self.name}: the exclusive lock is owned by {owner}")
-        _remove_meta(self._core(), OWNER_KEY)
+        self._managed_lock_owner(check_feature=True)
+        self._core().break_lock(lock_owner)
 
     def is_exclusive_lock_owner(self) -> bool:
-        """True if this client took the exclusive lock with lock_acquire (and the image has the feature)."""
-        image = self._core()
-        if not image.features() & RBD_FEATURE_EXCLUSIVE_LOCK:
-            return False
-        return _get_meta(image, OWNER_KEY) == _client_of(self.ioctx)[1]
+        """True while this handle holds the exclusive lock (taken by writing, or by lock_acquire)."""
+        return self._core().is_lock_owner()
 
     # --- not available -------------------------------------------------------------------------
     def encryption_format(self, format, passphrase, cipher_alg=None) -> None:
