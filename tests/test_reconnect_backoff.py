@@ -79,7 +79,7 @@ def test_c_data_path_backs_off(abi, daemon, log_file):  # noqa: F811
             assert lib.rbd_aio_create_completion(ffi.NULL, ffi.NULL, comp) == 0
             assert lib.rbd_aio_write(h.image, 0, 4096, data, comp[0]) == 0   # waits for the daemon
         assert lib.rbd_aio_wait_for_complete(comp[0]) == 0
-        assert lib.rbd_aio_get_return_value(comp[0]) == 4096
+        assert lib.rbd_aio_get_return_value(comp[0]) == 0          # librbd: an aio write completes with 0
         lib.rbd_aio_release(comp[0])
         buf = ffi.new("char[4096]")
         assert lib.rbd_read(h.image, 0, 4096, buf) == 4096 and ffi.buffer(buf)[:] == b"b" * 4096

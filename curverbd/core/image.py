@@ -41,6 +41,7 @@ from .writer_lock import WriterLock, break_lock, lock_owner
 
 log = logging.getLogger("curverbd.image")
 CLOSE_FLUSH_S = 30.0          # how long close() waits for its flush
+OPEN_LOCK_WAIT_S = 2.0        # how long open waits for another handle to hand the write lock over
 
 
 def _call(method: weakref.WeakMethod) -> None:
@@ -109,6 +110,14 @@ class Image(ImageSnapshots):
         drain = weakref.WeakMethod(self._drain_writes)   # the lock's watch thread must not keep the image
         self.writer = None if self.read_only else WriterLock(cluster._lock_session(), self._record["file_id"],
                                                              repr(self), lambda: _call(drain))
+        if self.writer is not None:
+            # taken now, while the cluster answers, so that writes submitted while the daemon (and the
+            # embedded etcd) restarts need nothing from etcd; a holder that keeps it is asked again at
+            # the first write
+            try:
+                self.writer.acquire(wait_s=OPEN_LOCK_WAIT_S)
+            except Error as exc:
+                log.info("%s: write lock not taken at open (%s); the first write asks again", self, exc)
         # another host's resize (or rollback) reaches this handle like librbd's header watch
         self._watch = self._watch_record()
 
