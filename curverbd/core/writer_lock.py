@@ -24,6 +24,7 @@ import errno
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -67,6 +68,7 @@ class LockSession:
         return self.lease()
 
     def _keepalive(self, lease: int) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())   # a library thread: no host signals
         while not self._stop.wait(LEASE_TTL / 3) and self._lease == lease:
             try:
                 self.etcd.lease_keepalive(lease)

@@ -38,6 +38,7 @@ import http.client
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -426,7 +427,7 @@ class Etcd:
                 raise _Unsent() from exc
         got_reply = False
         try:
-            conn.request("POST", path, data, _HEADERS)
+            _without_sigpipe(lambda: conn.request("POST", path, data, _HEADERS))
             resp = conn.getresponse()
             got_reply = True
             body = resp.read()
@@ -586,6 +587,19 @@ class Etcd:
         return Watch(self, _bytes(prefix), start_revision, callback, prefix_match, on_compacted)
 
 
+def _without_sigpipe(send: Callable[[], Any]) -> Any:
+    """``send()`` with SIGPIPE held back in this thread (it may be the host's: fio, QEMU): a connection
+    etcd closed gives EPIPE, and the signal it raised is taken here instead of killing the host."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        return send()
+    finally:
+        if signal.SIGPIPE not in old:
+            if signal.SIGPIPE in signal.sigpending():
+                signal.sigtimedwait({signal.SIGPIPE}, 0)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class Watch:
     """A watch's thread: reads the streaming /v3/watch reply (one JSON object per message), calls the
     callback with each batch of events, and when the stream breaks (etcd restarted, an endpoint died)
@@ -630,6 +644,9 @@ class Watch:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        # a library thread: the host's signals are not ours to take (a send to a restarted etcd must
+        # give EPIPE, not kill fio or QEMU with SIGPIPE)
+        signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
         pause = _RETRY_BACKOFF[0]
         index = self.client._current
         while not self._cancelled.is_set():
