@@ -134,24 +134,10 @@ class SnapshotCloneClient:
         return found[0]
 
     def wait_snapshot(self, path: str, uuid: str, progress: Progress = None, deadline_s: float = 3600.0) -> dict:
-        """Wait until snapshot ``uuid`` is done (``progress(percent)`` as it moves): its info; EIO with the
-        server's word if it failed."""
-        end = time.monotonic() + deadline_s
-        while True:
-            found = [s for s in self.snapshots(path) if s.get("UUID") == uuid]
-            if not found:
-                raise Error(errno.ENOENT, f"snapshotcloneserver: snapshot {uuid} of {path} is gone")
-            status = int(found[0].get("Status", 1))
-            if progress is not None:
-                progress(int(found[0].get("Progress", 0)))
-            if status == SNAPSHOT_DONE:
-                return found[0]
-            if status == SNAPSHOT_ERROR:
-                raise Error(errno.EIO, f"snapshotcloneserver: snapshot {uuid} of {path} failed"
-                                       + _said(found[0]))
-            if time.monotonic() > end:
-                raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: snapshot {uuid} of {path} not done")
-            time.sleep(POLL_S)
+        """Wait until snapshot ``uuid`` of ``path`` is done (``progress(percent)`` as it moves): its info;
+        EIO with the server's word if it failed."""
+        return _follow(f"snapshot {uuid} of {path}", lambda: self.snapshot(uuid), "Status", (SNAPSHOT_DONE,),
+                       SNAPSHOT_ERROR, progress, deadline_s)
 
     def delete_snapshot(self, path: str, uuid: str) -> None:
         self.call("DeleteSnapshot", File=path, UUID=uuid)
@@ -176,27 +162,38 @@ class SnapshotCloneClient:
                   deadline_s: float = 3600.0) -> dict:
         """Wait until clone/recover task ``uuid`` reaches ``until_status`` (or done), calling
         ``progress(percent)`` as it moves: its info; EIO with the server's word if it failed."""
-        end = time.monotonic() + deadline_s
-        while True:
+        def lookup() -> dict:
             found = self.tasks(uuid=uuid)
             if not found:
                 raise Error(errno.ENOENT, f"snapshotcloneserver: task {uuid} is gone")
-            status = int(found[0].get("TaskStatus", 1))
-            if progress is not None:
-                progress(int(found[0].get("Progress", 0)))
-            if status in (until_status, TASK_DONE):
-                return found[0]
-            if status == TASK_ERROR:
-                raise Error(errno.EIO, f"snapshotcloneserver: task {uuid} on {found[0].get('File')} failed"
-                                       + _said(found[0]))
-            if time.monotonic() > end:
-                raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: task {uuid} not done")
-            time.sleep(POLL_S)
+            return found[0]
+        return _follow(f"task {uuid}", lookup, "TaskStatus", (until_status, TASK_DONE), TASK_ERROR, progress,
+                       deadline_s)
 
     def references(self, source: str) -> tuple[int, list[dict]]:
         """GetCloneRefStatus of a snapshot UUID or volume: (RefStatus 0 none / 1 has / 2 check, clones)."""
         reply = self.call("GetCloneRefStatus", Source=source)
         return int(reply.get("RefStatus", 0)), reply.get("CloneFileInfo") or []
+
+
+def _follow(what: str, lookup: Callable[[], dict], field: str, finished: tuple[int, ...], failed: int,
+            progress: Progress, deadline_s: float) -> dict:
+    """Poll ``lookup()`` (a snapshot's or a task's info) until its ``field`` is one of ``finished``: the
+    info; EIO with the server's word at ``failed``, ETIMEDOUT after ``deadline_s``."""
+    end = time.monotonic() + deadline_s
+    while True:
+        info = lookup()
+        status = int(info.get(field, 1))
+        if progress is not None:
+            progress(int(info.get("Progress", 0)))
+        if status in finished:
+            return info
+        if status == failed:
+            where = f" on {info['File']}" if info.get("File") and info["File"] not in what else ""
+            raise Error(errno.EIO, f"snapshotcloneserver: {what}{where} failed" + _said(info))
+        if time.monotonic() > end:
+            raise Error(errno.ETIMEDOUT, f"snapshotcloneserver: {what} not done")
+        time.sleep(POLL_S)
 
 
 def _split(addrs: list[str] | str) -> list[str]:
