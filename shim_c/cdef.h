@@ -50,8 +50,10 @@ extern "Python" {
     int crbd_py_image_list(uint64_t ioctx, struct crbd_blob *specs);
     int crbd_py_image_clone(uint64_t p_ioctx, const char *p_name, const char *p_snap, uint64_t c_ioctx,
                             const char *c_name, uint64_t features, int order);
-    int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only,
+    /* c_image: the C image being opened, for crbd_image_write_lock_set */
+    int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only, void *c_image,
                            struct crbd_open_info *info);
+    int crbd_py_image_lock_writes(uint64_t image);   /* take the image's write lock (writer_lock.py), waiting for it */
     int crbd_py_image_close(uint64_t image);
     int crbd_py_image_geometry(uint64_t image, struct crbd_image_geometry *geometry);
     int crbd_py_image_resize(uint64_t image, uint64_t size);
@@ -89,6 +91,8 @@ extern "Python" {
 
 /* C helpers the Python side calls. */
 int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
+/* The write lock came (held 1) or goes (held 0: returns once the image's writes in flight are done). */
+void crbd_image_write_lock_set(void *c_image, int held);
 void crbd_log_write(const char *line, size_t len);
 int crbd_log_set_path(const char *path);
 int crbd_embedded(void);

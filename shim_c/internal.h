@@ -150,7 +150,8 @@ struct crbd_image {
     unsigned close_timeout_ms;  /* bound of rbd_close's / rbd_flush's waits (0: none) */
 
     pthread_mutex_t lock;       /* everything below */
-    pthread_cond_t idle;        /* inflight reached 0 */
+    pthread_cond_t idle;        /* inflight reached 0, or writes emptied */
+    int write_locked;           /* this handle holds the image's write lock (across clients): set by the core */
     size_t inflight;            /* ops not yet finished */
     struct crbd_op *held;       /* ops holding a range */
     struct crbd_op *waiting;    /* FIFO of ops waiting for a range */

@@ -168,6 +168,8 @@ static void op_finish(struct crbd_op *op, ssize_t ret)
                 break;
             }
         }
+        if (!img->writes)
+            pthread_cond_broadcast(&img->idle);   /* crbd_image_write_lock_set may wait for it */
         for (struct crbd_op **pp = &img->flushes; *pp;) {
             struct crbd_op *f = *pp;
             if (!img->writes || img->writes->seq >= f->seq) {
@@ -461,6 +463,21 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
     crbd_completion_ref(comp);
 
     pthread_mutex_lock(&img->lock);
+    /* a mutation registers only while this handle holds the image's write lock: the core then
+     * waits for it (crbd_image_write_lock_set) before handing the lock to another client */
+    while (is_write_kind(kind) && !img->write_locked) {
+        pthread_mutex_unlock(&img->lock);
+        int r = crbd_py_image_lock_writes(img->py);
+        if (r < 0) {
+            free(op->iov);
+            free(op->copy);
+            free(op);
+            complete_now(comp, r, img, notify);
+            crbd_completion_put(comp);
+            return 0;
+        }
+        pthread_mutex_lock(&img->lock);
+    }
     img->inflight++;
     if (is_write_kind(kind)) {
         op->seq = img->write_seq++;
@@ -474,6 +491,16 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
     pthread_mutex_unlock(&img->lock);
     crbd_op_step(op);
     return 0;
+}
+
+void crbd_image_write_lock_set(void *c_image, int held)
+{
+    struct crbd_image *img = c_image;
+    pthread_mutex_lock(&img->lock);
+    img->write_locked = held;
+    while (!held && img->writes)
+        pthread_cond_wait(&img->idle, &img->lock);
+    pthread_mutex_unlock(&img->lock);
 }
 
 void crbd_io_wait_idle(struct crbd_image *img)

@@ -105,19 +105,24 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
     if (!io || !name || !image)
         return -EINVAL;
-    struct crbd_open_info info;
-    memset(&info, 0, sizeof info);
-    int r = crbd_py_image_open(io->py, name, snap, read_only, &info);
-    if (r < 0)
-        return r;
+    /* made first: the core hands the write lock to it (crbd_image_write_lock_set) as it opens */
     struct crbd_image *img = calloc(1, sizeof *img);
     if (!img)
-        r = -ENOMEM;
-    else
+        return -ENOMEM;
+    pthread_mutex_init(&img->lock, NULL);
+    pthread_cond_init(&img->idle, NULL);
+    struct crbd_open_info info;
+    memset(&info, 0, sizeof info);
+    int r = crbd_py_image_open(io->py, name, snap, read_only, img, &info);
+    if (r == 0) {
         r = crbd_cluster_lanes(io->cluster, img->lanes);
+        if (r < 0)
+            crbd_py_image_close(info.handle);
+    }
     if (r < 0) {
+        pthread_mutex_destroy(&img->lock);
+        pthread_cond_destroy(&img->idle);
         free(img);
-        crbd_py_image_close(info.handle);
         return r;
     }
     img->py = info.handle;
@@ -130,8 +135,6 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
     img->block_name_prefix[sizeof img->block_name_prefix - 1] = 0;
     img->copy_writes = info.copy_writes;
     img->close_timeout_ms = info.close_timeout_ms;
-    pthread_mutex_init(&img->lock, NULL);
-    pthread_cond_init(&img->idle, NULL);
     img->event_fd = -1;
     img->magic = CRBD_MAGIC_IMAGE;
     *image = img;

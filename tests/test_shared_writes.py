@@ -56,8 +56,6 @@ def test_no_lost_update_through_our_module(daemon, tmp_path, features):
     assert lost_updates(daemon, [sys.executable, "-c"], env, features, tmp_path) == 0
 
 
-@pytest.mark.xfail(reason="the C data path (librbd.so.1) does not take the write lock yet: two C clients "
-                          "can still lose a read-modify-write (measured 9-27 of 3000 before the lock)", strict=False)
 @pytest.mark.parametrize("features", [1, 1 | 4], ids=["layering", "exclusive-lock"])
 def test_no_lost_update_through_debian_bindings(debian_bindings, daemon, rbd_env, tmp_path, features):  # noqa: F811
     assert lost_updates(daemon, [DEBIAN_PYTHON, "-I", "-s", "-c"], rbd_env, features, tmp_path) == 0

@@ -87,12 +87,16 @@ def register(ffi, lib) -> None:
                                           text(ffi, c_name), features=features or None, order=order or None)
         return 0
 
-    def crbd_py_image_open(ioctx, name, snap, read_only, info):
+    def crbd_py_image_open(ioctx, name, snap, read_only, c_image, info):
         io = HANDLES.get(ioctx, IoCtx)
         snap_name = text(ffi, snap) or None
         img = io.open_image(text(ffi, name), read_only=bool(read_only) or snap_name is not None,
                             snapshot=snap_name)
         try:
+            if img.writer is not None:
+                # the C engine writes this image: only while the handle holds the write lock
+                img.writer.attach(lambda: lib.crbd_image_write_lock_set(c_image, 1),
+                                  lambda: lib.crbd_image_write_lock_set(c_image, 0))
             info.nebd_fd = img.nebd_fd
             info.block_size = img.block_size
             info.size = img.size()
@@ -103,6 +107,13 @@ def register(ffi, lib) -> None:
         except BaseException:
             img.close()
             raise
+        return 0
+
+    def crbd_py_image_lock_writes(image):
+        img = HANDLES.get(image, Image)
+        if img.writer is None:
+            return -errno.EROFS
+        img.writer.acquire()
         return 0
 
     def crbd_py_image_close(image):
@@ -239,7 +250,7 @@ def register(ffi, lib) -> None:
         return 0
 
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
-                    crbd_py_image_open, crbd_py_image_close, crbd_py_image_geometry, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
+                    crbd_py_image_open, crbd_py_image_lock_writes, crbd_py_image_close, crbd_py_image_geometry, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
                     crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
                     crbd_py_image_flatten, crbd_py_children, crbd_py_image_rename, crbd_py_snap_rename,
                     crbd_py_snap_set, crbd_py_image_copy])

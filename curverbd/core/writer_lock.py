@@ -111,8 +111,22 @@ class WriterLock:
         self._mine = b""                        # the lock key's value while this handle holds it
         self._watch = None
         self._own = None                        # the watch on our own lock key
+        self._others: list[tuple[Callable[[], None], Callable[[], None]]] = []   # attach()
 
     # --- taking and giving back ------------------------------------------------------------------
+    def attach(self, allow: Callable[[], None], stop: Callable[[], None]) -> None:
+        """Another data path writes through this handle (librbd.so.1's C engine): it writes only
+        between ``allow()`` (called when the lock comes, now if it is held) and ``stop()`` (called
+        before the lock goes; it returns once that path's writes in flight are done)."""
+        with self._mutex:
+            self._others.append((allow, stop))
+            if self.held:
+                allow()
+
+    def _stop_others(self) -> None:
+        for _, stop in self._others:
+            stop()
+
     def acquire(self, explicit: bool = False, wait_s: float = WAIT_S) -> None:
         """Hold the lock (waiting for the holder to hand it over); EROFS if a holder keeps it by
         lock_acquire, ETIMEDOUT (logged) if it does not come in ``wait_s``."""
@@ -158,6 +172,8 @@ class WriterLock:
             if asked:
                 self.etcd.delete(request)
             self.held, self.explicit = True, explicit
+            for allow, _ in self._others:
+                allow()
             revision = self.etcd.revision()
             self._watch = self.etcd.watch(self.requests, revision + 1, self._on_request)
             self._own = self.etcd.watch(self.key, revision + 1, self._on_own_change, prefix_match=False)
@@ -184,6 +200,7 @@ class WriterLock:
         if self.held and any(e.type == "DELETE" for e in events):
             self.held = False
             self.broken = True
+            self._stop_others()
             log.error("%s: its lock was broken (or its lease expired): this handle is blocklisted", self.label)
 
     def release(self) -> None:
@@ -195,6 +212,7 @@ class WriterLock:
             watches, self._watch, self._own = (self._watch, self._own), None, None
             try:
                 if held:
+                    self._stop_others()
                     self.on_revoke()
                     self.etcd.txn([Compare.value(self.key, "=", self._mine)], [Op.delete(self.key)])
             finally:
