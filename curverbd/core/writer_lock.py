@@ -39,6 +39,7 @@ log = logging.getLogger("curverbd.lock")
 
 LEASE_TTL = 10                # seconds: how long a dead client's lock outlives it
 WAIT_S = 60.0                 # how long a writer waits for the lock before failing (with a log line)
+HOLD_MIN_S = 0.02             # a holder keeps the lock this long before handing it to a requester
 
 
 class LockSession:
@@ -107,6 +108,7 @@ class WriterLock:
         self.held = False
         self.explicit = False
         self.broken = False                     # another client broke our lock: we are blocklisted
+        self._since = 0.0                       # when this handle last took the lock (monotonic)
         self._mutex = threading.Lock()          # one acquire / release at a time
         self._mine = b""                        # the lock key's value while this handle holds it
         self._watch = None
@@ -141,41 +143,55 @@ class WriterLock:
             mine = self._mine = json.dumps({"owner": self.me, "explicit": explicit, "since": time.time()}).encode()
             request = self.requests + self.me.encode()
             deadline = time.monotonic() + wait_s
-            asked = False
+            asked_at = 0                        # our request's revision (0: not asked)
             while True:
                 try:
-                    took, replies = self.etcd.txn([Compare.absent(self.key)], [Op.put(self.key, mine, lease)],
-                                                  [Op.get(self.key)])
-                    if took:
-                        break
-                    holder = replies[0]
+                    # first come, first served: a handle that just gave the lock up must not take it
+                    # back before the one it gave it to
+                    ahead = [kv for kv in self.etcd.get_prefix(self.requests, keys_only=True)
+                             if kv.key != request and (not asked_at or kv.create_revision < asked_at)]
+                    if not ahead:
+                        took, replies = self.etcd.txn([Compare.absent(self.key)], [Op.put(self.key, mine, lease)],
+                                                      [Op.get(self.key)])
+                        if took:
+                            break
+                        holder = replies[0]
+                    else:
+                        holder = self.etcd.get(self.key)
                     if holder is not None:
                         owner = json.loads(holder.value)
                         if owner.get("explicit"):
                             raise Error(errno.EROFS, f"{self.label}: locked by {owner['owner']} (lock_acquire): "
                                                      "it does not hand the lock over")
-                    if not asked:
-                        self.etcd.put(request, self.me, lease)
-                        asked = True
+                    if not asked_at:
+                        asked_at = self.etcd.put(request, self.me, lease)
+                        continue
                 except Error as exc:
                     if exc.errno != errno.ENOENT:
                         raise
                     lease = self.session.renew(lease)   # revoked (a lock of ours was broken) or expired
-                    asked = False
+                    asked_at = 0
                     continue
                 if time.monotonic() > deadline:
                     self.etcd.delete(request)
                     log.error("%s: the write lock did not come from its holder in %.0f s", self.label, wait_s)
                     raise Error(errno.ETIMEDOUT, f"{self.label}: the write lock did not come from "
                                                  f"{owner['owner'] if holder else 'its holder'} in {wait_s:.0f} s")
-                self._wait_gone(holder.mod_revision if holder else 0, deadline)
-            if asked:
+                if holder is None:
+                    time.sleep(0.002)   # free, and an earlier requester is taking it
+                else:
+                    self._wait_gone(holder.mod_revision, deadline)
+            if asked_at:
                 self.etcd.delete(request)
             self.held, self.explicit = True, explicit
+            self._since = time.monotonic()
             for allow, _ in self._others:
                 allow()
+            # requests made while we waited are replayed to the watch: their handles get the lock next
             revision = self.etcd.revision()
-            self._watch = self.etcd.watch(self.requests, revision + 1, self._on_request)
+            waiting = self.etcd.get_prefix(self.requests, keys_only=True)
+            start = min([kv.create_revision for kv in waiting] + [revision + 1])
+            self._watch = self.etcd.watch(self.requests, start, self._on_request)
             self._own = self.etcd.watch(self.key, revision + 1, self._on_own_change, prefix_match=False)
 
     def _wait_gone(self, revision: int, deadline: float) -> None:
@@ -190,8 +206,12 @@ class WriterLock:
             watch.cancel()
 
     def _on_request(self, events) -> None:
-        """Another handle asks for the lock: hand it over unless it was taken by lock_acquire."""
-        if any(e.type == "PUT" for e in events) and self.held and not self.explicit:
+        """Another handle asks for the lock: hand it over unless it was taken by lock_acquire, after
+        holding it HOLD_MIN_S (two busy writers then take turns writing batches, not single writes)."""
+        if not any(e.type == "PUT" for e in events) or not self.held or self.explicit:
+            return
+        time.sleep(max(0.0, HOLD_MIN_S - (time.monotonic() - self._since)))
+        if self.etcd.get_prefix(self.requests, keys_only=True):   # still wanted (a replayed request may be gone)
             self.release()
 
     def _on_own_change(self, events) -> None:
