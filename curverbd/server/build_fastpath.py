@@ -3,13 +3,18 @@
     python3 -m curverbd.server.build_fastpath
 
 The module's name carries a hash of the C source and of this file's declarations, so a changed
-source is never served by a stale build. fastpath.py builds it on first use if it is missing;
-install-deps.sh builds it ahead. Without a C compiler the daemon runs its pure-Python path.
+source is never served by a stale build. A wheel carries a build made when the wheel was built
+(setup.py) and the source; install-deps.sh builds it ahead in a checkout. Otherwise fastpath.py
+builds it on first use, next to this file, or in $CURVERBD_FASTPATH_CACHE (default
+~/.cache/curverbd) when the install is read-only. Without a C compiler the daemon runs its
+pure-Python path.
 """
 from __future__ import annotations
 
 import glob
 import hashlib
+import importlib
+import importlib.util
 import os
 import shutil
 import sys
@@ -39,7 +44,12 @@ int crbd_splice_write(int sock, const struct crbd_pipe *p, struct crbd_batch *b)
 
 def module_name() -> str:
     """``_fastloop_<hash>``: the name of the build of the current source."""
-    with open(SOURCE, "rb") as f:
+    try:
+        f = open(SOURCE, "rb")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{SOURCE} is missing: this install of curverbd lacks the C source of "
+                                "the daemon's frame loop (a packaging bug)") from None
+    with f:
         digest = hashlib.sha256(f.read() + CDEF.encode()).hexdigest()[:12]
     return f"_fastloop_{digest}"
 
@@ -66,6 +76,39 @@ def build(target_dir: str = HERE) -> str:
             except OSError:
                 pass
     return final
+
+
+def cache_dir() -> str:
+    """Where builds go when the package directory is not writable (a root-owned install)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("CURVERBD_FASTPATH_CACHE") or os.path.join(base, "curverbd", "fastloop")
+
+
+def load_module():
+    """The built module of the current source: shipped or built before, else built now (next to this
+    file, or in cache_dir() if that is read-only). Raises what stopped it (no compiler, no source)."""
+    name = module_name()
+    package = __package__ or "curverbd.server"
+    try:
+        return importlib.import_module(f"{package}.{name}")
+    except ImportError:
+        pass
+    cached = glob.glob(os.path.join(cache_dir(), name + ".*.so"))
+    if not cached:
+        if os.access(HERE, os.W_OK):
+            built = build(HERE)
+        else:  # a root-owned or read-only install: a per-user build
+            os.makedirs(cache_dir(), exist_ok=True)
+            built = build(cache_dir())
+        if os.path.dirname(built) == HERE:
+            importlib.invalidate_caches()
+            return importlib.import_module(f"{package}.{name}")
+        cached = [built]
+    spec = importlib.util.spec_from_file_location(f"{package}.{name}", cached[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules[spec.name] = module
+    return module
 
 
 if __name__ == "__main__":

@@ -38,6 +38,24 @@ HEAD_RECV = 4096   # bytes received right after a spliced write: the next frame'
 SMALL_PENDING = 64 << 10  # a partial frame this small is moved to the front, not given a bigger buffer
 HEADER = framing.HEADER_SIZE
 
+# Fault injection, so tests can show that one connection's failure stays its own on the real daemon
+# (tests/test_server_containment.py): $CURVERBD_INJECT_FAULT lists points ("setup": while a
+# connection is set up in the accept loop, "serve": in the connection's thread) at which the
+# first connection to get there raises, once per daemon.
+FAULT_ENV = "CURVERBD_INJECT_FAULT"
+_faults = set(filter(None, os.environ.get(FAULT_ENV, "").split(",")))
+_faults_lock = threading.Lock()
+
+
+def inject_fault(point: str) -> None:
+    if point not in _faults:  # the usual case: one set lookup per connection, nothing per request
+        return
+    with _faults_lock:
+        if point not in _faults:
+            return
+        _faults.discard(point)
+    raise RuntimeError(f"fault injected at connection {point} by ${FAULT_ENV}")
+
 
 def describe_peer(sock: socket.socket) -> str:
     if sock.family != socket.AF_UNIX:  # TCP (the MDS service): the peer's address
@@ -72,6 +90,7 @@ class Connection:
         self._reader = 0      # the connection thread's id: its replies are batched
         self._batch: list = []
         self.fast = None
+        inject_fault("setup")
         file_service = services.get(messages.FILE_SERVICE)
         loaded = fastpath.load() if file_service is not None else None
         if loaded is not None:
@@ -143,10 +162,17 @@ class Connection:
             cause = f"socket error: {exc}"
         except Exception as exc:  # a bug: drop this connection, keep the daemon
             log.exception("%s: connection handler failed", self.peer)
-            cause = f"internal error: {exc}"
-        self.flush_replies()  # answers to the frames before a bad one still go out
+            cause = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            self.flush_replies()  # answers to the frames before a bad one still go out
+        except Exception as exc:
+            log.exception("%s: replies before the close not delivered", self.peer)
+            cause += f"; replies not delivered: {exc}"
         if self.fast is not None:
-            self.fast.close()
+            try:
+                self.fast.close()
+            except OSError as exc:
+                log.error("%s: closing the C loop's pipe failed: %s", self.peer, exc)
             if self.fast.spliced:
                 cause += f" ({self.fast.spliced} big writes spliced)"
         log.info("connection from %s closed: %s", self.peer, cause)
@@ -158,6 +184,7 @@ class Connection:
         self.on_exit(self)
 
     def _serve(self) -> str:
+        inject_fault("serve")
         buf = bytearray(BUFFER)
         view = memoryview(buf)
         start = end = 0

@@ -17,9 +17,9 @@ buffer, so a redo after a head moved reads it back from the old head's file (sti
 from __future__ import annotations
 
 import fcntl
-import importlib
 import logging
 import os
+import threading
 
 from ..nebd import framing
 from ..nebd import messages as M
@@ -37,32 +37,32 @@ DATA_METHODS = frozenset(("Read", "Write", "Discard"))
 
 _loaded: tuple | None = None
 _tried = False
+_load_lock = threading.Lock()
 
 
 def load():
-    """The built C module (building it on first use), or None if it cannot be had."""
+    """The built C module (building it on first use), or None if it cannot be had; the first call
+    decides, and logs once if every request will be served by the slower Python path."""
     global _loaded, _tried
-    if _tried:
-        return _loaded
-    _tried = True
-    if os.environ.get("CURVERBD_FASTPATH", "1") == "0":
-        return None
-    from . import build_fastpath
-    name = build_fastpath.module_name()
-    try:
+    with _load_lock:
+        if _tried:
+            return _loaded
+        _tried = True
+        if os.environ.get("CURVERBD_FASTPATH", "1") == "0":
+            log.info("C frame loop off ($CURVERBD_FASTPATH=0): every request is served in Python (slower)")
+            return None
         try:
-            mod = importlib.import_module(f"{__package__}.{name}")
-        except ImportError:
-            build_fastpath.build()
-            importlib.invalidate_caches()
-            mod = importlib.import_module(f"{__package__}.{name}")
-        for struct in ("crbd_batch", "crbd_volume", "crbd_splice", "crbd_pipe"):
-            mod.ffi.sizeof(f"struct {struct}")  # a build disagreeing with the cdef fails here, not per connection
-    except Exception as exc:  # no compiler, read-only install, ...: the Python path serves everything
-        log.warning("C frame loop unavailable, serving in Python: %s", exc)
-        return None
-    _loaded = (mod.ffi, mod.lib)
-    return _loaded
+            from . import build_fastpath
+            mod = build_fastpath.load_module()
+            for struct in ("crbd_batch", "crbd_volume", "crbd_splice", "crbd_pipe"):
+                mod.ffi.sizeof(f"struct {struct}")  # a build disagreeing with the cdef fails here, not per connection
+        except Exception as exc:  # no compiler, no C source in this install, read-only install, ...
+            log.warning("C frame loop unavailable (%s: %s); every request is served in Python, which is "
+                        "slower (a C compiler and cffi let the daemon build it: python3 -m "
+                        "curverbd.server.build_fastpath)", type(exc).__name__, exc)
+            return None
+        _loaded = (mod.ffi, mod.lib)
+        return _loaded
 
 
 class FastLoop:

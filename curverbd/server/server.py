@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .catalog import Catalog
 from .catalog_service import CatalogService
 from .config import ServerConfig
-from .connection import Connection
+from .connection import Connection, describe_peer
 from .curvefs import CurveFS
 from .db import Database
 from .mds_service import CurveFSService
@@ -87,27 +87,49 @@ class Server:
             while not self.stopping.is_set():
                 for key, _ in sel.select():
                     if key.data is not None and not self.stopping.is_set():
-                        self._accept(key.fileobj, key.data)
+                        self._accept_contained(key.fileobj, key.data)
         self._stop()
         checker.join()
         self.writeback.join()
 
+    def _accept_contained(self, listener: socket.socket, services: dict) -> None:
+        """Accept one connection; whatever goes wrong with it is logged and the loop goes on
+        (a bug in one connection's set-up must never end the daemon)."""
+        try:
+            self._accept(listener, services)
+        except Exception:
+            log.exception("accepting a connection on %s failed; the daemon keeps serving",
+                          _listener_name(listener))
+
     def _accept(self, listener: socket.socket, services: dict) -> None:
         try:
             sock, _ = listener.accept()
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
-        except OSError as exc:  # e.g. EMFILE: log and keep serving the others
-            log.error("accept failed: %s", exc)
+        except OSError as exc:
+            # e.g. EMFILE: the pending connection stays queued and the listener stays readable, so
+            # pause a moment instead of spinning on the same error, then keep serving the others
+            log.error("accept on %s failed: %s", _listener_name(listener), exc)
+            self.stopping.wait(0.1)
             return
-        sock.setblocking(True)
-        if sock.family != socket.AF_UNIX:  # MDS calls are small request/reply pairs
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = Connection(sock, services, self._forget)
-        thread = threading.Thread(target=conn.run, name=f"conn-{conn.peer}", daemon=True)
-        with self.lock:
-            self.connections[conn] = thread
-        thread.start()
+        peer = "a new connection"
+        try:
+            sock.setblocking(True)
+            if sock.family != socket.AF_UNIX:  # MDS calls are small request/reply pairs
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            peer = describe_peer(sock)
+            conn = Connection(sock, services, self._forget)
+            thread = threading.Thread(target=conn.run, name=f"conn-{conn.peer}", daemon=True)
+            with self.lock:
+                self.connections[conn] = thread
+            try:
+                thread.start()
+            except BaseException:
+                self._forget(conn)
+                raise
+        except Exception as exc:  # this connection only: close it, name who and why
+            log.exception("connection from %s closed before serving: %s: %s", peer, type(exc).__name__, exc)
+            sock.close()
 
     def _forget(self, conn: Connection) -> None:
         with self.lock:
@@ -139,3 +161,11 @@ class Server:
         os.close(self._wake_r)
         os.close(self._wake_w)
         log.info("stopped")
+
+
+def _listener_name(listener: socket.socket) -> str:
+    try:
+        name = listener.getsockname()
+    except OSError:
+        return "a closed listener"
+    return name if isinstance(name, str) else f"{name[0]}:{name[1]}"
