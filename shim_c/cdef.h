@@ -31,6 +31,10 @@ enum crbd_snap_op {
 /* rados object writes (crbd_py_object_write). */
 enum crbd_object_write { CRBD_OBJECT_WRITE = 0, CRBD_OBJECT_WRITE_FULL = 1, CRBD_OBJECT_APPEND = 2 };
 
+/* Advisory lock operations (crbd_py_advisory_lock) and the exclusive-lock feature's (crbd_py_managed_lock). */
+enum crbd_lock_op { CRBD_LOCK_EXCLUSIVE = 1, CRBD_LOCK_SHARED = 2, CRBD_UNLOCK = 3, CRBD_BREAK_LOCK = 4 };
+enum crbd_managed_lock_op { CRBD_LOCK_ACQUIRE = 1, CRBD_LOCK_RELEASE = 2, CRBD_LOCK_BREAK = 3 };
+
 /* A malloc'ed byte string handed from Python to C (C frees it). */
 struct crbd_blob { char *data; size_t len; };
 
@@ -87,6 +91,31 @@ extern "Python" {
     int crbd_py_trash_move(uint64_t ioctx, const char *name, uint64_t delay);
     int crbd_py_trash_list(uint64_t ioctx, struct crbd_blob *entries);
     int crbd_py_trash_remove(uint64_t ioctx, const char *id, int force);
+    /* Pacific's extras (capi/pacific_calls.py): the snapshot named `name`, or with id snap_id if name is NULL */
+    int crbd_py_snap_find(uint64_t image, const char *name, uint64_t snap_id, uint64_t *id, double *timestamp,
+                          struct crbd_blob *found_name);
+    int crbd_py_snap_limit(uint64_t image, uint64_t *limit);
+    int crbd_py_snap_set_limit(uint64_t image, uint64_t limit);
+    int crbd_py_image_timestamps(uint64_t image, double *times);   /* create, access, modify (s) */
+    int crbd_py_overlap(uint64_t image, uint64_t *overlap);
+    int crbd_py_metadata_list(uint64_t image, const char *start, uint64_t max, struct crbd_blob *pairs);
+    int crbd_py_sparsify(uint64_t image, uint64_t sparse_size, librbd_progress_fn_t cb, void *arg);
+    int crbd_py_deep_copy(uint64_t image, uint64_t dest_ioctx, const char *dest_name, uint64_t features, int order,
+                          librbd_progress_fn_t cb, void *arg);   /* features, order 0: the source's */
+    int crbd_py_advisory_lock(uint64_t image, int op, const char *cookie, const char *tag_or_client);
+    int crbd_py_lockers(uint64_t image, int *exclusive, struct crbd_blob *lockers);
+    int crbd_py_managed_lock(uint64_t image, int op, const char *owner);
+    int crbd_py_lock_owners(uint64_t image, struct crbd_blob *owners);
+    int crbd_py_is_lock_owner(uint64_t image, int *is_owner);
+    int crbd_py_image_name_of_id(uint64_t ioctx, const char *id, struct crbd_blob *name);
+    int crbd_py_pool_metadata_get(uint64_t ioctx, const char *key, struct crbd_blob *value);
+    int crbd_py_pool_metadata_set(uint64_t ioctx, const char *key, const char *value);   /* value NULL: remove */
+    int crbd_py_pool_metadata_list(uint64_t ioctx, const char *start, uint64_t max, struct crbd_blob *pairs);
+    int crbd_py_pool_stats(uint64_t ioctx, uint64_t *stats);   /* 8 figures, RBD_POOL_STAT_OPTION_* order */
+    int crbd_py_trash_purge(uint64_t ioctx, int64_t expire_ts);
+    int crbd_py_features_to_string(uint64_t features, struct crbd_blob *names);
+    int crbd_py_features_from_string(const char *names, uint64_t *features);
+    int crbd_py_instance_id(uint64_t cluster, uint64_t *id);
 }
 
 /* C helpers the Python side calls. */

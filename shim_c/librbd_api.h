@@ -117,3 +117,71 @@ int rbd_trash_remove_with_progress(rados_ioctx_t io, const char *id, bool force,
 int rbd_copy3(rbd_image_t src, rados_ioctx_t dest_io_ctx, const char *destname, rbd_image_options_t dest_opts);
 int rbd_aio_read2(rbd_image_t image, uint64_t off, size_t len, char *buf, rbd_completion_t c, int op_flags);
 int rbd_aio_write2(rbd_image_t image, uint64_t off, size_t len, const char *buf, rbd_completion_t c, int op_flags);
+
+/* Pacific's image extras (rbd_extras.c) and pool extras (rbd_pool_extras.c) */
+typedef int rbd_lock_mode_t;        /* RBD_LOCK_MODE_EXCLUSIVE = 0, RBD_LOCK_MODE_SHARED = 1 */
+typedef void *rbd_pool_stats_t;
+typedef struct {
+    char *addr;
+    int64_t id;
+    uint64_t cookie;
+} rbd_image_watcher_t;
+struct timespec;
+int rbd_snap_get_id(rbd_image_t image, const char *snapname, uint64_t *snap_id);
+int rbd_snap_get_name(rbd_image_t image, uint64_t snap_id, char *snapname, size_t *name_len);
+int rbd_snap_get_timestamp(rbd_image_t image, uint64_t snap_id, struct timespec *timestamp);
+int rbd_snap_remove_by_id(rbd_image_t image, uint64_t snap_id);
+int rbd_snap_set_by_id(rbd_image_t image, uint64_t snap_id);
+int rbd_snap_get_limit(rbd_image_t image, uint64_t *limit);
+int rbd_snap_set_limit(rbd_image_t image, uint64_t limit);
+int rbd_get_create_timestamp(rbd_image_t image, struct timespec *timestamp);
+int rbd_get_access_timestamp(rbd_image_t image, struct timespec *timestamp);
+int rbd_get_modify_timestamp(rbd_image_t image, struct timespec *timestamp);
+int rbd_get_overlap(rbd_image_t image, uint64_t *overlap);
+int rbd_metadata_list(rbd_image_t image, const char *start, uint64_t max, char *keys, size_t *key_len,
+                      char *values, size_t *vals_len);
+int rbd_sparsify(rbd_image_t image, size_t sparse_size);
+int rbd_sparsify_with_progress(rbd_image_t image, size_t sparse_size, librbd_progress_fn_t cb, void *cbdata);
+int rbd_deep_copy(rbd_image_t src, rados_ioctx_t dest_io_ctx, const char *destname, rbd_image_options_t dest_opts);
+int rbd_deep_copy_with_progress(rbd_image_t image, rados_ioctx_t dest_io_ctx, const char *destname,
+                                rbd_image_options_t dest_opts, librbd_progress_fn_t cb, void *cbdata);
+int rbd_lock_exclusive(rbd_image_t image, const char *cookie);
+int rbd_lock_shared(rbd_image_t image, const char *cookie, const char *tag);
+int rbd_unlock(rbd_image_t image, const char *cookie);
+int rbd_break_lock(rbd_image_t image, const char *client, const char *cookie);
+ssize_t rbd_list_lockers(rbd_image_t image, int *exclusive, char *tag, size_t *tag_len, char *clients,
+                         size_t *clients_len, char *cookies, size_t *cookies_len, char *addrs, size_t *addrs_len);
+int rbd_lock_acquire(rbd_image_t image, rbd_lock_mode_t lock_mode);
+int rbd_lock_release(rbd_image_t image);
+int rbd_lock_break(rbd_image_t image, rbd_lock_mode_t lock_mode, const char *lock_owner);
+int rbd_is_exclusive_lock_owner(rbd_image_t image, int *is_owner);
+int rbd_lock_get_owners(rbd_image_t image, rbd_lock_mode_t *lock_mode, char **lock_owners, size_t *max_lock_owners);
+void rbd_lock_get_owners_cleanup(char **lock_owners, size_t lock_owner_count);
+int rbd_watchers_list(rbd_image_t image, rbd_image_watcher_t *watchers, size_t *max_watchers);
+void rbd_watchers_list_cleanup(rbd_image_watcher_t *watchers, size_t num_watchers);
+int rbd_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name);
+int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name);
+int rbd_aio_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name, rbd_completion_t c);
+int rbd_aio_open_read_only(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
+                           rbd_completion_t c);
+int rbd_aio_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name,
+                       rbd_completion_t c);
+int rbd_aio_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name,
+                                 rbd_completion_t c);
+int rbd_aio_close(rbd_image_t image, rbd_completion_t c);
+int rbd_pool_init(rados_ioctx_t io, bool force);
+int rbd_pool_metadata_get(rados_ioctx_t io_ctx, const char *key, char *value, size_t *val_len);
+int rbd_pool_metadata_set(rados_ioctx_t io_ctx, const char *key, const char *value);
+int rbd_pool_metadata_remove(rados_ioctx_t io_ctx, const char *key);
+int rbd_pool_metadata_list(rados_ioctx_t io_ctx, const char *start, uint64_t max, char *keys, size_t *key_len,
+                           char *values, size_t *vals_len);
+void rbd_pool_stats_create(rbd_pool_stats_t *stats);
+int rbd_pool_stats_option_add_uint64(rbd_pool_stats_t stats, int stat_option, uint64_t *stat_val);
+int rbd_pool_stats_get(rados_ioctx_t io_ctx, rbd_pool_stats_t stats);
+int rbd_features_to_string(uint64_t features, char *str_features, size_t *size);
+int rbd_features_from_string(const char *str_features, uint64_t *features);
+int rbd_trash_get(rados_ioctx_t io, const char *id, rbd_trash_image_info_t *info);
+void rbd_trash_get_cleanup(rbd_trash_image_info_t *info);
+int rbd_trash_purge(rados_ioctx_t io, time_t expire_ts, float threshold);
+int rbd_trash_purge_with_progress(rados_ioctx_t io, time_t expire_ts, float threshold, librbd_progress_fn_t cb,
+                                  void *cbdata);

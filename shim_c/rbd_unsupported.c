@@ -1,5 +1,5 @@
-/* Calls curverbd does not support (image groups, mirroring, live migration, namespaces, locks,
- * pool metadata, ...) with their real prototypes: each puts every output into the empty state
+/* Calls curverbd does not support (image groups, mirroring, live migration, namespaces, pool config
+ * listing, ...) with their real prototypes: each puts every output into the empty state
  * the matching cleanup function accepts (counts 0, pointers NULL, strings "", structs zeroed)
  * and returns -EOPNOTSUPP. A caller that frees its outputs after a failure (python3-rbd's
  * iterators and finally blocks do) then frees nothing. Names without outputs stay generated
@@ -30,7 +30,6 @@ static void empty_buf(char *buf, size_t *len)
     zero_count(len);
 }
 static void empty_fixed(char *buf, size_t len) { if (buf && len) buf[0] = 0; }
-static void zero_time(struct timespec *t) { if (t) memset(t, 0, sizeof *t); }
 
 /* ---- image groups ---- */
 
@@ -251,69 +250,7 @@ CRBD_API int rbd_namespace_list(rados_ioctx_t io, char *namespace_names, size_t 
     UNSUPPORTED();
 }
 
-/* ---- locks and watchers ---- */
-
-CRBD_API ssize_t rbd_list_lockers(rbd_image_t image, int *exclusive, char *tag, size_t *tag_len, char *clients,
-                                  size_t *clients_len, char *cookies, size_t *cookies_len, char *addrs,
-                                  size_t *addrs_len)
-{
-    (void)image;
-    zero_int(exclusive);
-    empty_buf(tag, tag_len);
-    empty_buf(clients, clients_len);
-    empty_buf(cookies, cookies_len);
-    empty_buf(addrs, addrs_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_lock_get_owners(rbd_image_t image, int *lock_mode, char **lock_owners, size_t *max_lock_owners)
-{
-    (void)image; (void)lock_owners;
-    zero_int(lock_mode);
-    zero_count(max_lock_owners);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_is_exclusive_lock_owner(rbd_image_t image, int *is_owner)
-{
-    (void)image;
-    zero_int(is_owner);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_watchers_list(rbd_image_t image, void *watchers, size_t *max_watchers)
-{
-    (void)image; (void)watchers;
-    zero_count(max_watchers);
-    UNSUPPORTED();
-}
-
-/* ---- metadata and config ---- */
-
-CRBD_API int rbd_metadata_list(rbd_image_t image, const char *start, uint64_t max, char *keys, size_t *key_len,
-                               char *values, size_t *vals_len)
-{
-    (void)image; (void)start; (void)max;
-    empty_buf(keys, key_len);
-    empty_buf(values, vals_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_pool_metadata_get(rados_ioctx_t io_ctx, const char *key, char *value, size_t *val_len)
-{
-    (void)io_ctx; (void)key;
-    empty_buf(value, val_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_pool_metadata_list(rados_ioctx_t io_ctx, const char *start, uint64_t max, char *keys,
-                                    size_t *key_len, char *values, size_t *vals_len)
-{
-    (void)io_ctx; (void)start; (void)max;
-    empty_buf(keys, key_len);
-    empty_buf(values, vals_len);
-    UNSUPPORTED();
-}
+/* ---- pool config ---- */
 
 CRBD_API int rbd_config_pool_list(rados_ioctx_t io_ctx, void *options, int *max_options)
 {
@@ -322,156 +259,13 @@ CRBD_API int rbd_config_pool_list(rados_ioctx_t io_ctx, void *options, int *max_
     UNSUPPORTED();
 }
 
-CRBD_API void rbd_pool_stats_create(void **stats)
-{
-    unsupported(__func__);
-    zero_ptr(stats);
-}
-
-CRBD_API int rbd_pool_stats_option_add_uint64(void *stats, int stat_option, uint64_t *stat_val)
-{
-    (void)stats; (void)stat_option;
-    zero_u64(stat_val);
-    UNSUPPORTED();
-}
-
-/* ---- image attributes ---- */
-
-CRBD_API int rbd_get_create_timestamp(rbd_image_t image, struct timespec *timestamp)
-{
-    (void)image;
-    zero_time(timestamp);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_get_access_timestamp(rbd_image_t image, struct timespec *timestamp)
-{
-    (void)image;
-    zero_time(timestamp);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_get_modify_timestamp(rbd_image_t image, struct timespec *timestamp)
-{
-    (void)image;
-    zero_time(timestamp);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_get_overlap(rbd_image_t image, uint64_t *overlap)
-{
-    (void)image;
-    zero_u64(overlap);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_features_to_string(uint64_t features, char *str_features, size_t *size)
-{
-    (void)features;
-    empty_buf(str_features, size);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_features_from_string(const char *str_features, uint64_t *features)
-{
-    (void)str_features;
-    zero_u64(features);
-    UNSUPPORTED();
-}
-
-/* ---- snapshots by id ---- */
-
-CRBD_API int rbd_snap_get_id(rbd_image_t image, const char *snapname, uint64_t *snap_id)
-{
-    (void)image; (void)snapname;
-    zero_u64(snap_id);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_snap_get_name(rbd_image_t image, uint64_t snap_id, char *snapname, size_t *name_len)
-{
-    (void)image; (void)snap_id;
-    empty_buf(snapname, name_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_snap_get_limit(rbd_image_t image, uint64_t *limit)
-{
-    (void)image;
-    if (limit)
-        *limit = UINT64_MAX;   /* librbd's "no limit" */
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_snap_get_timestamp(rbd_image_t image, uint64_t snap_id, struct timespec *timestamp)
-{
-    (void)image; (void)snap_id;
-    zero_time(timestamp);
-    UNSUPPORTED();
-}
+/* ---- snapshot namespaces (every snapshot is a user snapshot) ---- */
 
 CRBD_API int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, char *original_name,
                                           size_t max_length)
 {
     (void)image; (void)snap_id;
     empty_fixed(original_name, max_length);
-    UNSUPPORTED();
-}
-
-/* ---- opening by id, asynchronously ---- */
-
-CRBD_API int rbd_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name)
-{
-    (void)io; (void)id; (void)snap_name;
-    zero_ptr(image);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name)
-{
-    (void)io; (void)id; (void)snap_name;
-    zero_ptr(image);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_aio_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
-                          rbd_completion_t c)
-{
-    (void)io; (void)name; (void)snap_name; (void)c;
-    zero_ptr(image);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_aio_open_read_only(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
-                                    rbd_completion_t c)
-{
-    (void)io; (void)name; (void)snap_name; (void)c;
-    zero_ptr(image);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_aio_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name,
-                                rbd_completion_t c)
-{
-    (void)io; (void)id; (void)snap_name; (void)c;
-    zero_ptr(image);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_aio_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image,
-                                          const char *snap_name, rbd_completion_t c)
-{
-    (void)io; (void)id; (void)snap_name; (void)c;
-    zero_ptr(image);
-    UNSUPPORTED();
-}
-
-/* ---- trash ---- */
-
-CRBD_API int rbd_trash_get(rados_ioctx_t io, const char *id, rbd_trash_image_info_t *info)
-{
-    (void)io; (void)id;
-    zero_struct(info, sizeof *info);
     UNSUPPORTED();
 }
 

@@ -16,9 +16,10 @@ def start(ffi, lib) -> None:
     embedded = bool(lib.crbd_embedded())   # False in a Python host: its signals and logging are its own
     if embedded:
         _restore_sigint()
-    from . import admin_calls, log, object_calls, rados_calls, rbd_calls
+    from . import admin_calls, log, object_calls, pacific_calls, rados_calls, rbd_calls
     log.install(lib, embedded)
     rados_calls.register(ffi, lib)
     object_calls.register(ffi, lib)
     rbd_calls.register(ffi, lib)
     admin_calls.register(ffi, lib)
+    pacific_calls.register(ffi, lib)

@@ -42,6 +42,11 @@ from .writer_lock import WriterLock, break_lock, lock_owner
 log = logging.getLogger("curverbd.image")
 CLOSE_FLUSH_S = 30.0          # how long close() waits for its flush
 OPEN_LOCK_WAIT_S = 2.0        # how long open waits for another handle to hand the write lock over
+RESERVED_PREFIX = ".curverbd."               # curverbd's own metadata keys (advisory_locks.py, snapshot limit)
+SNAP_LIMIT_KEY = RESERVED_PREFIX + "snap_limit"
+NO_SNAP_LIMIT = (1 << 64) - 1                # librbd's "no snapshot limit"
+COPY_CHUNK = 4 << 20                         # bytes read per step by sparsify and deep_copy
+
 
 
 def _call(method: weakref.WeakMethod) -> None:
@@ -473,6 +478,12 @@ class Image(ImageSnapshots):
     def _has_exclusive_lock(self) -> bool:
         return bool(self._record["features"] & feature_bits.EXCLUSIVE_LOCK)
 
+    def require_exclusive_lock(self) -> None:
+        """EINVAL without the exclusive-lock feature (librbd's check in rbd_lock_get_owners / rbd_lock_break)."""
+        self._check_open()
+        if not self._has_exclusive_lock():
+            raise Error(errno.EINVAL, f"{self}: the image has no exclusive-lock feature")
+
     def lock_acquire(self) -> None:
         """rbd_lock_acquire(EXCLUSIVE): take the lock and keep it (others' writes get EROFS) until
         lock_release. EINVAL without the exclusive-lock feature."""
@@ -506,6 +517,111 @@ class Image(ImageSnapshots):
         self._check_open()
         break_lock(self._catalog.state.etcd, self._record["file_id"], owner, repr(self))
 
+    # --- Pacific's extras: snapshots by id, the snapshot limit, overlap, sparsify, deep copy -----
+    def find_snap(self, name: str | None = None, snap_id: int | None = None) -> dict:
+        """The snapshot (as list_snaps gives it) named ``name``, or with id ``snap_id``; ENOENT if none."""
+        for snap in self.list_snaps():
+            if (name is not None and snap["name"] == name) or (name is None and snap["id"] == snap_id):
+                return snap
+        what = f"named {name!r}" if name is not None else f"with id {snap_id}"
+        raise Error(errno.ENOENT, f"{self}: no snapshot {what}")
+
+    def snap_limit(self) -> int:
+        """rbd_snap_get_limit: the most snapshots the image may have (2**64-1: no limit)."""
+        try:
+            return int(self.metadata_get(SNAP_LIMIT_KEY))
+        except Error as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+        return NO_SNAP_LIMIT
+
+    def set_snap_limit(self, limit: int) -> None:
+        """rbd_snap_set_limit (2**64-1: no limit); ERANGE below the current count, as cls_rbd."""
+        if limit >= NO_SNAP_LIMIT:
+            try:
+                self.metadata_remove(SNAP_LIMIT_KEY)
+            except Error as exc:
+                if exc.errno != errno.ENOENT:
+                    raise
+            return
+        if limit < len(self.list_snaps()):
+            raise Error(errno.ERANGE, f"{self} has more than {limit} snapshots")
+        self.metadata_set(SNAP_LIMIT_KEY, str(int(limit)))
+
+    def create_snap(self, name: str) -> None:
+        """As ImageSnapshots.create_snap, and EDQUOT once the snapshot limit is reached (librbd)."""
+        limit = self.snap_limit()
+        if limit != NO_SNAP_LIMIT and len(self.list_snaps()) >= limit:
+            raise Error(errno.EDQUOT, f"{self}: snapshot limit {limit} reached")
+        super().create_snap(name)
+
+    def overlap(self) -> int:
+        """rbd_get_overlap: bytes a clone still shares with its parent's snapshot (0 if not a clone)."""
+        try:
+            pool, name, snap = self.parent_info()
+        except Error as exc:
+            if exc.errno == errno.ENOENT:
+                return 0
+            raise
+        with self.ioctx.cluster.open_ioctx(pool) as parent_io:
+            with parent_io.open_image(name, read_only=True, snapshot=snap) as parent:
+                return min(parent.size(), self.size())
+
+    def timestamps(self) -> tuple[float, float, float]:
+        """(create, access, modify) times in seconds since the epoch, as the catalog records them."""
+        record = self.stat()
+        return tuple(float(record.get(k) or 0)
+                     for k in ("create_timestamp", "access_timestamp", "modify_timestamp"))
+
+    def public_metadata(self, start: str = "", limit: int = 0) -> list[tuple[str, str]]:
+        """rbd_metadata_list: (key, value) sorted, keys after ``start``, at most ``limit`` (0: all);
+        curverbd's reserved keys (locks, the snapshot limit) are hidden."""
+        pairs = sorted((k, v) for k, v in self.metadata_list().items()
+                       if k > start and not k.startswith(RESERVED_PREFIX))
+        return pairs[:limit] if limit else pairs
+
+    def sparsify(self, sparse_size: int, progress=None) -> None:
+        """rbd_sparsify: deallocate every ``sparse_size`` block that reads as zeros (a power of two from
+        4 KiB to the object size, else EINVAL); ``progress(done, total)`` non-zero cancels (ECANCELED)."""
+        self._check_writable()
+        if sparse_size < 4096 or sparse_size > self.stripe_unit() or sparse_size & (sparse_size - 1):
+            raise Error(errno.EINVAL, f"{self}: sparse size {sparse_size} must be a power of two from 4096 "
+                                      "to the object size")
+        size = self.size()
+        zero = bytes(sparse_size)
+        chunk = max(COPY_CHUNK, sparse_size)
+        for start in range(0, size, chunk):
+            data = self.read(start, min(chunk, size - start))
+            for off in range(0, len(data) - sparse_size + 1, sparse_size):
+                if data[off:off + sparse_size] == zero:
+                    self.discard(start + off, sparse_size)
+            if progress is not None and progress(start + len(data), size):
+                raise Error(errno.ECANCELED, f"{self}: sparsify cancelled by its progress callback")
+
+    def deep_copy(self, dest_ioctx: "IoCtx", dest_name: str, features: int | None = None,
+                  order: int | None = None, progress=None) -> None:
+        """rbd_deep_copy: a new image with this image's snapshots (oldest first, each with its data and
+        size), then its head data, features, order and metadata. A clone's copy is flattened."""
+        record = self.stat()
+        snaps = self.list_snaps()
+        dest_ioctx.create_image(dest_name, snaps[0]["size"] if snaps else self.size(),
+                                features=record.get("features") if features is None else features,
+                                order=record.get("order") if order is None else order)
+        steps = len(snaps) + 1
+        with dest_ioctx.open_image(dest_name) as dest:
+            for done, snap in enumerate(snaps, 1):
+                with self.ioctx.open_image(self.name, read_only=True, snapshot=snap["name"]) as source:
+                    _copy_data(source, dest)
+                dest.create_snap(snap["name"])
+                if progress is not None and progress(done, steps):
+                    raise Error(errno.ECANCELED, f"{self}: deep copy cancelled by its progress callback")
+            _copy_data(self, dest)
+            for key, value in self.metadata_list().items():
+                if not key.startswith(RESERVED_PREFIX):
+                    dest.metadata_set(key, value)
+        if progress is not None:
+            progress(steps, steps)
+
     # --- life cycle --------------------------------------------------------------
     def close(self) -> None:
         """Close the image (after flushing what was written); closing twice is harmless."""
@@ -531,3 +647,16 @@ class Image(ImageSnapshots):
             if self._view is not None:
                 self._catalog.close_view(self._view)
                 self._view = None
+
+
+def _copy_data(source: Image, dest: Image) -> None:
+    """Make ``dest`` (resized to it) read as ``source``; zero chunks are discarded, not written."""
+    size = source.size()
+    if dest.size() != size:
+        dest.resize(size)
+    for start in range(0, size, COPY_CHUNK):
+        data = source.read(start, min(COPY_CHUNK, size - start))
+        if data.count(0) == len(data):
+            dest.discard(start, len(data))
+        else:
+            dest.write(start, data)

@@ -54,7 +54,6 @@ class Rados(RadosExtras):
         self.clustername = clustername or "ceph"
         self.state = "configuring"
         self.conf_defaults, self.conffile, self.parsed_args = conf_defaults, conffile, []
-        self._instance_id = None
         self._cluster = Cluster(user=self.rados_id)
         self._generation = fork.generation()
         for key, value in (conf_defaults or {}).items():

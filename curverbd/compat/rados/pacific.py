@@ -10,9 +10,10 @@ rados module has no class for that errno).
 from __future__ import annotations
 
 import errno
-import random
 import threading
 from functools import wraps
+
+from curverbd.core import advisory_locks
 
 from .errors import ExtendMismatch, OSError as RadosOSError  # noqa: F401
 
@@ -305,14 +306,10 @@ class RadosExtras:
     state = "configuring"
     monitor_callback = None
     monitor_callback2 = None
-    _instance_id = None
-
     def get_instance_id(self) -> int:
         """This handle's client instance id (its ``client.<id>`` name in lock listings)."""
         self.require_state("connected")
-        if self._instance_id is None:
-            self._instance_id = random.randint(4096, (1 << 31) - 1)
-        return self._instance_id
+        return advisory_locks.instance_id(self._cluster)
 
     def conf_parse_env(self, var: str = "CEPH_ARGS") -> None:
         """Read ``--key value`` options from the environment variable ``var``."""

@@ -1,52 +1,20 @@
 """The rest of Pacific's rbd.Image (a mixin): aio, timestamps, snapshot ids and limits, deep copy,
 sparsify, advisory and exclusive locks, and the calls curverbd does not do (OperationNotSupported).
 
-Locks live in the image's metadata under the reserved prefix ``.curverbd.`` (hidden from
-metadata_list): advisory locks (lock_exclusive/lock_shared/unlock/break_lock/list_lockers) follow
-cls_lock's rules; the exclusive lock of lock_acquire/lock_release is recorded the same way.
+Each operation is the core's (core/image.py, core/advisory_locks.py), shared with the C ABI; this
+mixin translates arguments, results and exceptions.
 """
 from __future__ import annotations
 
 import errno
-import json
 
-from curverbd.errors import Error as CoreError
+from curverbd.core import advisory_locks
 
-from .constants import RBD_FEATURE_EXCLUSIVE_LOCK, RBD_FEATURE_OBJECT_MAP, RBD_LOCK_MODE_EXCLUSIVE
-from .errors import ImageNotFound, InvalidArgument, rbd_errors
+from .constants import RBD_FEATURE_OBJECT_MAP, RBD_LOCK_MODE_EXCLUSIVE
+from .errors import InvalidArgument, rbd_errors
 from .ioctx import core_ioctx
-from .pacific import (ChildIterator, Completion, LockOwnerIterator, UINT64_MAX, WatcherIterator,
-                      unsupported)
+from .pacific import ChildIterator, Completion, LockOwnerIterator, UINT64_MAX, WatcherIterator, unsupported
 from .snapshots import utc_datetime
-
-RESERVED = ".curverbd."
-LOCKS_KEY = RESERVED + "lock"               # cls_lock "rbd_lock" on the header: {exclusive, tag, lockers}
-SNAP_LIMIT_KEY = RESERVED + "snap_limit"
-COPY_CHUNK = 4 << 20
-
-
-def _client_of(ioctx) -> tuple[str, str]:
-    """("client.<instance id>", address) of the rados handle behind ``ioctx``."""
-    rados = getattr(ioctx, "rados", None)
-    instance = rados.get_instance_id() if rados is not None else 0
-    return f"client.{instance}", f"127.0.0.1:0/{instance}"
-
-
-def _get_meta(image, key: str):
-    try:
-        return image.metadata_get(key)
-    except CoreError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise
-
-
-def _remove_meta(image, key: str) -> None:
-    try:
-        image.metadata_remove(key)
-    except CoreError as exc:
-        if exc.errno != errno.ENOENT:
-            raise
 
 
 @rbd_errors
@@ -99,7 +67,9 @@ class ImageExtras:
 
     # --- information ---------------------------------------------------------------------------
     def _timestamp(self, key: str):
-        return utc_datetime(int(self._core().stat().get(key) or 0))
+        create, access, modify = self._core().timestamps()
+        return utc_datetime(int({"create_timestamp": create, "access_timestamp": access,
+                                 "modify_timestamp": modify}[key]))
 
     def create_timestamp(self):
         """When the image was created (naive UTC datetime, whole seconds)."""
@@ -120,16 +90,7 @@ class ImageExtras:
 
     def overlap(self) -> int:
         """Bytes the clone still shares with its parent's snapshot (0 if not a clone)."""
-        image = self._core()
-        try:
-            pool, name, snap = image.parent_info()
-        except CoreError as exc:
-            if exc.errno == errno.ENOENT:
-                return 0
-            raise
-        parent_io = image.ioctx.cluster.open_ioctx(pool)
-        with parent_io.open_image(name, read_only=True, snapshot=snap) as parent:
-            return min(parent.size(), image.size())
+        return self._core().overlap()
 
     def parent_id(self) -> str:
         """The parent image's id (ImageNotFound if not a clone)."""
@@ -177,10 +138,7 @@ class ImageExtras:
 
     # --- snapshots by id, limits, namespaces ---------------------------------------------------
     def _snap_by_id(self, snap_id: int) -> dict:
-        for snap in self._core().list_snaps():
-            if snap["id"] == snap_id:
-                return snap
-        raise ImageNotFound(f"image {self.name}: no snapshot with id {snap_id}", errno=errno.ENOENT)
+        return self._core().find_snap(snap_id=snap_id)
 
     def remove_snap_by_id(self, snap_id: int) -> None:
         """Remove the snapshot with id ``snap_id``."""
@@ -192,29 +150,21 @@ class ImageExtras:
 
     def get_snap_limit(self) -> int:
         """The most snapshots the image may have (UINT64_MAX: no limit)."""
-        value = _get_meta(self._core(), SNAP_LIMIT_KEY)
-        return UINT64_MAX if value is None else int(value)
+        return self._core().snap_limit()
 
-    def set_snap_limit(self, limit: int) -> None:
-        """Limit the number of snapshots (ERANGE below the current count, as cls_rbd)."""
-        image = self._core()
-        if limit >= UINT64_MAX:
-            _remove_meta(image, SNAP_LIMIT_KEY)
-            return
-        if limit < len(image.list_snaps()):
-            raise CoreError(errno.ERANGE, f"image {self.name} has more than {limit} snapshots")
-        image.metadata_set(SNAP_LIMIT_KEY, str(int(limit)))
+    def set_snap_limit(self, limit: int) -> int:
+        """Limit the number of snapshots (ERANGE below the current count, as cls_rbd); 0, as Pacific's
+        binding returns."""
+        self._core().set_snap_limit(limit)
+        return 0
 
-    def remove_snap_limit(self) -> None:
-        """No snapshot limit any more."""
-        _remove_meta(self._core(), SNAP_LIMIT_KEY)
+    def remove_snap_limit(self) -> int:
+        """No snapshot limit any more; 0, as Pacific's binding returns."""
+        self._core().set_snap_limit(UINT64_MAX)
+        return 0
 
     def _check_snap_limit(self) -> None:
-        """librbd: creating a snapshot beyond the limit is EDQUOT."""
-        image = self._core()
-        limit = _get_meta(image, SNAP_LIMIT_KEY)
-        if limit is not None and len(image.list_snaps()) >= int(limit):
-            raise CoreError(errno.EDQUOT, f"image {self.name}: snapshot limit {limit} reached")
+        """The core's create_snap refuses a snapshot beyond the limit (EDQUOT)."""
 
     def _wrong_namespace(self, snap_id: int, kind: str):
         self._snap_by_id(snap_id)   # ImageNotFound if missing
@@ -241,105 +191,42 @@ class ImageExtras:
         and order, then its head. A clone's copy is flattened."""
         if data_pool:
             raise unsupported("a separate data pool")
-        image = self._core()
-        record = image.stat()
-        dest_io = core_ioctx(dest_ioctx)
-        snaps = image.list_snaps()
-        first_size = snaps[0]["size"] if snaps else image.size()
-        dest_io.create_image(dest_name, first_size,
-                             features=record.get("features") if features is None else features,
-                             order=record.get("order") if order is None else order)
-        src_io = image.ioctx
-        with dest_io.open_image(dest_name) as dest:
-            for snap in snaps:
-                with src_io.open_image(image.name, read_only=True, snapshot=snap["name"]) as source:
-                    _copy_data(source, dest)
-                dest.create_snap(snap["name"])
-            _copy_data(image, dest)
-            for key, value in image.metadata_list().items():
-                if not key.startswith(RESERVED):
-                    dest.metadata_set(key, value)
+        self._core().deep_copy(core_ioctx(dest_ioctx), dest_name, features=features, order=order)
 
     def sparsify(self, sparse_size: int) -> None:
         """Deallocate every ``sparse_size`` block that reads as zeros (sparse_size: a power of two
         from 4 KiB to the object size, as librbd)."""
-        image = self._core()
-        object_size = image.stripe_unit()
-        if sparse_size < 4096 or sparse_size > object_size or sparse_size & (sparse_size - 1):
-            raise InvalidArgument(f"sparse size {sparse_size} must be a power of two from 4096 "
-                                  f"to the object size", errno=errno.EINVAL)
-        size = image.size()
-        zero = bytes(sparse_size)
-        for start in range(0, size, COPY_CHUNK):
-            data = image.read(start, min(COPY_CHUNK, size - start))
-            for off in range(0, len(data), sparse_size):
-                block = data[off:off + sparse_size]
-                if block == zero[:len(block)] and len(block) == sparse_size:
-                    image.discard(start + off, sparse_size)
+        self._core().sparsify(sparse_size)
 
     # --- advisory locks (cls_lock on the header in librbd) ---------------------------------------
-    def _locks(self) -> dict:
-        value = _get_meta(self._core(), LOCKS_KEY)
-        return json.loads(value) if value else {"exclusive": False, "tag": "", "lockers": []}
-
-    def _store_locks(self, locks: dict) -> None:
-        image = self._core()
-        if locks["lockers"]:
-            image.metadata_set(LOCKS_KEY, json.dumps(locks))
-        else:
-            _remove_meta(image, LOCKS_KEY)
-
-    def _lock(self, exclusive: bool, cookie: str, tag: str) -> None:
-        client, address = _client_of(self.ioctx)
-        locks = self._locks()
-        if locks["lockers"]:
-            if any(c == client and k == cookie for c, k, _a in locks["lockers"]):
-                raise CoreError(errno.EEXIST, f"image {self.name}: already locked with cookie {cookie!r}")
-            if exclusive or locks["exclusive"] or locks["tag"] != tag:
-                raise CoreError(errno.EBUSY, f"image {self.name} is locked by someone else")
-        locks = {"exclusive": exclusive, "tag": tag, "lockers": locks["lockers"] + [[client, cookie, address]]}
-        self._store_locks(locks)
-
     def lock_exclusive(self, cookie: str) -> None:
         """Take the advisory exclusive lock (ImageExists if held with this cookie, ImageBusy if by others)."""
-        self._lock(True, cookie, "")
+        advisory_locks.lock(self._core(), True, cookie)
 
     def lock_shared(self, cookie: str, tag: str) -> None:
         """Take a shared advisory lock (ImageBusy if locked exclusively or with another tag)."""
-        self._lock(False, cookie, tag)
+        advisory_locks.lock(self._core(), False, cookie, tag)
 
     def unlock(self, cookie: str) -> None:
         """Release this client's lock with ``cookie`` (ImageNotFound if it holds none)."""
-        client, _address = _client_of(self.ioctx)
-        self._drop_locker(client, cookie)
+        advisory_locks.unlock(self._core(), cookie)
 
     def break_lock(self, client: str, cookie: str) -> None:
         """Release the lock ``client`` holds with ``cookie`` (ImageNotFound if there is none)."""
-        self._drop_locker(client, cookie)
-
-    def _drop_locker(self, client: str, cookie: str) -> None:
-        locks = self._locks()
-        kept = [entry for entry in locks["lockers"] if not (entry[0] == client and entry[1] == cookie)]
-        if len(kept) == len(locks["lockers"]):
-            raise CoreError(errno.ENOENT, f"image {self.name}: {client} holds no lock with cookie {cookie!r}")
-        locks["lockers"] = kept
-        self._store_locks(locks)
+        advisory_locks.unlock(self._core(), cookie, client=client)
 
     def list_lockers(self):
         """{tag, exclusive, lockers: [(client, cookie, address)]}, or [] when nobody holds a lock."""
-        locks = self._locks()
-        if not locks["lockers"]:
-            return []
-        return {"tag": locks["tag"], "exclusive": locks["exclusive"],
-                "lockers": [tuple(entry) for entry in locks["lockers"]]}
+        locks = advisory_locks.lockers(self._core())
+        return locks if locks["lockers"] else []
 
     # --- the managed exclusive lock ------------------------------------------------------------
     def _managed_lock_owner(self, check_feature: bool = False):
         """The exclusive lock's holder (core/writer_lock.py), or None; InvalidArgument without the feature
         when ``check_feature``."""
         image = self._core()
-        if check_feature and not image.features() & RBD_FEATURE_EXCLUSIVE_LOCK:
-            raise InvalidArgument(f"image {self.name}: exclusive-lock feature is not enabled", errno=errno.EINVAL)
+        if check_feature:
+            image.require_exclusive_lock()
         owners = image.lock_owners()
         return owners[0] if owners else None
 
@@ -396,15 +283,3 @@ class ImageExtras:
     def aio_mirror_image_get_mode(self, oncomplete):
         raise unsupported("mirroring")
 
-
-def _copy_data(source, dest) -> None:
-    """Make ``dest`` (resized to it) read as ``source``; zero chunks are discarded, not written."""
-    size = source.size()
-    if dest.size() != size:
-        dest.resize(size)
-    for start in range(0, size, COPY_CHUNK):
-        data = source.read(start, min(COPY_CHUNK, size - start))
-        if data.count(0) == len(data):
-            dest.discard(start, len(data))
-        else:
-            dest.write(start, data)

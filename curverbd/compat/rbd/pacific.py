@@ -10,14 +10,13 @@ from __future__ import annotations
 import errno
 import threading
 
-from curverbd import features as feature_bits
+from curverbd.core import pool_meta
+from curverbd.core.pool_meta import FEATURE_NAMES  # noqa: F401  (kept importable here)
 
 from .constants import RBD_LOCK_MODE_EXCLUSIVE
 from .errors import InvalidArgument, OperationNotSupported
 
 UINT64_MAX = (1 << 64) - 1
-# librbd's feature names (rbd_features_to_string / rbd_features_from_string), in bit order
-FEATURE_NAMES = feature_bits.FEATURE_NAMES + ((feature_bits.DIRTY_CACHE, "dirty-cache"),)
 
 
 def cstr(val, name, encoding="utf-8", opt=False):
@@ -49,33 +48,13 @@ def unsupported(what: str) -> OperationNotSupported:
 
 
 def features_to_string(features: int) -> str:
-    """librbd's rbd_features_to_string: the names of the bits, comma-separated (EINVAL for unknown bits)."""
-    known = 0
-    names = []
-    for bit, name in FEATURE_NAMES:
-        known |= bit
-        if features & bit:
-            names.append(name)
-    if features & ~known:
-        raise InvalidArgument(f"unknown features in {features:#x}", errno=errno.EINVAL)
-    return ",".join(names)
+    """librbd's rbd_features_to_string (core/pool_meta.py); InvalidArgument for unknown bits."""
+    return pool_meta.features_to_string(features)
 
 
 def features_from_string(text: str) -> int:
-    """librbd's rbd_features_from_string: comma-separated names (or a number) -> bits (EINVAL if unknown)."""
-    by_name = {name: bit for bit, name in FEATURE_NAMES}
-    result = 0
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        if item.isdigit():
-            result |= int(item)
-        elif item in by_name:
-            result |= by_name[item]
-        else:
-            raise InvalidArgument(f"unknown feature {item!r}", errno=errno.EINVAL)
-    return result
+    """librbd's rbd_features_from_string (core/pool_meta.py); InvalidArgument for unknown names."""
+    return pool_meta.features_from_string(text)
 
 
 # --- Completion ----------------------------------------------------------------------------------
@@ -182,8 +161,8 @@ class ConfigPoolIterator(_Listing):
 class PoolMetadataIterator(_Listing):
     """(key, value) of a pool's metadata (``PoolMetadataIterator(ioctx)``)."""
     def _items(self, ioctx):
-        from .pool_extras import pool_metadata
-        return sorted(pool_metadata(ioctx).items())
+        from .ioctx import core_ioctx
+        return pool_meta.metadata_list(core_ioctx(ioctx))
 
     def get_next_chunk(self):
         return None

@@ -2,41 +2,36 @@
 purge, aio_open_image, and what curverbd does not do (mirroring, groups, namespaces, migration:
 OperationNotSupported).
 
-Pool metadata is kept where librbd keeps it, in the pool's ``rbd_info`` object (a rados object of
-the default namespace, here holding a JSON map instead of omap); pool config overrides are pool
-metadata ``conf_<option>``, as in librbd.
+Pool metadata, stats, feature names and the trash purge are the core's (core/pool_meta.py); pool config
+overrides are pool metadata ``conf_<option>``, as in librbd.
 """
 from __future__ import annotations
 
 import errno
-import json
 import time
 
+from curverbd.core import pool_meta
 from curverbd.core.image_config import CONF_PREFIX, QOS_OPTIONS
 from curverbd.errors import Error as CoreError
 
 from .constants import RBD_CONFIG_SOURCE_CONFIG, RBD_CONFIG_SOURCE_POOL
 from .errors import InvalidArgument, rbd_errors
 from .ioctx import core_ioctx
-from .pacific import (Completion, ConfigPoolIterator, PoolMetadataIterator, features_from_string,
-                      features_to_string, unsupported)
-
-POOL_METADATA_OBJECT = "rbd_info"
-
+from .pacific import Completion, ConfigPoolIterator, PoolMetadataIterator, unsupported
 
 def pool_metadata(ioctx) -> dict:
-    """The pool's metadata map ({} if none was ever set)."""
+    """The pool's metadata map ({} if none was ever set): core/pool_meta.py."""
+    return pool_meta.metadata(core_ioctx(ioctx))
+
+
+def _missing_is_key_error(call, what: str):
+    """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding."""
     try:
-        data = core_ioctx(ioctx).read_object(POOL_METADATA_OBJECT)
+        return call()
     except CoreError as exc:
         if exc.errno == errno.ENOENT:
-            return {}
+            raise KeyError(what) from None
         raise
-    return json.loads(data) if data else {}
-
-
-def _store_pool_metadata(ioctx, metadata: dict) -> None:
-    core_ioctx(ioctx).write_full_object(POOL_METADATA_OBJECT, json.dumps(metadata, sort_keys=True).encode())
 
 
 def pool_config_list(ioctx) -> list[dict]:
@@ -76,51 +71,25 @@ class RBDExtras:
     def pool_stats_get(self, ioctx) -> dict:
         """Image and trash counts, provisioned bytes (head sizes) and max provisioned bytes (head and
         snapshot sizes), and snapshot counts, as rbd_pool_stats_get."""
-        io = core_ioctx(ioctx)
-        stats = dict.fromkeys(("image_count", "image_provisioned_bytes", "image_max_provisioned_bytes",
-                               "image_snap_count", "trash_count", "trash_provisioned_bytes",
-                               "trash_max_provisioned_bytes", "trash_snap_count"), 0)
-        for name in io.list_images():
-            try:
-                with io.open_image(name, read_only=True) as image:
-                    size, snaps = image.size(), image.list_snaps()
-            except CoreError as exc:
-                if exc.errno == errno.ENOENT:   # removed meanwhile
-                    continue
-                raise
-            stats["image_count"] += 1
-            stats["image_provisioned_bytes"] += size
-            stats["image_max_provisioned_bytes"] += size + sum(snap["size"] for snap in snaps)
-            stats["image_snap_count"] += len(snaps)
-        for entry in io.trash_list():
-            stats["trash_count"] += 1
-            size = int(entry.get("size", 0) or 0)
-            stats["trash_provisioned_bytes"] += size
-            stats["trash_max_provisioned_bytes"] += size
-        return stats
+        return pool_meta.stats(core_ioctx(ioctx))
 
     def pool_metadata_get(self, ioctx, key: str) -> str:
         """The pool's metadata ``key``; KeyError if not set."""
-        metadata = pool_metadata(ioctx)
-        if key not in metadata:
-            raise KeyError(f"no metadata {key} for pool {ioctx.get_pool_name()}")
-        return metadata[key]
+        io = core_ioctx(ioctx)
+        return _missing_is_key_error(lambda: pool_meta.metadata_get(io, key),
+                                     f"no metadata {key} for pool {ioctx.get_pool_name()}")
 
     def pool_metadata_set(self, ioctx, key: str, value: str) -> None:
         """Set the pool's metadata ``key``."""
         if not isinstance(key, str) or not isinstance(value, str):
             raise TypeError("key and value must be strings")
-        metadata = pool_metadata(ioctx)
-        metadata[key] = value
-        _store_pool_metadata(ioctx, metadata)
+        pool_meta.metadata_set(core_ioctx(ioctx), key, value)
 
     def pool_metadata_remove(self, ioctx, key: str) -> None:
         """Remove the pool's metadata ``key``; KeyError if not set."""
-        metadata = pool_metadata(ioctx)
-        if key not in metadata:
-            raise KeyError(f"no metadata {key} for pool {ioctx.get_pool_name()}")
-        del metadata[key]
-        _store_pool_metadata(ioctx, metadata)
+        io = core_ioctx(ioctx)
+        _missing_is_key_error(lambda: pool_meta.metadata_remove(io, key),
+                              f"no metadata {key} for pool {ioctx.get_pool_name()}")
 
     def pool_metadata_list(self, ioctx):
         """(key, value) pairs of the pool's metadata, sorted (a PoolMetadataIterator)."""
@@ -142,35 +111,29 @@ class RBDExtras:
     def config_set(self, ioctx, key: str, value: str) -> None:
         """Override option ``key`` for the pool's images."""
         _check_option(key)
-        self.pool_metadata_set(ioctx, CONF_PREFIX + key, str(value))
+        pool_meta.metadata_set(core_ioctx(ioctx), CONF_PREFIX + key, str(value))
 
     def config_remove(self, ioctx, key: str) -> None:
         """Drop the pool's override of ``key``; KeyError if there is none."""
         _check_option(key)
-        metadata = pool_metadata(ioctx)
-        if CONF_PREFIX + key not in metadata:
-            raise KeyError(f"no config {key} for pool {ioctx.get_pool_name()}")
-        del metadata[CONF_PREFIX + key]
-        _store_pool_metadata(ioctx, metadata)
+        io = core_ioctx(ioctx)
+        _missing_is_key_error(lambda: pool_meta.metadata_remove(io, CONF_PREFIX + key),
+                              f"no config {key} for pool {ioctx.get_pool_name()}")
 
     # --- features -----------------------------------------------------------------------------------
     def features_to_string(self, features: int) -> str:
         """``"layering,exclusive-lock"`` for the bits (InvalidArgument for unknown bits)."""
-        return features_to_string(features)
+        return pool_meta.features_to_string(features)
 
     def features_from_string(self, str_features: str) -> int:
         """The bits of comma-separated feature names (InvalidArgument for unknown names)."""
-        return features_from_string(str_features)
+        return pool_meta.features_from_string(str_features)
 
     # --- trash and images ------------------------------------------------------------------------------
     def trash_purge(self, ioctx, expire_ts=None, threshold: float = -1) -> None:
         """Delete the user-trashed images whose deferment ended by ``expire_ts`` (a datetime; default now). ``threshold`` (pool fullness) is accepted and not used."""
         # Pacific's binding passes time.mktime(expire_ts.timetuple()) (local time); 0/None: now
-        limit = time.mktime(expire_ts.timetuple()) if expire_ts else time.time()
-        io = core_ioctx(ioctx)
-        for entry in io.trash_list():
-            if entry.get("source", "USER") == "USER" and entry.get("deferment_end_time", 0) <= limit:
-                io.trash_remove(entry["id"], force=True)
+        pool_meta.trash_purge(core_ioctx(ioctx), time.mktime(expire_ts.timetuple()) if expire_ts else None)
 
     def aio_open_image(self, oncomplete, ioctx, name=None, snapshot=None, read_only=False, image_id=None):
         """Open an image; ``oncomplete(completion, image)`` (done before returning here)."""
