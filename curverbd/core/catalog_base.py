@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from .. import features as feature_bits
 from ..catalog.client import CatalogClient
@@ -46,6 +46,7 @@ MAX_VOLUME = 20 << 40           # mds.curvefs.maxFileLength
 DEFAULT_FEATURES = feature_bits.LAYERING
 DEFAULT_ORDER = 22
 MAX_IMAGE_NAME_BYTES = 95       # RBD_MAX_IMAGE_NAME_SIZE minus the NUL
+Progress = Optional[Callable[[int, int], Any]]   # librbd's progress(done, total); non-zero cancels
 RECYCLE_BIN = "RecycleBin"
 VIEW_PREFIX = ".rbd-snapview-"  # readers' views of snapshots (catalog_snapshots.py), hidden from RBD
 VOLUME_TYPES = (FileType.INODE_PAGEFILE, FileType.INODE_CLONE_PAGEFILE)
@@ -212,6 +213,14 @@ class CatalogBase:
         """{snapshot_count, parent, children} of a volume (catalog_snapshots.py)."""
         raise NotImplementedError
 
+    def _reap(self, info: dict) -> None:
+        """Delete the snapshots RBD removed that nothing holds any more (catalog_snapshots.py)."""
+        raise NotImplementedError
+
+    def _reap_parent(self, parent: dict | None) -> None:
+        """A clone of ``parent`` went: _reap it (catalog_snapshots.py)."""
+        raise NotImplementedError
+
     def _pinned(self, path: str, info: dict) -> bool:
         """Whether a Curve snapshot service knows the volume by its path, so RBD must not move it
         (catalog_snapshots.py)."""
@@ -335,15 +344,32 @@ class CatalogBase:
         self.state.create_image(info["id"], state)
         return self._record(pool, {**info, "meta": {}}, state, {})
 
-    def remove_image(self, pool: str, image: str) -> None:
+    def remove_image(self, pool: str, image: str, progress: Progress = None) -> None:
+        """DeleteFile (into /RecycleBin). ENOTEMPTY while it has snapshots (clones or not, as librbd);
+        EBUSY while snapshots it removed are still kept for clones or readers. ``progress(done, total)``
+        (in objects, as librbd's) is asked before anything changes, where a non-zero return cancels
+        (ECANCELED, the image kept), and told once the image is gone: Curve deletes in one step."""
         info = self._file(pool, image)
-        if self._links(pool, info["fileName"]).get("snapshot_count"):
+        links = self._links(pool, info["fileName"], info)
+        if links.get("snapshot_count"):
             raise Error(errno.ENOTEMPTY, f"image {pool}/{image} has snapshots")
+        if links.get("pending_snapshots"):
+            self._reap({**info, "pool": pool})
+            if self._links(pool, info["fileName"]).get("pending_snapshots"):
+                raise Error(errno.EBUSY, f"image {pool}/{image} has removed snapshots that clones or "
+                                         "readers still use (trash namespace)")
+        total = _objects(self._full_state(info))
+        if progress is not None and progress(0, total):
+            raise Error(errno.ECANCELED, f"image {pool}/{image}: removal cancelled by its progress callback "
+                                         "(the image is kept)")
         try:
             self.mds.delete(f"/{pool}/{info['fileName']}", info["id"])
         except Error as exc:
             raise Error(exc.errno, f"image {pool}/{image}: {mds_cause(exc)}") from None
         self._forget(info)
+        self._reap_parent(links.get("parent"))   # its snapshot may wait in the trash for this clone
+        if progress is not None:
+            progress(total, total)
 
     def _forget(self, info: dict) -> None:
         """Drop a removed image's RBD record, metadata and alias (its pool is its Curve parent)."""
@@ -445,6 +471,11 @@ class CatalogBase:
 # what Curve's kOwnerAuthFail can mean (it does not say which)
 _REFUSED = (" by Curve's MDS (kOwnerAuthFail: another owner's, or for root a wrong key, or this clock "
             "outside the MDS's 15 s window)")
+
+
+def _objects(state: dict) -> int:
+    """How many objects librbd would remove for an image of this state (its progress unit); at least 1."""
+    return max(1, -(-state["size"] // (1 << state["order"])))
 
 
 def _hidden(state: dict | None, name: str) -> bool:

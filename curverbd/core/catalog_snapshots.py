@@ -29,6 +29,30 @@ Curve says it is not open (DeleteFile refuses an open file). On release1.5 a
 view of an unprotected snapshot protects it in Curve while views exist; RBD
 still reports it unprotected.
 
+A snapshot RBD has removed but Curve still needs waits in a *pending* record
+(``pending`` in its RBD record, keyed by a UUID so its name is free again):
+
+- ``"trash"``: it still has clones (format 2 clones need no protection, so an
+  unprotected snapshot can have them). librbd moves such a snapshot to the
+  trash namespace (RBD_SNAP_NAMESPACE_TYPE_TRASH, named by a UUID); so does
+  this catalog, and Curve keeps it until its last clone is flattened or removed.
+- ``"removed"``: readers' views still read through it (Curve deletes no
+  snapshot a clone reads through, and no open file). It leaves every list at
+  once; the image's RBD record names it in ``snaps_removed``, so each handle
+  set to it (in any process: the record is watched) gives its view back and
+  fails its reads with ENOENT, as librbd's do. The last view closed (or swept)
+  deletes the Curve snapshot.
+
+``_reap`` deletes the pending snapshots nothing holds any more; it runs when a
+view closes, a clone is flattened or removed, and when snapshots are listed.
+
+Clone format (``rbd_default_clone_format``, or the call's): 1 clones only a
+protected snapshot; 2 clones any snapshot (on release1.5, whose Clone needs
+Curve's protection, the snapshot is protected in Curve while RBD reports it
+unprotected, as for views). Pacific's "auto" means 2 when the cluster's
+minimum client is mimic or newer; Curve has no such setting, so "auto" is 1
+here (the format every client understands).
+
 Curve has no diff and no per-snapshot allocation: those go to the embedded
 daemon's service, and are EOPNOTSUPP elsewhere. A copy moves its data through
 the client (copy_target makes the new image), as librbd's does.
@@ -50,6 +74,10 @@ from .snapshot_flavours import LocalSnapshots, S3Snapshots, detect
 
 log = logging.getLogger("curverbd.snapshots")
 
+NAMESPACE_USER = 0            # RBD_SNAP_NAMESPACE_TYPE_USER
+NAMESPACE_TRASH = 2           # RBD_SNAP_NAMESPACE_TYPE_TRASH: removed, kept for its clones
+REMOVED_KEPT = 16             # Curve snapshot keys an image record keeps in ``snaps_removed``
+CLONE_FORMATS = {"1": 1, "2": 2, "auto": 1}   # rbd_default_clone_format (module docstring: "auto")
 VIEW_STALE_S = 10.0           # a view this old and not open is a crashed reader's (open takes milliseconds)
 FLATTEN_WAIT_S = 1.0          # how long one flatten step waits for Curve's progress to move
 Percent = Optional[Callable[[int], None]]
@@ -94,7 +122,7 @@ class CatalogSnapshots(CatalogBase):
         if not isinstance(snap, str) or not snap:
             raise Error(errno.EINVAL, f"snapshot name {snap!r}: must be a non-empty string")
         for found, name, record in self._snapshots_of(info):
-            if name == snap:
+            if name == snap and not record.get("pending"):   # a pending one has left RBD's names
                 return found, record
         raise Error(errno.ENOENT, f"image {pool}/{image} has no snapshot {snap!r}")
 
@@ -106,7 +134,9 @@ class CatalogSnapshots(CatalogBase):
     def _snap_record(self, snap: dict, name: str, record: dict) -> dict:
         """The SnapRecord every face reads."""
         return {"id": snap["seq"], "name": name, "size": record.get("size", snap["length"]),
-                "timestamp": snap["ctime"] / 1e6, "protected": self._protected(snap, record), "namespace_type": 0}
+                "timestamp": snap["ctime"] / 1e6, "protected": self._protected(snap, record),
+                "namespace_type": NAMESPACE_TRASH if record.get("pending") == "trash" else NAMESPACE_USER,
+                **({"original_name": record["original_name"]} if record.get("pending") else {})}
 
     def _image(self, pool: str, image: str) -> tuple[dict, dict]:
         """(FileInfo with its pool, RBD state with defaults filled in) of an image."""
@@ -145,27 +175,111 @@ class CatalogSnapshots(CatalogBase):
             self.state.snap_set(info["id"], snap, record)
         return self._snap_record(made, snap, record)
 
-    def remove_snap(self, pool: str, image: str, snap: str) -> None:
+    def remove_snap(self, pool: str, image: str, snap: str, unprotect: bool = False) -> None:
+        """Remove ``image@snap``: EBUSY if protected, unless ``unprotect`` (RBD_SNAP_REMOVE_UNPROTECT)
+        unprotects it first (EBUSY then if it has clones). One that format 2 clones still read moves
+        to the trash namespace; one readers' views still read leaves RBD at once and Curve when the
+        last view goes (module docstring)."""
         info, _ = self._image(pool, image)
         found, record = self._snapshot(pool, image, info, snap)
         if self._protected(found, record):
-            raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is protected")
+            if not unprotect:
+                raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is protected")
+            self.unprotect_snap(pool, image, snap)
+            found, record = self._snapshot(pool, image, info, snap)
+        if self._children(info, found):   # format 2 clones: kept for them, in the trash namespace
+            self._set_pending(info, snap, found, record, "trash")
+            return
         if found["protected"]:   # Curve's protection for readers' views (or left by a crash): drop it if it can
             self._release(self._path(info), found)
         try:
             self.flavour().remove(self._path(info), found)
-        except MdsError as exc:
-            if exc.status == StatusCode.kSnapshotFileProtected:   # Curve's protection held by readers
-                raise Error(errno.EBUSY, f"snapshot {pool}/{image}@{snap} is being read (open at the "
-                                         "snapshot)") from None
-            raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: {mds_cause(exc)}") from None
         except Error as exc:
-            raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: {mds_cause(exc)}") from None
+            if not _held(exc):
+                raise Error(exc.errno, f"snapshot {pool}/{image}@{snap}: {mds_cause(exc)}") from None
+            # readers' views (or a clone in /RecycleBin) still read it: gone for RBD, Curve's goes later
+            self._set_pending(info, snap, found, record, "removed")
+            self._tell_readers(info, found)
+            return
         self.state.snap_remove(info["id"], snap)
 
+    def _set_pending(self, info: dict, name: str, snap: dict, record: dict, why: str) -> None:
+        """Take ``name`` out of RBD's names: its record moves to a UUID key, marked ``pending`` ``why``."""
+        key = str(uuid.uuid4())
+        self.state.snap_rename(info["id"], name, key, {**record, "size": record.get("size", snap["length"]),
+                                                       "curve": snap["key"], "pending": why,
+                                                       "original_name": name})
+
+    def _tell_readers(self, info: dict, snap: dict) -> None:
+        """Name the removed snapshot in the image's record: the handles set to it watch the record
+        (Image._on_change) and give their views back."""
+        def change(state: dict) -> dict:
+            gone = [k for k in state.get("snaps_removed", []) if k != snap["key"]]
+            state["snaps_removed"] = (gone + [snap["key"]])[-REMOVED_KEPT:]
+            return state
+        self.state.update_image(info["id"], change, self._default_state(info))
+
+    def _reap(self, info: dict) -> None:
+        """Delete from Curve the pending snapshots of a volume that nothing holds any more (no clone for
+        one in the trash, no reader's view), and forget their records. One still held stays pending."""
+        path = self._path(info)
+        for snap, name, record in self._snapshots_of(info):
+            if not record.get("pending"):
+                continue
+            if record["pending"] == "trash" and self._children(info, snap):
+                continue
+            try:
+                if snap["protected"]:
+                    self._release(path, snap)
+                self.flavour().remove(path, snap)
+            except Error as exc:
+                if exc.errno != errno.ENOENT:
+                    if not _held(exc):
+                        log.warning("snapshot %s@%s (removed as %r): not deleted: %s", path, snap["key"],
+                                    record.get("original_name"), exc)
+                    continue
+            self.state.snap_remove(info["id"], name)
+            log.info("snapshot %s@%s (removed as %r): deleted from Curve, nothing reads it any more", path,
+                     snap["key"], record.get("original_name"))
+
+    def _reap_path(self, path: str) -> None:
+        """_reap the volume at Curve path ``path`` (a parent, a view's source); errors are logged."""
+        pool, _, name = path.strip("/").partition("/")
+        try:
+            self._reap({**self.mds.stat(path), "pool": pool, "fileName": name})
+        except Error as exc:
+            if exc.errno != errno.ENOENT:
+                log.warning("pending snapshots of %s: not reaped: %s", path, exc)
+
+    def _reap_parent(self, parent: dict | None) -> None:
+        """A clone of ``parent`` ({pool, image, snap}: RBD names) was flattened or removed."""
+        if parent is None:
+            return
+        try:
+            info, _ = self._image(parent["pool"], parent["image"])
+        except Error as exc:
+            if exc.errno != errno.ENOENT:
+                log.warning("pending snapshots of %s/%s: not reaped: %s", parent["pool"], parent["image"], exc)
+            return
+        self._reap(info)
+
+    def _snapshot_counts(self, info: dict, count: int) -> tuple[int, int]:
+        """(user snapshots, pending ones) of a volume of which Curve counts ``count``."""
+        if not count:
+            return 0, 0
+        pending = sum(1 for r in self.state.snaps(info["id"]).values() if r.get("pending"))
+        return max(0, count - pending), pending
+
     def list_snaps(self, pool: str, image: str) -> list[dict]:
+        """Every snapshot, oldest first: the user's and (``namespace_type`` 2, named by a UUID, with
+        ``original_name``) those in the trash namespace, as librbd's snap_list; not the removed ones
+        readers still hold."""
         info, _ = self._image(pool, image)
-        return [self._snap_record(*found) for found in self._snapshots_of(info)]
+        found = self._snapshots_of(info)
+        if any(record.get("pending") for _, _, record in found):
+            self._reap(info)
+            found = self._snapshots_of(info)
+        return [self._snap_record(*f) for f in found if f[2].get("pending") != "removed"]
 
     def get_snap(self, pool: str, image: str, snap: str) -> dict:
         info, _ = self._image(pool, image)
@@ -256,7 +370,9 @@ class CatalogSnapshots(CatalogBase):
         else:
             count = len(self.flavour().list(path))
         children = self._children(info, None) if count else []
-        return {"snapshot_count": count, "parent": self._parent_of(info), "children": bool(children)}
+        user, pending = self._snapshot_counts(info, count)
+        return {"snapshot_count": user, "pending_snapshots": pending, "parent": self._parent_of(info),
+                "children": bool(children)}
 
     def _pinned(self, path: str, info: dict) -> bool:
         """On mainline, snapshotcloneserver keeps a volume's snapshots and a lazy clone's task by the
@@ -281,8 +397,9 @@ class CatalogSnapshots(CatalogBase):
         return {"pool": pool, "image": self._rbd_name(pool, curve_name), "snap": snap}
 
     def clone(self, pool: str, image: str, snap: str, child_pool: str, child_image: str,
-              features: int | None = None, order: int | None = None) -> dict:
-        """A new image ``child_pool/child_image`` showing the protected ``pool/image@snap``."""
+              features: int | None = None, order: int | None = None, clone_format: int = 1) -> dict:
+        """A new image ``child_pool/child_image`` showing ``pool/image@snap``: protected for clone format 1;
+        any for format 2."""
         info, parent = self._image(pool, image)
         features = parent["features"] if features is None else features
         order = order or parent["order"]     # librbd: order 0 (or none) is the parent's
@@ -292,11 +409,21 @@ class CatalogSnapshots(CatalogBase):
         if not isinstance(order, int) or not 12 <= order <= 25:
             raise Error(errno.EINVAL, f"clone {child_pool}/{child_image}: order {order!r} must be 12..25")
         self._pool_info(child_pool)
+        if clone_format not in (1, 2):
+            raise Error(errno.EINVAL, f"clone {child_pool}/{child_image}: clone format {clone_format!r} "
+                                      "must be 1 or 2")
         found, record = self._snapshot(pool, image, info, snap)
-        if not self._protected(found, record):
-            raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected: cannot clone it")
+        protected = self._protected(found, record)
+        if not protected and clone_format == 1:
+            raise Error(errno.EINVAL, f"snapshot {pool}/{image}@{snap} is not protected: cannot clone it "
+                                      "(clone format 1)")
         if self._lookup(child_pool, child_image, child_image) is not None:
             raise Error(errno.EEXIST, f"image {child_pool}/{child_image} already exists")
+        if not protected and self.flavour().protects:
+            # release1.5 clones only what Curve protects: held for the clone, RBD's word stays "unprotected"
+            if "protected" not in record:
+                self._keep(info, snap, found, record, protected=False)
+            self.flavour().protect(self._path(info), found, True)
         try:
             child = self.flavour().clone(self._path(info), found, f"/{child_pool}/{child_image}")
         except Error as exc:
@@ -328,7 +455,8 @@ class CatalogSnapshots(CatalogBase):
         second) for its progress to pass ``offset``."""
         info, state = self._image(pool, image)
         total = state["size"]
-        if self._parent_of(info) is None and info.get("fileType") != FileType.INODE_CLONE_PAGEFILE:
+        parent = self._parent_of(info)
+        if parent is None and info.get("fileType") != FileType.INODE_CLONE_PAGEFILE:
             if offset == 0:
                 raise Error(errno.EINVAL, f"image {pool}/{image} has no parent: nothing to flatten")
             return {"done": True, "total": total, "position": total}
@@ -336,6 +464,7 @@ class CatalogSnapshots(CatalogBase):
         while True:
             percent = self.flavour().flatten(self._path(info), info)
             if percent >= 100:
+                self._reap_parent(parent)    # its snapshot may wait in the trash for this clone
                 return {"done": True, "total": total, "position": total}
             # a step that has started is past offset 0 (offset 0 asks to start), but short of the end
             position = min(max(1, total * percent // 100), max(total - 1, 1))
@@ -387,12 +516,15 @@ class CatalogSnapshots(CatalogBase):
             return False
 
     def _unhold(self, source: str, snap: dict) -> None:
-        if not self.flavour().protects:
-            return
+        """A view of ``source``'s snapshot went: drop Curve's protection RBD does not want (release1.5),
+        and delete the snapshot if RBD removed it meanwhile and nothing else reads it."""
         try:
             parent = self.mds.stat(source)
-            record = self.state.snaps(parent["id"])
-            if any(r.get("curve") == snap["key"] and r.get("protected") for r in record.values()):
+            records = [r for r in self.state.snaps(parent["id"]).values() if r.get("curve") == snap["key"]]
+            if any(r.get("pending") for r in records):
+                self._reap_path(source)
+                return
+            if not self.flavour().protects or any(r.get("protected") for r in records):
                 return
             self._release(source, snap)
         except Error as exc:
@@ -409,7 +541,7 @@ class CatalogSnapshots(CatalogBase):
                 if self._remove_view(path, entry.get("id")):
                     log.info("snapshot view %s: a reader's that crashed, removed", path)
                     source = self.flavour().parent(path, entry)
-                    if source is not None and isinstance(self.flavour(), LocalSnapshots):
+                    if source is not None:
                         self._unhold(source[0], {"key": source[1]})
 
     # --- data: the embedded daemon's (Curve has no such RPC) ------------------------------------
@@ -460,3 +592,11 @@ class CatalogSnapshots(CatalogBase):
         return self._embedded(f"diff of {pool}/{image}", lambda: self._snapshots.diff_extents(
             pool, info["fileName"], offset, length, size, state["order"], from_key, key, include_parent,
             whole_object))
+
+
+def _held(exc: Error) -> bool:
+    """Whether Curve refused to delete a snapshot because something still reads through it (a clone or a
+    reader's view): release1.5's kSnapshotFileProtected / kFileOccupied, snapshotcloneserver's in-use."""
+    if isinstance(exc, MdsError):
+        return exc.status in (StatusCode.kSnapshotFileProtected, StatusCode.kFileOccupied)
+    return exc.errno == errno.EBUSY

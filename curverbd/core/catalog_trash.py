@@ -9,7 +9,7 @@ import time
 from ..curve.nameserver2 import StatusCode
 from ..curve.status import MdsError
 from ..errors import Error
-from .catalog_base import CatalogBase, check_image_name, file_id_of, image_id, mds_cause
+from .catalog_base import Progress, CatalogBase, _objects, check_image_name, file_id_of, image_id, mds_cause
 
 SOURCE_USER = "USER"            # RBD_TRASH_IMAGE_SOURCE_USER
 TRASH_FIELDS = ("name", "source", "deletion_time", "deferment_end_time")
@@ -66,20 +66,30 @@ class CatalogTrash(CatalogBase):
             raise Error(errno.ENOENT, f"pool {pool!r} has no image with id {trash_id!r} in the trash")
         return pool_id, file_id, entry
 
-    def trash_remove(self, pool: str, trash_id: str, force: bool = False) -> None:
+    def trash_remove(self, pool: str, trash_id: str, force: bool = False, progress: Progress = None) -> None:
         """Forget a trashed image. Curve lets only root purge /RecycleBin: for other owners the
-        volume stays there until Curve's admin cleans it (curve bs clean-recycle)."""
+        volume stays there until Curve's admin cleans it (curve bs clean-recycle). ``progress(done,
+        total)`` as remove_image's: asked before anything changes (non-zero: ECANCELED, the entry
+        kept), told when done."""
         pool_id, file_id, entry = self._trash_entry(pool, trash_id)
         what = f"image {pool}/{entry['name']} (id {trash_id})"
         if not force and time.time() < entry["deferment_end_time"]:
             raise Error(errno.EPERM, f"{what} is deferred in the trash until {entry['deferment_end_time']}; "
                                      "use force")
+        links, state = {}, None
         if entry.get("in_place"):   # still in its pool: it goes the way `rbd rm` goes
             links = self._links(pool, entry["curve_name"])
             if links.get("children"):
                 raise Error(errno.EBUSY, f"{what} has clones (children)")
             if links.get("snapshot_count"):
                 raise Error(errno.ENOTEMPTY, f"{what} has snapshots")
+            if links.get("pending_snapshots"):
+                raise Error(errno.EBUSY, f"{what} has removed snapshots that readers still use")
+        state = self.state.image(file_id)[0] or {}
+        total = _objects({"size": 0, "order": 22, **state})
+        if progress is not None and progress(0, total):
+            raise Error(errno.ECANCELED, f"{what}: removal cancelled by its progress callback (kept in the trash)")
+        if entry.get("in_place"):
             try:
                 self.mds.delete(f"/{pool}/{entry['curve_name']}", file_id)
             except Error as exc:
@@ -87,6 +97,9 @@ class CatalogTrash(CatalogBase):
         self.state.trash_remove(pool_id, file_id)
         self._forget({"id": file_id, "parentId": pool_id, "rbd_name": entry["name"],
                       "fileName": entry["curve_name"]})
+        self._reap_parent(links.get("parent"))
+        if progress is not None:
+            progress(total, total)
 
     def trash_restore(self, pool: str, trash_id: str, name: str | None = None) -> None:
         pool_id, file_id, entry = self._trash_entry(pool, trash_id)

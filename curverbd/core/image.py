@@ -48,7 +48,6 @@ NO_SNAP_LIMIT = (1 << 64) - 1                # librbd's "no snapshot limit"
 COPY_CHUNK = 4 << 20                         # bytes read per step by sparsify and deep_copy
 
 
-
 def _call(method: weakref.WeakMethod) -> None:
     """Call a weakly held method if its object still lives."""
     bound = method()
@@ -185,6 +184,8 @@ class Image(ImageSnapshots):
         """The image's RBD record changed (here or on another host): take its size."""
         if state is not None and self._snap is None:
             self._size = state["size"]
+        if state is not None and self._view is not None:
+            self._snapshots_changed(state)   # its snapshot removed? (snapshots.py)
 
     def resize(self, size: int) -> None:
         """Set the logical size. The Curve file only grows (the server adds whole segments).
@@ -252,6 +253,7 @@ class Image(ImageSnapshots):
         completion = Completion(callback)
         try:
             self._check_open()
+            self._check_snap_exists()
             length = self._clip(offset, length)
         except Error as exc:
             return completion._fail(exc)
@@ -267,6 +269,7 @@ class Image(ImageSnapshots):
         completion = Completion(callback)
         try:
             self._check_open()
+            self._check_snap_exists()
             view = _bytes_view(buffer, writable=True)
             length = self._clip(offset, len(view))
         except Error as exc:

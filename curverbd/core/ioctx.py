@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Error
 from .catalog import check_image_name
+from .catalog_snapshots import CLONE_FORMATS
 from .image import Image
 
 if TYPE_CHECKING:
@@ -45,8 +46,10 @@ class IoCtx:
         """Create image ``name`` of exactly ``size`` bytes (logical; the Curve file is larger)."""
         self._catalog.create_image(self.pool, name, size, features, order)
 
-    def remove_image(self, name: str) -> None:
-        self._catalog.remove_image(self.pool, name)
+    def remove_image(self, name: str, progress: Callable[[int, int], Any] | None = None) -> None:
+        """Remove image ``name``: ENOTEMPTY if it has snapshots; ``progress(done, total)`` returning
+        non-zero before the removal cancels it (ECANCELED, the image kept)."""
+        self._catalog.remove_image(self.pool, name, progress)
 
     def list_images(self) -> list[str]:
         return self._catalog.list_images(self.pool)
@@ -68,10 +71,21 @@ class IoCtx:
         return Image(self, name, read_only, snapshot)
 
     def clone(self, parent_name: str, parent_snap: str, child_ioctx: "IoCtx", child_name: str,
-              features: int | None = None, order: int | None = None) -> None:
-        """A new image ``child_name`` in ``child_ioctx``'s pool that shows the protected snapshot
-        ``parent_name@parent_snap`` of this pool until written (EINVAL if it is not protected)."""
-        self._catalog.clone(self.pool, parent_name, parent_snap, child_ioctx.pool, child_name, features, order)
+              features: int | None = None, order: int | None = None, clone_format: int | None = None) -> None:
+        """A new image ``child_name`` in ``child_ioctx``'s pool that shows the snapshot
+        ``parent_name@parent_snap`` of this pool until written. Clone format 1 needs the snapshot
+        protected (EINVAL if not), 2 does not; None: conf ``rbd_default_clone_format`` ("auto" is 1)."""
+        if clone_format is None:
+            clone_format = self.default_clone_format()
+        self._catalog.clone(self.pool, parent_name, parent_snap, child_ioctx.pool, child_name, features, order,
+                            clone_format)
+
+    def default_clone_format(self) -> int:
+        """Conf ``rbd_default_clone_format``: 1, 2, or "auto" (1: catalog_snapshots.py says why)."""
+        value = (self.cluster.conf.lookup("rbd_default_clone_format") or "auto").strip().lower()
+        if value not in CLONE_FORMATS:
+            raise Error(errno.EINVAL, f"conf rbd_default_clone_format {value!r}: must be 1, 2 or auto")
+        return CLONE_FORMATS[value]
 
     # --- small rados objects (kept by the catalog, at most 16 MiB each) -------------------------
     def write_object(self, key: str, data: bytes, offset: int = 0, namespace: str = "") -> None:
@@ -119,9 +133,11 @@ class IoCtx:
         """[{id, name, source, deletion_time, deferment_end_time}] (times in unix seconds)."""
         return self._catalog.trash_list(self.pool)
 
-    def trash_remove(self, image_id: str, force: bool = False) -> None:
-        """Delete a trashed image; EPERM before its deferment ends unless ``force``."""
-        self._catalog.trash_remove(self.pool, image_id, force)
+    def trash_remove(self, image_id: str, force: bool = False,
+                     progress: Callable[[int, int], Any] | None = None) -> None:
+        """Delete a trashed image; EPERM before its deferment ends unless ``force``; ``progress`` as
+        remove_image's (non-zero cancels: ECANCELED, kept in the trash)."""
+        self._catalog.trash_remove(self.pool, image_id, force, progress)
 
     def trash_restore(self, image_id: str, name: str) -> None:
         """Put a trashed image back under ``name``."""

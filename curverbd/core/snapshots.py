@@ -3,10 +3,23 @@
 Everything here is a catalog call. An image reads a snapshot through a view:
 a read-only clone of it that the catalog makes and removes (Curve opens no
 snapshot), so the data path (Python or C) is the same as for the image itself.
+
+A snapshot removed while handles read it (librbd allows it): the catalog names
+it in the image's record, which every handle watches; a handle set to it gives
+its view back (so Curve can delete the snapshot) and its reads fail with
+ENOENT, as librbd's, until it is set elsewhere. The C data path reads the
+view's nebd fd without asking Python: once the view is closed the daemon
+refuses those reads, which librbd.so.1 reports as EIO.
+
+diff_iterate reports bytes, not blocks, as librbd does (a 256-byte write is a
+256-byte extent): Curve's diff is per 4 KiB block, so the first and last block
+of each changed run are read (here and at ``from_snap``) and their equal
+leading / trailing bytes trimmed; blocks inside a run stay whole.
 """
 from __future__ import annotations
 
 import errno
+import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Error
@@ -19,6 +32,9 @@ if TYPE_CHECKING:
 FLATTEN_STEPS = 200         # Flatten calls for a large image (at least one object each; progress per call)
 DIFF_CHUNK = 1 << 30        # bytes per DiffExtents call
 COPY_CHUNK = 4 << 20        # bytes a copy reads and writes at a time (one default object)
+
+SNAP_REMOVE_UNPROTECT = 1 << 0   # RBD_SNAP_REMOVE_UNPROTECT: remove_snap unprotects first
+log = logging.getLogger("curverbd.snapshots")
 
 DiffCallback = Callable[[int, int, bool], Any]
 Progress = Callable[[int, int], Any] | None
@@ -38,6 +54,7 @@ class ImageSnapshots:
     _size: int
     _snap: str | None
     _view: dict | None         # the read-only clone a snapshot is read through (catalog.open_view)
+    _snap_gone: bool = False   # the snapshot this handle reads was removed (reads: ENOENT)
     _watch: Any                # the watch on the image's RBD record
     # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size), _watch_record()
 
@@ -96,10 +113,12 @@ class ImageSnapshots:
         self.flush()
         self._catalog.create_snap(*self._where, name)
 
-    def remove_snap(self, name: str) -> None:
-        """Error ENOENT if missing, EBUSY if protected."""
+    def remove_snap(self, name: str, flags: int = 0) -> None:
+        """Error ENOENT if missing, EBUSY if protected unless ``flags`` has SNAP_REMOVE_UNPROTECT (then
+        EBUSY only while it has clones). One that format 2 clones read moves to the trash namespace;
+        handles set to it (this one too) fail their reads with ENOENT from now on."""
         self._check_may_change()
-        self._catalog.remove_snap(*self._where, name)
+        self._catalog.remove_snap(*self._where, name, unprotect=bool(flags & SNAP_REMOVE_UNPROTECT))
 
     def list_snaps(self) -> list[dict[str, Any]]:
         """[{id, name, size, timestamp, protected, namespace_type}], oldest first."""
@@ -154,8 +173,29 @@ class ImageSnapshots:
                 self._catalog.close_view(view)
             raise
         old, self._view, self._snap = self._view, view, name
+        self._snap_gone = False
         if old is not None:
             self._catalog.close_view(old)
+
+    def _check_snap_exists(self) -> None:
+        """librbd: reading a snapshot that was removed is ENOENT."""
+        if getattr(self, "_snap_gone", False):
+            raise Error(errno.ENOENT, f"{self}: snapshot {self._snap!r} was removed")
+
+    def _snapshots_changed(self, state: dict) -> None:
+        """The image's record changed: if it names this handle's snapshot as removed, give the view back
+        (Curve deletes the snapshot once no view reads it) and fail reads from now on."""
+        view = self._view
+        if view is None or view["snap"]["key"] not in state.get("snaps_removed", ()):
+            return
+        self._snap_gone = True
+        self._view = None
+        log.info("%s: its snapshot was removed; reads fail with ENOENT", self)
+        try:
+            self.ioctx.cluster._close_file(self._file)
+            self._catalog.close_view(view)
+        except Error as exc:   # a crashed reader's view is swept later
+            log.warning("%s: view of the removed snapshot not given back: %s", self, exc)
 
     @property
     def snapshot(self) -> str | None:
@@ -218,12 +258,79 @@ class ImageSnapshots:
             raise Error(errno.EINVAL, f"{self}: diff range {offset}+{length} outside the image "
                                       f"size {self._size}")
         end = min(offset + length, self._size)
-        for lo in range(offset, end, DIFF_CHUNK):
-            hi = min(lo + DIFF_CHUNK, end)
-            extents = self._catalog.diff_extents(*self._where, lo, hi - lo, from_snap, self._snap,
-                                                 include_parent, whole_object)
-            for start, size, exists in extents:
-                ret = callback(start, size, exists)
-                if ret is not None and ret < 0:
-                    return ret
+        trim = None if whole_object else _EdgeTrim(self, from_snap)
+        try:
+            for lo in range(offset, end, DIFF_CHUNK):
+                hi = min(lo + DIFF_CHUNK, end)
+                extents = self._catalog.diff_extents(*self._where, lo, hi - lo, from_snap, self._snap,
+                                                     include_parent, whole_object)
+                for start, size, exists in extents:
+                    if trim is not None:
+                        start, size = trim.cut(start, size)
+                        if not size:
+                            continue
+                    ret = callback(start, size, exists)
+                    if ret is not None and ret < 0:
+                        return ret
+        finally:
+            if trim is not None:
+                trim.close()
         return 0
+
+
+class _EdgeTrim:
+    """Trims a changed run to the bytes that changed in its first and last block (diff_iterate): those
+    two blocks are read from the image and from ``from_snap`` (zeros when None); blocks between
+    them stay whole."""
+
+    def __init__(self, image: ImageSnapshots, from_snap: str | None) -> None:
+        self.image = image
+        self.from_snap = from_snap
+        self.block: int = image.block_size   # type: ignore[attr-defined]
+        self.base: Any = None                # the image at from_snap, opened when first needed
+
+    def close(self) -> None:
+        if self.base is not None:
+            self.base.close()
+
+    def _old(self, lo: int, hi: int) -> bytes:
+        """Bytes [lo, hi) at ``from_snap`` (zeros past its size, or all zeros without one)."""
+        if self.from_snap is None:
+            return bytes(hi - lo)
+        if self.base is None:
+            self.base = self.image.ioctx.open_image(self.image.name, snapshot=self.from_snap)
+        data = self.base.read(lo, min(hi, self.base.size()) - lo) if lo < self.base.size() else b""
+        return data + bytes(hi - lo - len(data))
+
+    def _pair(self, lo: int, hi: int) -> tuple[bytes, bytes]:
+        return self.image.read(lo, hi - lo), self._old(lo, hi)   # type: ignore[attr-defined]
+
+    def cut(self, start: int, length: int) -> tuple[int, int]:
+        """(offset, length) of the run [start, start+length) without its equal edge bytes; length 0 if
+        the run's edge blocks hold no change at all."""
+        end = start + length
+        first_end = min((start // self.block + 1) * self.block, end)
+        new, old = self._pair(start, first_end)
+        lead = _same_prefix(new, old)
+        if first_end == end:                                # a run inside one block
+            if lead == len(new):
+                return start, 0
+            return start + lead, len(new) - lead - _same_suffix(new[lead:], old[lead:])
+        lo = start + lead if lead < len(new) else first_end  # an unchanged first block goes whole
+        last_start = (end - 1) // self.block * self.block
+        new, old = self._pair(last_start, end)
+        tail = _same_suffix(new, old)
+        hi = end - tail if tail < len(new) else last_start
+        return (lo, hi - lo) if hi > lo else (lo, 0)
+
+
+def _same_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes ``a`` and ``b`` share."""
+    if a == b:
+        return len(a)
+    return next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+
+
+def _same_suffix(a: bytes, b: bytes) -> int:
+    """How many trailing bytes ``a`` and ``b`` (equally long) share."""
+    return _same_prefix(a[::-1], b[::-1])

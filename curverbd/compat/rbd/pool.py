@@ -10,7 +10,7 @@ from .errors import InvalidArgument, OperationNotSupported, rbd_errors
 from .ioctx import core_ioctx
 from .pacific import ImageIterator, TrashIterator
 from .pool_extras import RBDExtras
-from .snapshots import utc_datetime
+from .snapshots import progress_callback, utc_datetime
 
 
 
@@ -52,8 +52,9 @@ class RBD(RBDExtras):
         core_ioctx(ioctx).create_image(name, size, features=features, order=order)
 
     def remove(self, ioctx, name: str, on_progress=None) -> None:
-        """Remove image ``name`` (ImageHasSnapshots, ImageBusy if open or a parent of clones)."""
-        core_ioctx(ioctx).remove_image(name)
+        """Remove image ``name`` (ImageHasSnapshots, ImageBusy if open or a parent of clones);
+        ``on_progress(offset, total)`` returning non-zero cancels (OperationCanceled, the image kept)."""
+        core_ioctx(ioctx).remove_image(name, progress_callback(on_progress))
 
     def list(self, ioctx) -> list[str]:
         """Names of the pool's images."""
@@ -81,10 +82,12 @@ class RBD(RBDExtras):
     def clone(self, p_ioctx, p_name: str, p_snapname: str, c_ioctx, c_name: str, features: int | None = None,
               order: int | None = None, stripe_unit: int | None = None, stripe_count: int | None = None,
               data_pool: str | None = None, clone_format: int | None = None) -> None:
-        """Clone protected snapshot ``p_name@p_snapname`` as ``c_name`` (reads fall through to the parent)."""
+        """Clone snapshot ``p_name@p_snapname`` as ``c_name`` (reads fall through to the parent): clone
+        format 1 needs it protected, 2 does not (None: conf rbd_default_clone_format)."""
         if data_pool:
             raise OperationNotSupported(f"image {c_name}: data pools are not supported", errno=errno.EOPNOTSUPP)
-        core_ioctx(p_ioctx).clone(p_name, p_snapname, core_ioctx(c_ioctx), c_name, features=features, order=order)
+        core_ioctx(p_ioctx).clone(p_name, p_snapname, core_ioctx(c_ioctx), c_name, features=features, order=order,
+                                  clone_format=clone_format)
 
     # --- trash ---------------------------------------------------------------------------------
     def trash_move(self, ioctx, name: str, delay: int = 0) -> None:
@@ -107,7 +110,7 @@ class RBD(RBDExtras):
 
     def trash_remove(self, ioctx, image_id: str, force: bool = False, on_progress=None) -> None:
         """Delete a trashed image for good (PermissionError before its deferment ends, unless ``force``)."""
-        core_ioctx(ioctx).trash_remove(image_id, force=force)
+        core_ioctx(ioctx).trash_remove(image_id, force=force, progress=progress_callback(on_progress))
 
     def trash_restore(self, ioctx, image_id: str, name: str) -> None:
         """Bring a trashed image back as ``name``."""

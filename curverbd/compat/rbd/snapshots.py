@@ -39,8 +39,9 @@ class ImageSnapshots:
         self._core().remove_snap(name)
 
     def remove_snap2(self, name: str, flags: int) -> None:
-        """Remove snapshot ``name`` (``flags`` are accepted; protected snapshots still refuse)."""
-        self._core().remove_snap(name)
+        """Remove snapshot ``name``; RBD_SNAP_REMOVE_UNPROTECT in ``flags`` unprotects a protected one
+        first (without it: ImageBusy)."""
+        self._core().remove_snap(name, flags)
 
     def rename_snap(self, srcname: str, dstname: str) -> None:
         """Rename snapshot ``srcname`` to ``dstname``."""
