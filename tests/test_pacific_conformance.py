@@ -80,7 +80,56 @@ with rados.Rados(conffile="") as cluster, cluster.open_ioctx("conf") as ioctx:
         img.aio_read(8192, 512, lambda c, data: done.append(data == b"y" * 512)).wait_for_complete_and_cb()
         img.aio_flush(lambda c: done.append(c.get_return_value())).wait_for_complete_and_cb()
         out["aio"] = done
+        out["snap_timestamp_type"] = type(img.get_snap_timestamp(snap_id)).__name__
+        out["snap_get_name_missing"] = outcome(img.snap_get_name, snap_id + 1000)
+        out["remove_snap_by_id_missing"] = outcome(img.remove_snap_by_id, snap_id + 1000)
+        img.metadata_set("m1", "x")
+        img.metadata_set("m2", "y")
+        out["metadata_list"] = [list(p) for p in img.metadata_list()]   # the advisory lock's key is hidden
+        img.lock_exclusive("c3")
+        client = img.list_lockers()["lockers"][0][0]
+        out["locker_is_this_client"] = client == "client.%d" % cluster.get_instance_id()
+        out["break_lock"] = outcome(img.break_lock, client, "c3")
+        out["break_lock_again"] = outcome(img.break_lock, client, "c3")
+        out["lockers_after_break"] = outcome(img.list_lockers)
+        out["lock_get_owners_no_feature"] = outcome(lambda: list(img.lock_get_owners()))
+        out["sparsify"] = outcome(img.sparsify, 4096)
+        out["sparsify_bad_size"] = outcome(img.sparsify, 1000)
+        out["deep_copy"] = outcome(img.deep_copy, ioctx, "dc")
+        with rbd.Image(ioctx, "dc", read_only=True) as dc:
+            out["deep_copy_result"] = [[s["name"] for s in dc.list_snaps()], dc.size(), dc.read(0, 4).decode(),
+                                       [list(p) for p in dc.metadata_list()]]
+        with rbd.Image(ioctx, image_id=img.id(), read_only=True) as by_id:
+            out["open_by_id_size"] = by_id.size()
+        out["open_by_id_missing"] = outcome(lambda: rbd.Image(ioctx, image_id="nosuchid", read_only=True))
+        opened = []
+        r.aio_open_image(lambda c, i: opened.append((c.get_return_value(), i)), ioctx, name="img",
+                         read_only=True).wait_for_complete_and_cb()
+        out["aio_open"] = [opened[0][0], opened[0][1].size()]
+        opened[0][1].close()
         out["remove_snap_by_id"] = outcome(img.remove_snap_by_id, snap_id)
+    r.create(ioctx, "xl", 1 << 20, features=rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK)
+    with rbd.Image(ioctx, "xl") as xl:
+        out["xl_owner_at_open"] = outcome(xl.is_exclusive_lock_owner)
+        out["xl_owners"] = [o["mode"] for o in xl.lock_get_owners()]
+        out["xl_release"] = outcome(xl.lock_release)
+        out["xl_owner_released"] = outcome(xl.is_exclusive_lock_owner)
+        out["xl_release_again"] = outcome(xl.lock_release)
+        out["xl_acquire"] = outcome(xl.lock_acquire, rbd.RBD_LOCK_MODE_EXCLUSIVE)
+        out["xl_owner_acquired"] = outcome(xl.is_exclusive_lock_owner)
+        out["xl_break_shared"] = outcome(xl.lock_break, rbd.RBD_LOCK_MODE_SHARED, "someone")
+    r.create(ioctx, "t1", 1 << 20)
+    r.trash_move(ioctx, "t1", 0)
+    trash_id = [e["id"] for e in r.trash_list(ioctx)][0]
+    entry = r.trash_get(ioctx, trash_id)
+    out["trash_get"] = [entry["id"] == trash_id, entry["name"]]
+    out["trash_purge"] = outcome(r.trash_purge, ioctx)
+    out["trash_after_purge"] = len(list(r.trash_list(ioctx)))
+    out["features_to_string_bad"] = outcome(r.features_to_string, 1 << 40)
+    r.pool_metadata_set(ioctx, "b", "2")
+    r.pool_metadata_set(ioctx, "a", "1")
+    out["pool_metadata_pairs"] = [list(p) for p in r.pool_metadata_list(ioctx)]
+    out["instance_id_positive"] = cluster.get_instance_id() > 0
     out["trash_get_missing"] = outcome(r.trash_get, ioctx, "nosuchid")
     out["group"] = outcome(rbd.Group(ioctx, "g").list_images)
     out["mirror_mode_get"] = outcome(r.mirror_mode_get, ioctx)
@@ -122,6 +171,36 @@ EXPECTED = {
     "encryption_format": ["OperationNotSupported", 95],
     "aio": [0, True, 0],
     "remove_snap_by_id": ["ok", None],
+    "snap_timestamp_type": "datetime",
+    "snap_get_name_missing": ["ImageNotFound", 2],
+    "remove_snap_by_id_missing": ["ImageNotFound", 2],
+    "metadata_list": [["m1", "x"], ["m2", "y"]],
+    "locker_is_this_client": True,
+    "break_lock": ["ok", None],
+    "break_lock_again": ["ImageNotFound", 2],
+    "lockers_after_break": ["ok", "'list'"],
+    "lock_get_owners_no_feature": ["InvalidArgument", 22],
+    "sparsify": ["ok", None],
+    "sparsify_bad_size": ["InvalidArgument", 22],
+    "deep_copy": ["ok", None],
+    "deep_copy_result": [["s1"], 4 * MiB, "xxxx", [["m1", "x"], ["m2", "y"]]],
+    "open_by_id_size": 4 * MiB,
+    "open_by_id_missing": ["ImageNotFound", 2],
+    "aio_open": [0, 4 * MiB],
+    "xl_owner_at_open": ["ok", True],
+    "xl_owners": [0],
+    "xl_release": ["ok", None],
+    "xl_owner_released": ["ok", False],
+    "xl_release_again": ["InvalidArgument", 22],
+    "xl_acquire": ["ok", None],
+    "xl_owner_acquired": ["ok", True],
+    "xl_break_shared": ["OperationNotSupported", 95],
+    "trash_get": [True, "t1"],
+    "trash_purge": ["ok", None],
+    "trash_after_purge": 0,
+    "features_to_string_bad": ["InvalidArgument", 22],
+    "pool_metadata_pairs": [["a", "1"], ["b", "2"]],
+    "instance_id_positive": True,
     "trash_get_missing": ["ImageNotFound", 2],
     "group": ["OperationNotSupported", 95],
     "mirror_mode_get": ["OperationNotSupported", 95],

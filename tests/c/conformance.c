@@ -356,24 +356,26 @@ static void check_unsupported(void)
     CHECK_EQ(rbd_migration_status(io, "clip", &mstatus, sizeof mstatus), -EOPNOTSUPP);
     CHECK(mstatus.source_image_name == NULL && mstatus.dest_image_name == NULL && mstatus.state_description == NULL);
 
+    /* the lock and listing calls below are implemented; an image without exclusive-lock: */
     char *owners[4];
     size_t nowners = 4;
-    rbd_lock_mode_t lmode;
-    CHECK_EQ(rbd_lock_get_owners(img, &lmode, owners, &nowners), -EOPNOTSUPP);
+    rbd_lock_mode_t lmode = (rbd_lock_mode_t)7;
+    CHECK_EQ(rbd_lock_get_owners(img, &lmode, owners, &nowners), -EINVAL);
     CHECK_EQ(nowners, 0);
+    CHECK_EQ(lmode, RBD_LOCK_MODE_EXCLUSIVE);
     rbd_image_watcher_t watchers[4];
     count = 4;
-    CHECK_EQ(rbd_watchers_list(img, watchers, &count), -EOPNOTSUPP);
+    CHECK_EQ(rbd_watchers_list(img, watchers, &count), 0);
     CHECK_EQ(count, 0);
     int exclusive = 5;
     char tag[32], clients[32], cookies[32], addrs[32];
     size_t tag_len = 32, clients_len = 32, cookies_len = 32, addrs_len = 32;
     CHECK_EQ(rbd_list_lockers(img, &exclusive, tag, &tag_len, clients, &clients_len, cookies, &cookies_len, addrs,
-                              &addrs_len), -EOPNOTSUPP);
-    CHECK(exclusive == 0 && tag_len == 0 && clients_len == 0 && cookies_len == 0 && addrs_len == 0);
+                              &addrs_len), 0);
+    CHECK(exclusive == 0 && tag_len == 1 && clients_len == 0 && cookies_len == 0 && addrs_len == 0 && !tag[0]);
     char keys[32], vals[32];
     size_t keys_len = 32, vals_len = 32;
-    CHECK_EQ(rbd_metadata_list(img, "", 0, keys, &keys_len, vals, &vals_len), -EOPNOTSUPP);
+    CHECK_EQ(rbd_metadata_list(img, "", 0, keys, &keys_len, vals, &vals_len), 0);
     CHECK(keys_len == 0 && vals_len == 0);
 
     char *outbuf = (char *)1, *outs = (char *)1;
@@ -382,6 +384,161 @@ static void check_unsupported(void)
     CHECK_EQ(rados_mgr_command(cluster, cmd, 1, "", 0, &outbuf, &outbuf_len, &outs, &outs_len), -EOPNOTSUPP);
     CHECK(outbuf == NULL && outbuf_len == 0 && outs == NULL && outs_len == 0);
     CHECK_EQ(rbd_close(img), 0);
+}
+
+/* Pacific's extras: librbd's size protocols (-ERANGE with the size needed) and the outputs of errors. */
+static void check_extras(void)
+{
+    CHECK_EQ(rbd_create(io, "extras", 4 * MiB, &(int){ 22 }), 0);
+    rbd_image_t img = open_image("extras");
+    uint64_t id = 7;
+    CHECK_EQ(rbd_snap_get_id(img, "nope", &id), -ENOENT);
+    CHECK_EQ(id, 0);
+    char name[16] = "junk";
+    size_t name_len = sizeof name;
+    CHECK_EQ(rbd_snap_get_name(img, 12345, name, &name_len), -ENOENT);
+    CHECK(name_len == 0 && name[0] == 0);
+    CHECK_EQ(rbd_snap_create(img, "e1"), 0);
+    CHECK_EQ(rbd_snap_get_id(img, "e1", &id), 0);
+    name_len = 1;
+    CHECK_EQ(rbd_snap_get_name(img, id, name, &name_len), -ERANGE);
+    CHECK_EQ(name_len, 3);
+    name_len = sizeof name;
+    CHECK_EQ(rbd_snap_get_name(img, id, name, &name_len), 0);
+    CHECK(name_len == 3 && strcmp(name, "e1") == 0);
+    struct timespec ts = { 1, 1 };
+    CHECK_EQ(rbd_snap_get_timestamp(img, id, &ts), 0);
+    CHECK(ts.tv_sec > 1600000000);
+    CHECK_EQ(rbd_snap_get_timestamp(img, id + 1000, &ts), -ENOENT);
+    CHECK(ts.tv_sec == 0 && ts.tv_nsec == 0);
+    CHECK_EQ(rbd_get_create_timestamp(img, &ts), 0);
+    CHECK(ts.tv_sec > 1600000000);
+    uint64_t limit = 0;
+    CHECK_EQ(rbd_snap_get_limit(img, &limit), 0);
+    CHECK(limit == UINT64_MAX);
+    CHECK_EQ(rbd_snap_set_limit(img, 0), -ERANGE);   /* below the snapshots there are */
+    CHECK_EQ(rbd_snap_set_limit(img, 1), 0);
+    CHECK_EQ(rbd_snap_get_limit(img, &limit), 0);
+    CHECK_EQ(limit, 1);
+    CHECK_EQ(rbd_snap_create(img, "e2"), -EDQUOT);
+    CHECK_EQ(rbd_snap_set_limit(img, UINT64_MAX), 0);
+    CHECK_EQ(rbd_snap_remove_by_id(img, id + 1000), -ENOENT);
+    CHECK_EQ(rbd_snap_remove_by_id(img, id), 0);
+    uint64_t overlap = 9;
+    CHECK_EQ(rbd_get_overlap(img, &overlap), 0);
+    CHECK_EQ(overlap, 0);
+
+    char feats[64];
+    size_t feats_len = 4;
+    CHECK_EQ(rbd_features_to_string(RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK, feats, &feats_len), -ERANGE);
+    CHECK_EQ(feats_len, sizeof "layering,exclusive-lock");
+    feats_len = sizeof feats;
+    CHECK_EQ(rbd_features_to_string(RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK, feats, &feats_len), 0);
+    CHECK(strcmp(feats, "layering,exclusive-lock") == 0);
+    uint64_t features = 9;
+    CHECK_EQ(rbd_features_from_string("layering,bogus", &features), -EINVAL);
+    CHECK_EQ(features, 0);
+
+    /* advisory locks */
+    CHECK_EQ(rbd_lock_exclusive(img, "ck"), 0);
+    CHECK_EQ(rbd_lock_exclusive(img, "ck"), -EEXIST);
+    CHECK_EQ(rbd_lock_shared(img, "other", "t"), -EBUSY);
+    int exclusive = 5;
+    char tag[8], clients[64], cookies[8], addrs[64];
+    size_t tag_len = 0, clients_len = 0, cookies_len = 0, addrs_len = 0;
+    CHECK_EQ(rbd_list_lockers(img, &exclusive, tag, &tag_len, clients, &clients_len, cookies, &cookies_len, addrs,
+                              &addrs_len), -ERANGE);
+    char client[64];
+    snprintf(client, sizeof client, "client.%llu", (unsigned long long)rados_get_instance_id(cluster));
+    CHECK(tag_len == 1 && clients_len == strlen(client) + 1 && cookies_len == 3 && addrs_len > 1);
+    tag_len = sizeof tag, clients_len = sizeof clients, cookies_len = sizeof cookies, addrs_len = sizeof addrs;
+    CHECK_EQ(rbd_list_lockers(img, &exclusive, tag, &tag_len, clients, &clients_len, cookies, &cookies_len, addrs,
+                              &addrs_len), 1);
+    CHECK(exclusive == 1 && strcmp(clients, client) == 0 && strcmp(cookies, "ck") == 0 && tag[0] == 0);
+    CHECK_EQ(rbd_break_lock(img, "client.1", "ck"), -ENOENT);
+    CHECK_EQ(rbd_unlock(img, "ck"), 0);
+    CHECK_EQ(rbd_unlock(img, "ck"), -ENOENT);
+    CHECK_EQ(rbd_lock_acquire(img, RBD_LOCK_MODE_SHARED), -EOPNOTSUPP);
+    CHECK_EQ(rbd_lock_acquire(img, RBD_LOCK_MODE_EXCLUSIVE), -EINVAL);   /* no exclusive-lock feature */
+    int owner = 5;
+    CHECK_EQ(rbd_is_exclusive_lock_owner(img, &owner), 0);
+    CHECK_EQ(owner, 0);
+
+    /* image metadata listing: paging after `start`, at most `max` */
+    CHECK_EQ(rbd_metadata_set(img, "k1", "v1"), 0);
+    CHECK_EQ(rbd_metadata_set(img, "k2", "value2"), 0);
+    char keys[16], vals[16];
+    size_t keys_len = 2, vals_len = 2;
+    CHECK_EQ(rbd_metadata_list(img, "", 0, keys, &keys_len, vals, &vals_len), -ERANGE);
+    CHECK(keys_len == 6 && vals_len == 10);
+    keys_len = vals_len = 16;
+    CHECK_EQ(rbd_metadata_list(img, "k1", 1, keys, &keys_len, vals, &vals_len), 0);
+    CHECK(keys_len == 3 && vals_len == 7 && strcmp(keys, "k2") == 0 && strcmp(vals, "value2") == 0);
+    CHECK_EQ(rbd_sparsify(img, 1000), -EINVAL);
+    CHECK_EQ(rbd_sparsify(img, 4096), 0);
+
+    /* opening by id */
+    char image_id[64];
+    CHECK_EQ(rbd_get_id(img, image_id, sizeof image_id), 0);
+    rbd_image_t by_id = (rbd_image_t)1;
+    CHECK_EQ(rbd_open_by_id_read_only(io, "no-such-id", &by_id, NULL), -ENOENT);
+    CHECK(by_id == NULL);
+    CHECK_EQ(rbd_open_by_id_read_only(io, image_id, &by_id, NULL), 0);
+    uint64_t size = 0;
+    CHECK_EQ(rbd_get_size(by_id, &size), 0);
+    CHECK_EQ(size, 4 * MiB);
+    CHECK_EQ(rbd_close(by_id), 0);
+    CHECK_EQ(rbd_close(img), 0);
+
+    /* pool metadata, statistics, trash */
+    char value[8] = "junk";
+    size_t value_len = sizeof value;
+    CHECK_EQ(rbd_pool_metadata_get(io, "pk", value, &value_len), -ENOENT);
+    CHECK(value_len == 0 && value[0] == 0);
+    CHECK_EQ(rbd_pool_metadata_set(io, "pk", "pv"), 0);
+    value_len = 1;
+    CHECK_EQ(rbd_pool_metadata_get(io, "pk", value, &value_len), -ERANGE);
+    CHECK_EQ(value_len, 3);
+    value_len = sizeof value;
+    CHECK_EQ(rbd_pool_metadata_get(io, "pk", value, &value_len), 0);
+    CHECK(strcmp(value, "pv") == 0);
+    keys_len = vals_len = 16;
+    CHECK_EQ(rbd_pool_metadata_list(io, "", 0, keys, &keys_len, vals, &vals_len), 0);
+    CHECK(keys_len == 3 && vals_len == 3 && strcmp(keys, "pk") == 0 && strcmp(vals, "pv") == 0);
+    CHECK_EQ(rbd_pool_metadata_remove(io, "pk"), 0);
+    CHECK_EQ(rbd_pool_metadata_remove(io, "pk"), -ENOENT);
+    /* statistics of a pool of its own: one 4 MiB image with one snapshot */
+    rados_ioctx_t sio;
+    CHECK_EQ(rados_pool_create(cluster, "extras-stats"), 0);
+    CHECK_EQ(rados_ioctx_create(cluster, "extras-stats", &sio), 0);
+    CHECK_EQ(rbd_create(sio, "s", 4 * MiB, &(int){ 22 }), 0);
+    rbd_image_t simg = NULL;
+    CHECK_EQ(rbd_open(sio, "s", &simg, NULL), 0);
+    CHECK_EQ(rbd_snap_create(simg, "one"), 0);
+    CHECK_EQ(rbd_close(simg), 0);
+    rbd_pool_stats_t stats;
+    rbd_pool_stats_create(&stats);
+    uint64_t images = 9, provisioned = 9, max_provisioned = 9, snaps = 9, trashed = 9;
+    CHECK_EQ(rbd_pool_stats_option_add_uint64(stats, RBD_POOL_STAT_OPTION_IMAGES, &images), 0);
+    CHECK_EQ(rbd_pool_stats_option_add_uint64(stats, RBD_POOL_STAT_OPTION_IMAGE_PROVISIONED_BYTES, &provisioned), 0);
+    CHECK_EQ(rbd_pool_stats_option_add_uint64(stats, RBD_POOL_STAT_OPTION_IMAGE_MAX_PROVISIONED_BYTES,
+                                              &max_provisioned), 0);
+    CHECK_EQ(rbd_pool_stats_option_add_uint64(stats, RBD_POOL_STAT_OPTION_IMAGE_SNAPSHOTS, &snaps), 0);
+    CHECK_EQ(rbd_pool_stats_option_add_uint64(stats, RBD_POOL_STAT_OPTION_TRASH_IMAGES, &trashed), 0);
+    CHECK_EQ(rbd_pool_stats_get(sio, stats), 0);
+    CHECK(images == 1 && provisioned == 4 * MiB && max_provisioned == 8 * MiB && snaps == 1 && trashed == 0);
+    rbd_pool_stats_destroy(stats);
+    rados_ioctx_destroy(sio);
+    rbd_trash_image_info_t info;
+    memset(&info, 0xff, sizeof info);
+    CHECK_EQ(rbd_trash_get(io, "no-such-id", &info), -ENOENT);
+    CHECK(info.id == NULL && info.name == NULL);
+    CHECK_EQ(rbd_trash_move(io, "extras", 0), 0);
+    CHECK_EQ(rbd_trash_get(io, image_id, &info), 0);
+    CHECK(strcmp(info.id, image_id) == 0 && strcmp(info.name, "extras") == 0);
+    rbd_trash_get_cleanup(&info);
+    CHECK_EQ(rbd_trash_purge(io, 0, -1), 0);
+    CHECK_EQ(rbd_trash_get(io, image_id, &info), -ENOENT);
 }
 
 int main(int argc, char **argv)
@@ -408,6 +565,7 @@ int main(int argc, char **argv)
         check_geometry();
         check_descendants(argv[1]);
         check_unsupported();
+        check_extras();
     }
     rados_ioctx_destroy(io);
     rados_shutdown(cluster);
