@@ -91,6 +91,10 @@ extern "Python" {
     int crbd_py_trash_move(uint64_t ioctx, const char *name, uint64_t delay);
     int crbd_py_trash_list(uint64_t ioctx, struct crbd_blob *entries);
     int crbd_py_trash_remove(uint64_t ioctx, const char *id, int force);
+    /* the removals with librbd's progress callback (NULL: none); non-zero from it cancels (-ECANCELED) */
+    int crbd_py_image_remove2(uint64_t ioctx, const char *name, librbd_progress_fn_t cb, void *arg);
+    int crbd_py_trash_remove2(uint64_t ioctx, const char *id, int force, librbd_progress_fn_t cb, void *arg);
+    int crbd_py_snap_remove2(uint64_t image, const char *name, uint32_t flags, struct crbd_open_info *info);
     /* Pacific's extras (capi/pacific_calls.py): the snapshot named `name`, or with id snap_id if name is NULL */
     int crbd_py_snap_find(uint64_t image, const char *name, uint64_t snap_id, uint64_t *id, double *timestamp,
                           struct crbd_blob *found_name);

@@ -101,10 +101,8 @@ CRBD_API int rbd_trash_remove_with_progress(rados_ioctx_t ioctx, const char *id,
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
     if (!io || !id)
         return -EINVAL;
-    int r = crbd_py_trash_remove(io->py, id, force);
-    if (r == 0 && prog_cb)
-        prog_cb(1, 1, cbdata);   /* removal is not incremental here: report it done */
-    return r;
+    /* the core asks prog_cb before removing (non-zero: -ECANCELED, kept) and tells it when done */
+    return crbd_py_trash_remove2(io->py, id, force, prog_cb, cbdata);
 }
 
 /* librbd's protocol: -ERANGE with *num_entries = entries needed if the array is short;

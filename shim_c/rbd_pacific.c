@@ -53,7 +53,8 @@ CRBD_API int rbd_list(rados_ioctx_t ioctx, char *names, size_t *size)
 
 CRBD_API int rbd_remove_with_progress(rados_ioctx_t io, const char *name, librbd_progress_fn_t cb, void *cbdata)
 {
-    return progress_done(cb, cbdata, rbd_remove(io, name));
+    struct crbd_ioctx *ctx = crbd_ioctx_get(io);
+    return ctx && name ? crbd_py_image_remove2(ctx->py, name, cb, cbdata) : -EINVAL;   /* cb: the core's */
 }
 
 /* ---- image I/O and size (fadvise flags are hints: ignored) ---- */
@@ -105,8 +106,19 @@ CRBD_API int rbd_snap_create2(rbd_image_t image, const char *snap_name, uint32_t
 CRBD_API int rbd_snap_remove2(rbd_image_t image, const char *snap_name, uint32_t flags, librbd_progress_fn_t cb,
                               void *cbdata)
 {
-    (void)flags;
-    return progress_done(cb, cbdata, rbd_snap_remove(image, snap_name));
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img || !snap_name)
+        return -EINVAL;
+    struct crbd_open_info info;
+    memset(&info, 0, sizeof info);
+    int r = crbd_py_snap_remove2(img->py, snap_name, flags, &info);   /* flags: RBD_SNAP_REMOVE_UNPROTECT */
+    if (r == 0) {   /* as snap_op: the handle's file and size after it */
+        pthread_mutex_lock(&img->lock);
+        img->nebd_fd = info.nebd_fd;
+        atomic_store(&img->size, info.size);
+        pthread_mutex_unlock(&img->lock);
+    }
+    return progress_done(cb, cbdata, r);
 }
 
 /* Every snapshot is a user snapshot (no group, trash or mirror snapshots here). */

@@ -55,5 +55,27 @@ def register(ffi, lib) -> None:
         HANDLES.get(ioctx, IoCtx).trash_remove(text(ffi, image_id), bool(force))
         return 0
 
+    def progress_of(cb, arg):
+        """librbd's progress_fn_t as the core's progress(done, total) (None for NULL)."""
+        if cb == ffi.NULL:
+            return None
+        return lambda done, total: cb(done, total, arg)
+
+    def crbd_py_image_remove2(ioctx, name, cb, arg):
+        HANDLES.get(ioctx, IoCtx).remove_image(text(ffi, name), progress_of(cb, arg))
+        return 0
+
+    def crbd_py_trash_remove2(ioctx, image_id, force, cb, arg):
+        HANDLES.get(ioctx, IoCtx).trash_remove(text(ffi, image_id), bool(force), progress_of(cb, arg))
+        return 0
+
+    def crbd_py_snap_remove2(image, name, flags, info):
+        img = HANDLES.get(image, Image)
+        img.remove_snap(text(ffi, name), flags)
+        info.nebd_fd = img.nebd_fd
+        info.size = img.size()
+        return 0
+
+    _register(ffi, [crbd_py_image_remove2, crbd_py_trash_remove2, crbd_py_snap_remove2])
     _register(ffi, [crbd_py_mon_command, crbd_py_update_features, crbd_py_metadata_set, crbd_py_metadata_get,
                     crbd_py_config_list, crbd_py_trash_move, crbd_py_trash_list, crbd_py_trash_remove])
