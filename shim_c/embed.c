@@ -67,24 +67,40 @@ __attribute__((constructor)) static void crbd_constructor(void)
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-/* Runs in the interpreter, in a namespace of its own (a host's __main__ is untouched). */
+/* Runs in the interpreter, in a namespace of its own (a host's __main__ is untouched). Where
+ * _cffi_backend may be, in order: the site-packages holding the installed package around this
+ * library (<site>/curverbd/lib/librados.so.2: pip installs the cffi dependency there, and a wheel
+ * built in pip's isolated environment names a build directory that is gone by now), the build
+ * interpreter's copy (a source checkout), then that interpreter's own site-packages. */
 static void find_cffi_backend(void)
 {
     static const char code[] =
-        "import importlib.util, sys\n"
-        "if importlib.util.find_spec('_cffi_backend') is None and " "'" CRBD_CFFI_DIR "' not in sys.path:\n"
-        "    sys.path.append('" CRBD_CFFI_DIR "')\n";
+        "import importlib.util, os, site, sys\n"
+        "if importlib.util.find_spec('_cffi_backend') is None:\n"
+        "    _lib = os.path.dirname(os.path.abspath(library))\n"
+        "    _places = [os.path.dirname(os.path.dirname(_lib))] if _lib.endswith(os.sep + os.path.join('curverbd', 'lib')) else []\n"
+        "    for _d in _places + ['" CRBD_CFFI_DIR "'] + site.getsitepackages():\n"
+        "        if _d in sys.path or not os.path.isdir(_d):\n"
+        "            continue\n"
+        "        sys.path.append(_d)\n"
+        "        importlib.invalidate_caches()\n"
+        "        if importlib.util.find_spec('_cffi_backend') is not None:\n"
+        "            break\n"
+        "        sys.path.remove(_d)\n";
     PyGILState_STATE gil = PyGILState_Ensure();
     PyObject *globals = PyDict_New();
     PyObject *builtins = PyImport_ImportModule("builtins");
+    PyObject *library = PyUnicode_DecodeFSDefault(crbd_library_path());
     PyObject *r = NULL;
-    if (globals && builtins && PyDict_SetItemString(globals, "__builtins__", builtins) == 0)
+    if (globals && builtins && library && PyDict_SetItemString(globals, "__builtins__", builtins) == 0
+        && PyDict_SetItemString(globals, "library", library) == 0)
         r = PyRun_String(code, Py_file_input, globals, globals);
     if (!r) {
         PyErr_Clear();
         crbd_log("could not check the host Python for _cffi_backend");
     }
     Py_XDECREF(r);
+    Py_XDECREF(library);
     Py_XDECREF(builtins);
     Py_XDECREF(globals);
     PyGILState_Release(gil);
