@@ -114,11 +114,8 @@ CRBD_API int rbd_pool_stats_get(rados_ioctx_t io_ctx, rbd_pool_stats_t stats)
 
 CRBD_API int rbd_features_to_string(uint64_t features, char *str_features, size_t *size)
 {
-    if (!size) {
-        if (str_features)
-            str_features[0] = 0;   /* the caller's buffer has a size we cannot know: its first byte */
-        return -EINVAL;
-    }
+    if (!size)
+        return -EINVAL;   /* the buffer's size is unknown: it is left alone */
     struct crbd_blob blob = { 0 };
     int r = crbd_py_features_to_string(features, &blob);
     if (r == 0)
