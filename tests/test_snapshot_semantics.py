@@ -258,6 +258,10 @@ def test_removing_a_snapshot_a_handle_reads(ioctx):
         at_snap.close()
         set_to.close()
         image.create_snap("s")                                   # the name is free again
+        with ioctx.open_image(name, snapshot="s") as again:
+            image.resize(2 * MiB)                                # a change of the watched record
+            time.sleep(0.3)
+            assert again.read(0, 4) == b"new!"                   # a new snapshot, not the removed one
         image.remove_snap("s")
     ioctx.remove_image(name)
 

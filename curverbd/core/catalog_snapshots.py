@@ -213,9 +213,11 @@ class CatalogSnapshots(CatalogBase):
     def _tell_readers(self, info: dict, snap: dict) -> None:
         """Name the removed snapshot in the image's record: the handles set to it watch the record
         (Image._on_change) and give their views back."""
+        ident = snapshot_identity(snap)
+
         def change(state: dict) -> dict:
-            gone = [k for k in state.get("snaps_removed", []) if k != snap["key"]]
-            state["snaps_removed"] = (gone + [snap["key"]])[-REMOVED_KEPT:]
+            gone = [k for k in state.get("snaps_removed", []) if k != ident]
+            state["snaps_removed"] = (gone + [ident])[-REMOVED_KEPT:]
             return state
         self.state.update_image(info["id"], change, self._default_state(info))
 
@@ -592,6 +594,12 @@ class CatalogSnapshots(CatalogBase):
         return self._embedded(f"diff of {pool}/{image}", lambda: self._snapshots.diff_extents(
             pool, info["fileName"], offset, length, size, state["order"], from_key, key, include_parent,
             whole_object))
+
+
+def snapshot_identity(snap: dict) -> str:
+    """What names one Curve snapshot for good: its key with its seq (release1.5 may give a later snapshot
+    the same name once the first is deleted)."""
+    return f"{snap['key']}#{snap['seq']}"
 
 
 def _held(exc: Error) -> bool:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Error
 from ..nebd.names import format_name
+from .catalog_snapshots import snapshot_identity
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -186,7 +187,7 @@ class ImageSnapshots:
         """The image's record changed: if it names this handle's snapshot as removed, give the view back
         (Curve deletes the snapshot once no view reads it) and fail reads from now on."""
         view = self._view
-        if view is None or view["snap"]["key"] not in state.get("snaps_removed", ()):
+        if view is None or snapshot_identity(view["snap"]) not in state.get("snaps_removed", ()):
             return
         self._snap_gone = True
         self._view = None
