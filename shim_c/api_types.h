@@ -44,6 +44,7 @@ _Static_assert(sizeof(struct rados_pool_stat_t) == 128, "rados_pool_stat_t is 12
 #define RBD_IMAGE_OPTION_ORDER        2
 #define RBD_IMAGE_OPTION_STRIPE_UNIT  3
 #define RBD_IMAGE_OPTION_STRIPE_COUNT 4
+#define RBD_IMAGE_OPTION_CLONE_FORMAT 12
 #define CRBD_IMAGE_OPTIONS_MAX        32
 
 #define RBD_SNAP_NAMESPACE_TYPE_USER 0

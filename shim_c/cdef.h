@@ -53,7 +53,8 @@ extern "Python" {
     int crbd_py_image_remove(uint64_t ioctx, const char *name);
     int crbd_py_image_list(uint64_t ioctx, struct crbd_blob *specs);
     int crbd_py_image_clone(uint64_t p_ioctx, const char *p_name, const char *p_snap, uint64_t c_ioctx,
-                            const char *c_name, uint64_t features, int order);
+                            const char *c_name, uint64_t features, int order,
+                            int clone_format);   /* 0: conf rbd_default_clone_format */
     /* c_image: the C image being opened, for crbd_image_write_lock_set */
     int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only, void *c_image,
                            struct crbd_open_info *info);

@@ -84,7 +84,7 @@ CRBD_API int rbd_clone2(rados_ioctx_t p_ioctx, const char *p_name, const char *p
     struct crbd_ioctx *pio = crbd_ioctx_get(p_ioctx), *cio = crbd_ioctx_get(c_ioctx);
     if (!pio || !cio || !p_name || !p_snapname || !c_name)
         return -EINVAL;
-    int r = crbd_py_image_clone(pio->py, p_name, p_snapname, cio->py, c_name, features, c_order ? *c_order : 0);
+    int r = crbd_py_image_clone(pio->py, p_name, p_snapname, cio->py, c_name, features, c_order ? *c_order : 0, 0);
     if (r == 0 && c_order && *c_order == 0)
         *c_order = RBD_DEFAULT_ORDER;
     return r;

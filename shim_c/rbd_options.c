@@ -1,6 +1,6 @@
 /* rbd_image_options_t and the calls that take one (rbd_create4, rbd_clone3): python3-rbd
  * passes format, features, order, stripe unit/count and data pool this way. We keep the
- * numeric options; features and order reach the core, the rest is accepted and ignored
+ * numeric options; features, order and clone format reach the core, the rest is accepted and ignored
  * (one object size, no striping, no separate data pool). */
 #include "internal.h"
 
@@ -65,5 +65,6 @@ CRBD_API int rbd_clone3(rados_ioctx_t p_ioctx, const char *p_name, const char *p
         return -EINVAL;
     return crbd_py_image_clone(pio->py, p_name, p_snapname, cio->py, c_name,
                                option(c_opts, RBD_IMAGE_OPTION_FEATURES),
-                               (int)option(c_opts, RBD_IMAGE_OPTION_ORDER));
+                               (int)option(c_opts, RBD_IMAGE_OPTION_ORDER),
+                               (int)option(c_opts, RBD_IMAGE_OPTION_CLONE_FORMAT));
 }

@@ -82,9 +82,10 @@ def register(ffi, lib) -> None:
         set_blob(lib, specs_out, strings(fields))
         return 0
 
-    def crbd_py_image_clone(p_ioctx, p_name, p_snap, c_ioctx, c_name, features, order):
+    def crbd_py_image_clone(p_ioctx, p_name, p_snap, c_ioctx, c_name, features, order, clone_format):
         HANDLES.get(p_ioctx, IoCtx).clone(text(ffi, p_name), text(ffi, p_snap), HANDLES.get(c_ioctx, IoCtx),
-                                          text(ffi, c_name), features=features or None, order=order or None)
+                                          text(ffi, c_name), features=features or None, order=order or None,
+                                          clone_format=clone_format or None)
         return 0
 
     def crbd_py_image_open(ioctx, name, snap, read_only, c_image, info):
