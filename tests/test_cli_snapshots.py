@@ -173,3 +173,23 @@ def test_du(daemon, pool):
     assert plain[0].split() == ["NAME", "PROVISIONED", "USED"] and plain[-1].startswith("<TOTAL>")
     one = js(daemon, "du", "vms/b")
     assert [r["name"] for r in one["images"]] == ["b"] and one["total_provisioned_size"] == 16 * MiB
+
+
+def test_snap_ls_all_shows_the_trash_namespace(daemon, pool):
+    """A snapshot removed while a format-2 clone reads it leaves `snap ls`, and `snap ls --all` shows it
+    in the trash namespace under its original name, as Ceph's rbd does."""
+    from curverbd.core import Cluster
+    run(daemon, "rbd", "create", "-s", "4", "vms/parent")
+    run(daemon, "rbd", "snap", "create", "vms/parent@base")
+    with Cluster() as c:
+        c.connect()
+        io = c.open_ioctx("vms")
+        io.clone("parent", "base", io, "child", clone_format=2)
+    run(daemon, "rbd", "snap", "rm", "vms/parent@base")
+    assert js(daemon, "snap", "ls", "vms/parent") == []
+    every = js(daemon, "snap", "ls", "--all", "vms/parent")
+    assert [(s["namespace"], s["size"]) for s in every] == [({"type": "trash", "original_name": "base"}, 4 * MiB)]
+    plain = run(daemon, "rbd", "snap", "ls", "-a", "vms/parent").stdout.splitlines()
+    assert plain[0].split()[-1] == "NAMESPACE" and plain[1].endswith("trash (base)")
+    run(daemon, "rbd", "rm", "vms/child")
+    assert js(daemon, "snap", "ls", "--all", "vms/parent") == []

@@ -10,11 +10,24 @@ from .progress import Progress
 from .rbd_image import ctime
 
 
-def snap_dicts(snaps: list[dict]) -> list[dict]:
-    """Ceph's `rbd snap ls --format json` entries."""
-    return [{"id": s["id"], "name": s["name"], "size": s["size"],
-             "protected": "true" if s["protected"] else "false", "timestamp": ctime(s["timestamp"])}
-            for s in snaps]
+NAMESPACE_USER = 0
+
+
+def snap_dicts(snaps: list[dict], every: bool = False) -> list[dict]:
+    """Ceph's `rbd snap ls --format json` entries: the user's snapshots, and with ``every`` (--all)
+    those in other namespaces too (a removed snapshot that clones still read is in "trash")."""
+    entries = []
+    for s in snaps:
+        user = s.get("namespace_type", NAMESPACE_USER) == NAMESPACE_USER
+        if not (user or every):
+            continue
+        entry = {"id": s["id"], "name": s["name"], "size": s["size"],
+                 "protected": "true" if s["protected"] else "false", "timestamp": ctime(s["timestamp"])}
+        if every:
+            entry["namespace"] = {"type": "user"} if user else {"type": "trash",
+                                                               "original_name": s.get("original_name", "")}
+        entries.append(entry)
+    return entries
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -27,12 +40,16 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_ls(args: argparse.Namespace) -> int:
     pool, image, _ = target(args)
     with opened_image(args, pool, image, read_only=True) as img:
-        snaps = snap_dicts(img.list_snaps())
-    rows = [[s["id"], s["name"], format_size(s["size"]), "yes" if s["protected"] == "true" else "",
-             s["timestamp"]] for s in snaps]
-    emit(args, snaps, table(["SNAPID", "NAME", "SIZE", "PROTECTED", "TIMESTAMP"], rows) if rows else None,
-         root="snapshots", item="snapshot")
+        snaps = snap_dicts(img.list_snaps(), every=args.all)
+    header = ["SNAPID", "NAME", "SIZE", "PROTECTED", "TIMESTAMP"] + (["NAMESPACE"] if args.all else [])
+    rows = [[s["id"], s["name"], format_size(s["size"]), "yes" if s["protected"] == "true" else "", s["timestamp"]]
+            + ([namespace_cell(s["namespace"])] if args.all else []) for s in snaps]
+    emit(args, snaps, table(header, rows) if rows else None, root="snapshots", item="snapshot")
     return 0
+
+
+def namespace_cell(namespace: dict) -> str:
+    return "user" if namespace["type"] == "user" else f"trash ({namespace['original_name']})"
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -122,6 +139,7 @@ def register(sub) -> None:
         p.set_defaults(handler=handler, what=what)
     p = snap.add_parser("ls", aliases=["list"], help="list the snapshots of an image")
     add_image_options(p)
+    p.add_argument("-a", "--all", action="store_true", help="list snapshots of every namespace (trash too)")
     p.set_defaults(handler=cmd_ls, what="failed to list snapshots")
     p = snap.add_parser("purge", help="delete all unprotected snapshots")
     add_image_options(p)
