@@ -42,7 +42,8 @@ MODULE = "_curverbd_capi"
 # unity build: order matters only in that internal.h and the boundary come first
 C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "io.c",
              "rados.c", "rados_objects.c", "rbd_image.c", "rbd_io.c", "rbd_options.c", "rbd_pacific.c",
-             "rados_mon.c", "rbd_admin.c", "rbd_unsupported.c", "rbd_extras.c", "rbd_pool_extras.c"]
+             "rados_mon.c", "rbd_admin.c", "rbd_unsupported.c", "rbd_extras.c", "rbd_pool_extras.c",
+             "rados_extras.c"]
 STUB_BODY = {
     "int": "CRBD_API long {name}(void) {{ stub_called(\"{name}\"); return -EOPNOTSUPP; }}",
     "void": "CRBD_API void {name}(void) {{ stub_called(\"{name}\"); }}",

@@ -121,6 +121,18 @@ extern "Python" {
     int crbd_py_features_to_string(uint64_t features, struct crbd_blob *names);
     int crbd_py_features_from_string(const char *names, uint64_t *features);
     int crbd_py_instance_id(uint64_t cluster, uint64_t *id);
+    /* librados pool ids, applications, truncation (capi/rados_calls.py, core/rados_pools.py; rados_extras.c) */
+    int crbd_py_pool_lookup(uint64_t cluster, const char *name, int64_t *id);
+    int crbd_py_pool_reverse_lookup(uint64_t cluster, int64_t id, struct crbd_blob *name);
+    int crbd_py_pool_base_tier(uint64_t cluster, int64_t id, int64_t *base_tier);
+    int crbd_py_ioctx_pool_id(uint64_t ioctx, int64_t *id);
+    int crbd_py_application_enable(uint64_t ioctx, const char *app, int force);
+    int crbd_py_application_list(uint64_t ioctx, struct crbd_blob *names);   /* NUL-terminated names */
+    int crbd_py_application_metadata_get(uint64_t ioctx, const char *app, const char *key, struct crbd_blob *value);
+    int crbd_py_application_metadata_set(uint64_t ioctx, const char *app, const char *key,
+                                         const char *value);   /* value NULL: remove */
+    int crbd_py_application_metadata_list(uint64_t ioctx, const char *app, struct crbd_blob *pairs);   /* key\0value\0 each */
+    int crbd_py_object_truncate(uint64_t ioctx, const char *oid, uint64_t size);
 }
 
 /* C helpers the Python side calls. */

@@ -52,3 +52,24 @@ int rados_pool_create(rados_t cluster, const char *pool_name);
 int rados_pool_delete(rados_t cluster, const char *pool_name);
 int rados_ioctx_get_pool_name(rados_ioctx_t io, char *buf, unsigned maxlen);
 int rados_conf_parse_env(rados_t cluster, const char *var);
+
+/* pool ids, applications, truncation, no-ops (rados_extras.c) */
+int64_t rados_pool_lookup(rados_t cluster, const char *pool_name);
+int rados_pool_reverse_lookup(rados_t cluster, int64_t id, char *buf, size_t maxlen);
+int rados_pool_get_base_tier(rados_t cluster, int64_t pool, int64_t *base_tier);
+int rados_ioctx_create2(rados_t cluster, int64_t pool_id, rados_ioctx_t *ioctx);
+int64_t rados_ioctx_get_id(rados_ioctx_t io);
+rados_t rados_ioctx_get_cluster(rados_ioctx_t io);
+uint64_t rados_get_last_version(rados_ioctx_t io);
+int rados_wait_for_latest_osdmap(rados_t cluster);
+void rados_set_pool_full_try(rados_ioctx_t io);
+void rados_unset_pool_full_try(rados_ioctx_t io);
+int rados_trunc(rados_ioctx_t io, const char *oid, uint64_t size);
+int rados_application_enable(rados_ioctx_t io, const char *app_name, int force);
+int rados_application_list(rados_ioctx_t io, char *values, size_t *values_len);
+int rados_application_metadata_get(rados_ioctx_t io, const char *app_name, const char *key, char *value,
+                                   size_t *value_len);
+int rados_application_metadata_set(rados_ioctx_t io, const char *app_name, const char *key, const char *value);
+int rados_application_metadata_remove(rados_ioctx_t io, const char *app_name, const char *key);
+int rados_application_metadata_list(rados_ioctx_t io, const char *app_name, char *keys, size_t *key_len,
+                                    char *values, size_t *vals_len);

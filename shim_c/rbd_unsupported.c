@@ -347,30 +347,6 @@ CRBD_API int rados_notify2(rados_ioctx_t io, const char *o, const char *buf, int
     UNSUPPORTED();
 }
 
-CRBD_API int rados_application_list(rados_ioctx_t io, char *values, size_t *values_len)
-{
-    (void)io;
-    empty_buf(values, values_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rados_application_metadata_get(rados_ioctx_t io, const char *app_name, const char *key, char *value,
-                                            size_t *value_len)
-{
-    (void)io; (void)app_name; (void)key;
-    empty_buf(value, value_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rados_application_metadata_list(rados_ioctx_t io, const char *app_name, char *keys, size_t *key_len,
-                                             char *values, size_t *vals_len)
-{
-    (void)io; (void)app_name;
-    empty_buf(keys, key_len);
-    empty_buf(values, vals_len);
-    UNSUPPORTED();
-}
-
 CRBD_API int rados_getxattrs(rados_ioctx_t io, const char *oid, void **iter)
 {
     (void)io; (void)oid;

@@ -42,6 +42,11 @@ def register(ffi, lib) -> None:
         HANDLES.get(ioctx, IoCtx).remove_object(text(ffi, oid))
         return 0
 
+    def crbd_py_object_truncate(ioctx, oid, size):
+        HANDLES.get(ioctx, IoCtx).truncate_object(text(ffi, oid), size)
+        return 0
+
+    _register(ffi, [crbd_py_object_truncate])
     _register(ffi, [crbd_py_object_write, crbd_py_object_read, crbd_py_object_stat, crbd_py_object_remove])
 
 

@@ -1,7 +1,7 @@
 """Callbacks behind the librados exports: cluster handles, configuration, pools."""
 from __future__ import annotations
 
-from ..core import Cluster, IoCtx
+from ..core import Cluster, IoCtx, rados_pools
 from . import log
 from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
@@ -86,6 +86,52 @@ def register(ffi, lib) -> None:
         stat.num_objects = s.get("objects", 0)   # rados objects (images are not objects here)
         return 0
 
+    def crbd_py_pool_lookup(cluster, name, id_out):
+        id_out[0] = rados_pools.pool_lookup(HANDLES.get(cluster, Cluster), text(ffi, name))
+        return 0
+
+    def crbd_py_pool_reverse_lookup(cluster, pool_id, name_out):
+        set_blob(lib, name_out, rados_pools.pool_reverse_lookup(HANDLES.get(cluster, Cluster), pool_id).encode())
+        return 0
+
+    def crbd_py_pool_base_tier(cluster, pool_id, tier_out):
+        tier_out[0] = rados_pools.pool_base_tier(HANDLES.get(cluster, Cluster), pool_id)
+        return 0
+
+    def crbd_py_ioctx_pool_id(ioctx, id_out):
+        id_out[0] = rados_pools.ioctx_pool_id(HANDLES.get(ioctx, IoCtx))
+        return 0
+
+    def crbd_py_application_enable(ioctx, app, force):
+        rados_pools.application_enable(HANDLES.get(ioctx, IoCtx), text(ffi, app), bool(force))
+        return 0
+
+    def crbd_py_application_list(ioctx, names_out):
+        set_blob(lib, names_out, strings(rados_pools.application_list(HANDLES.get(ioctx, IoCtx))))
+        return 0
+
+    def crbd_py_application_metadata_get(ioctx, app, key, value_out):
+        value = rados_pools.application_metadata_get(HANDLES.get(ioctx, IoCtx), text(ffi, app), text(ffi, key))
+        set_blob(lib, value_out, value.encode())
+        return 0
+
+    def crbd_py_application_metadata_set(ioctx, app, key, value):
+        io = HANDLES.get(ioctx, IoCtx)
+        if value == ffi.NULL:
+            rados_pools.application_metadata_remove(io, text(ffi, app), text(ffi, key))
+        else:
+            rados_pools.application_metadata_set(io, text(ffi, app), text(ffi, key), text(ffi, value))
+        return 0
+
+    def crbd_py_application_metadata_list(ioctx, app, pairs_out):
+        pairs = rados_pools.application_metadata_list(HANDLES.get(ioctx, IoCtx), text(ffi, app))
+        set_blob(lib, pairs_out, strings(item for pair in pairs for item in pair))
+        return 0
+
+    _register(ffi, [crbd_py_pool_lookup, crbd_py_pool_reverse_lookup, crbd_py_pool_base_tier,
+                    crbd_py_ioctx_pool_id, crbd_py_application_enable, crbd_py_application_list,
+                    crbd_py_application_metadata_get, crbd_py_application_metadata_set,
+                    crbd_py_application_metadata_list])
     _register(ffi, [crbd_py_cluster_create, crbd_py_conf_read_file, crbd_py_conf_set, crbd_py_conf_get,
                     crbd_py_connect, crbd_py_cluster_shutdown, crbd_py_cluster_stat, crbd_py_ioctx_create,
                     crbd_py_ioctx_destroy, crbd_py_pool_stat, crbd_py_cluster_fsid,

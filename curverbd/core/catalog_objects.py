@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import errno
-from typing import Any
+import json
+from typing import Any, Callable
 
+from ..curve.etcd import Compare, Op
+from ..curve.rbd_state import CAS_ATTEMPTS, _key
 from ..errors import Error
 from .catalog_base import CatalogBase
 
@@ -49,6 +52,26 @@ class CatalogObjects(CatalogBase):
 
     def list_objects(self, pool: str, namespace: str | None = None) -> list[tuple[str, str]]:
         return self.state.object_list(self._pool_id(pool), namespace)
+
+    # --- the pool's application tags (librados' rados_application_*; Ceph keeps them in the OSD map) ---
+    def pool_applications(self, pool: str) -> dict[str, dict[str, str]]:
+        """{application: {key: value}} of the pool ({} if none was enabled)."""
+        kv = self.state.etcd.get(_key("app", self._pool_id(pool)))
+        return {} if kv is None else json.loads(kv.value)
+
+    def update_pool_applications(self, pool: str, change: Callable[[dict], None]) -> None:
+        """Apply ``change`` (which edits the map in place, or raises) atomically: etcd key
+        ``app/<pool dir id>`` by compare-and-swap."""
+        akey = _key("app", self._pool_id(pool))
+        for _ in range(CAS_ATTEMPTS):
+            kv = self.state.etcd.get(akey)
+            apps = {} if kv is None else json.loads(kv.value)
+            change(apps)
+            value = json.dumps(apps, separators=(",", ":"), sort_keys=True).encode()
+            guard = Compare.mod_revision(akey, "=", kv.mod_revision) if kv else Compare.absent(akey)
+            if self.state.etcd.txn([guard], [Op.put(akey, value)])[0]:
+                return
+        raise Error(errno.EAGAIN, f"pool {pool}: {CAS_ATTEMPTS} concurrent application updates in a row")
 
     def _object(self, pool: str, namespace: str, key: str) -> tuple[bytes, float]:
         _check_object(pool, namespace, key)

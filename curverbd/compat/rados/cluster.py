@@ -5,7 +5,7 @@ import errno
 
 from curverbd.compat import fork
 from curverbd.core import monitor as mon
-from curverbd.core import Cluster
+from curverbd.core import Cluster, rados_pools
 from curverbd.errors import Error as CoreError
 from curverbd.spec import user_id
 
@@ -173,7 +173,12 @@ class Rados(RadosExtras):
 
     def pool_lookup(self, pool_name: str) -> int | None:
         """The pool's id, None if there is no such pool."""
-        return mon.pool_id(pool_name) if self.pool_exists(pool_name) else None
+        try:
+            return rados_pools.pool_lookup(self._core(), pool_name)
+        except CoreError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
 
     def create_pool(self, pool_name: str, crush_rule: int | None = None, auid: int | None = None) -> None:
         """Create a pool (a Curve directory owned by this user)."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+from curverbd.core import rados_pools
+
 from .errors import IoctxStateError, ObjectStateError, rados_errors
 from .pacific import IoctxExtras, ObjectExtras
 
@@ -59,7 +61,7 @@ class Ioctx(IoctxExtras):
 
     def get_pool_id(self) -> int:
         """The pool's id (stable, derived from its name)."""
-        return self.rados.pool_lookup(self.name)
+        return rados_pools.ioctx_pool_id(self._core_ioctx())
 
     def set_namespace(self, nspace: str | None) -> None:
         """Objects named from now on live in namespace ``nspace`` ("" or None: the default one)."""

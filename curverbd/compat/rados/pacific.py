@@ -2,8 +2,8 @@
 classes, and the Rados/Ioctx/Object methods beyond what OpenStack uses (mixins).
 
 Real here: aio_* over the synchronous object calls (run on a thread, completed through
-rados.Completion), writesame, cmpext, application_* (kept in memory per cluster handle and pool),
-get_instance_id and the pool lookups. Objects have no xattrs, omap, snapshots, watches, locks or
+rados.Completion), writesame, cmpext, application_* and the pool lookups (the core's, as librados'
+C calls: curverbd/core/rados_pools.py), get_instance_id. Objects have no xattrs, omap, snapshots, watches, locks or
 class methods in curverbd's catalog: those calls raise rados.OSError with errno EOPNOTSUPP (Pacific's
 rados module has no class for that errno).
 """
@@ -13,9 +13,10 @@ import errno
 import threading
 from functools import wraps
 
-from curverbd.core import advisory_locks
+from curverbd.core import advisory_locks, rados_pools
+from curverbd.errors import Error as CoreError
 
-from .errors import ExtendMismatch, OSError as RadosOSError  # noqa: F401
+from .errors import ExtendMismatch, OSError as RadosOSError, rados_errors  # noqa: F401
 
 LIBRADOS_OP_FLAG_EXCL = 0x1
 LIBRADOS_OP_FLAG_FAILOK = 0x2
@@ -297,6 +298,7 @@ class MonitorLog:
 
 
 # --- Rados -----------------------------------------------------------------------------------------
+@rados_errors
 class RadosExtras:
     """Pacific's Rados methods beyond connect/pools/mon_command."""
     conf_defaults = None
@@ -319,18 +321,16 @@ class RadosExtras:
 
     def pool_reverse_lookup(self, pool_id: int) -> str | None:
         """The name of the pool with id ``pool_id`` (None if none)."""
-        for name in self.list_pools():
-            if self.pool_lookup(name) == pool_id:
-                return name
-        return None
+        try:
+            return rados_pools.pool_reverse_lookup(self._core(), pool_id)
+        except CoreError as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise
 
     def open_ioctx2(self, pool_id: int):
         """An Ioctx on the pool with id ``pool_id`` (ObjectNotFound if none)."""
-        from .errors import ObjectNotFound
-        name = self.pool_reverse_lookup(pool_id)
-        if name is None:
-            raise ObjectNotFound(f"error opening pool {pool_id}", errno=errno.ENOENT)
-        return self.open_ioctx(name)
+        return self.open_ioctx(rados_pools.pool_reverse_lookup(self._core(), pool_id))
 
     def wait_for_latest_osdmap(self) -> int:
         """There is no OSD map to wait for: 0."""
@@ -342,8 +342,8 @@ class RadosExtras:
         return f"127.0.0.1:0/{self.get_instance_id()}"
 
     def get_pool_base_tier(self, pool_id: int) -> int:
-        """No cache tiers: the pool itself."""
-        return pool_id
+        """No cache tiers: the pool itself (ObjectNotFound if there is no such pool)."""
+        return rados_pools.pool_base_tier(self._core(), pool_id)
 
     def get_inconsistent_pgs(self, pool_id: int) -> list:
         """No placement groups: none inconsistent."""
@@ -367,9 +367,9 @@ class RadosExtras:
     service_daemon_register = service_daemon_update = _unsupported_call("service daemons")
 
 
-_APPLICATIONS: dict = {}   # (fsid, pool) -> {app: {key: value}} (in memory, this process)
 
 
+@rados_errors
 class IoctxExtras:
     """Pacific's Ioctx methods beyond the object basics (needs ``_core_ioctx()``, ``nspace``)."""
     name = None
@@ -459,46 +459,32 @@ class IoctxExtras:
                 return -MAX_ERRNO - index
         return 0
 
-    # --- applications (in memory) ---------------------------------------------------------------
-    def _apps(self) -> dict:
-        self.require_ioctx_open()
-        return _APPLICATIONS.setdefault((id(self.rados), self.name), {})
-
+    # --- applications (the core's, per pool) ----------------------------------------------------
     def application_enable(self, app_name: str, force: bool = False) -> None:
-        """Tag the pool with application ``app_name``."""
-        self._apps().setdefault(app_name, {})
+        """Tag the pool with application ``app_name`` (PermissionError if it has another, without force)."""
+        rados_pools.application_enable(self._core_ioctx(), app_name, force)
 
     def application_list(self) -> list[str]:
         """The pool's application tags."""
-        return sorted(self._apps())
+        return rados_pools.application_list(self._core_ioctx())
 
     def application_metadata_get(self, app_name: str, key: str) -> str:
-        from .errors import ObjectNotFound
+        """The value of ``key``; KeyError (as in Pacific's binding) if the application or key is missing."""
         try:
-            return self._apps()[app_name][key]
-        except KeyError:
-            raise ObjectNotFound(f"error reading application metadata {app_name}/{key}", errno=errno.ENOENT)
+            return rados_pools.application_metadata_get(self._core_ioctx(), app_name, key)
+        except CoreError as exc:
+            if exc.errno == errno.ENOENT:
+                raise KeyError(f"no metadata {key} for application {app_name}") from None
+            raise
 
     def application_metadata_set(self, app_name: str, key: str, value: str) -> None:
-        from .errors import ObjectNotFound
-        apps = self._apps()
-        if app_name not in apps:
-            raise ObjectNotFound(f"application {app_name} is not enabled", errno=errno.ENOENT)
-        apps[app_name][key] = value
+        rados_pools.application_metadata_set(self._core_ioctx(), app_name, key, value)
 
     def application_metadata_remove(self, app_name: str, key: str) -> None:
-        from .errors import ObjectNotFound
-        try:
-            del self._apps()[app_name][key]
-        except KeyError:
-            raise ObjectNotFound(f"error removing application metadata {app_name}/{key}", errno=errno.ENOENT)
+        rados_pools.application_metadata_remove(self._core_ioctx(), app_name, key)
 
     def application_metadata_list(self, app_name: str) -> list[tuple[str, str]]:
-        from .errors import ObjectNotFound
-        apps = self._apps()
-        if app_name not in apps:
-            raise ObjectNotFound(f"application {app_name} is not enabled", errno=errno.ENOENT)
-        return sorted(apps[app_name].items())
+        return rados_pools.application_metadata_list(self._core_ioctx(), app_name)
 
     # --- small things -----------------------------------------------------------------------------
     def alignment(self):
