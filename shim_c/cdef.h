@@ -133,6 +133,17 @@ extern "Python" {
                                          const char *value);   /* value NULL: remove */
     int crbd_py_application_metadata_list(uint64_t ioctx, const char *app, struct crbd_blob *pairs);   /* key\0value\0 each */
     int crbd_py_object_truncate(uint64_t ioctx, const char *oid, uint64_t size);
+    /* what an image does not have (core/image_extras.py), pool config, trash restore: rbd_extras.c,
+     * rbd_pool_extras.c. snap_namespace: namespace -1 asks the type only; else EINVAL unless the
+     * snapshot is in that RBD_SNAP_NAMESPACE_TYPE_* (a trash one gives its original name). */
+    int crbd_py_snap_namespace(uint64_t image, uint64_t snap_id, int namespace_type, int *type,
+                               struct crbd_blob *original_name);
+    int crbd_py_group(uint64_t image, int64_t *pool, struct crbd_blob *name);
+    int crbd_py_rebuild_object_map(uint64_t image, librbd_progress_fn_t cb, void *arg);
+    int crbd_py_data_pool_id(uint64_t image, int64_t *pool_id);
+    int crbd_py_config_pool_list(uint64_t ioctx, struct crbd_blob *options);   /* "name\0value\0source\0" each */
+    /* name "": the name it had before the trash */
+    int crbd_py_trash_restore(uint64_t ioctx, const char *id, const char *name);
 }
 
 /* C helpers the Python side calls. */

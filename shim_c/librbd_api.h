@@ -185,3 +185,39 @@ void rbd_trash_get_cleanup(rbd_trash_image_info_t *info);
 int rbd_trash_purge(rados_ioctx_t io, time_t expire_ts, float threshold);
 int rbd_trash_purge_with_progress(rados_ioctx_t io, time_t expire_ts, float threshold, librbd_progress_fn_t cb,
                                   void *cbdata);
+int rbd_trash_restore(rados_ioctx_t io, const char *id, const char *name);
+int rbd_config_pool_list(rados_ioctx_t io_ctx, rbd_config_option_t *options, int *max_options);
+void rbd_config_pool_list_cleanup(rbd_config_option_t *options, int max_options);
+
+/* what an image does not have here (rbd_extras.c): a group, group or mirror snapshots, an object map,
+ * a separate data pool (librbd.h's layouts) */
+typedef struct {
+    char *name;
+    int64_t pool;
+} rbd_group_info_t;
+typedef struct {
+    int64_t group_pool;
+    char *group_name;
+    char *group_snap_name;
+} rbd_snap_group_namespace_t;
+typedef int rbd_snap_mirror_state_t;   /* RBD_SNAP_MIRROR_STATE_* */
+typedef struct {
+    rbd_snap_mirror_state_t state;
+    size_t mirror_peer_uuids_count;
+    char *mirror_peer_uuids;
+    bool complete;
+    char *primary_mirror_uuid;
+    uint64_t primary_snap_id;
+    uint64_t last_copied_object_number;
+} rbd_snap_mirror_namespace_t;
+int64_t rbd_get_data_pool_id(rbd_image_t image);
+int rbd_get_group(rbd_image_t image, rbd_group_info_t *group_info, size_t group_info_size);
+int rbd_group_info_cleanup(rbd_group_info_t *group_info, size_t group_info_size);
+int rbd_rebuild_object_map(rbd_image_t image, librbd_progress_fn_t cb, void *cbdata);
+int rbd_snap_get_group_namespace(rbd_image_t image, uint64_t snap_id, rbd_snap_group_namespace_t *group_snap,
+                                 size_t group_snap_size);
+int rbd_snap_group_namespace_cleanup(rbd_snap_group_namespace_t *group_snap, size_t group_snap_size);
+int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, char *original_name, size_t max_length);
+int rbd_snap_get_mirror_namespace(rbd_image_t image, uint64_t snap_id, rbd_snap_mirror_namespace_t *mirror_snap,
+                                  size_t mirror_snap_size);
+int rbd_snap_mirror_namespace_cleanup(rbd_snap_mirror_namespace_t *mirror_snap, size_t mirror_snap_size);

@@ -1,7 +1,7 @@
 /* Image calls of Pacific's librbd beyond QEMU's and OpenStack's: snapshots by id and the snapshot
- * limit, timestamps, overlap, metadata listing, sparsify, deep copy, the advisory locks
- * (rbd_lock_exclusive ...) and the exclusive-lock feature's lock (rbd_lock_acquire ...), watchers,
- * opening by id and asynchronous opens. Each forwards to the core (capi/pacific_calls.py); every
+ * limit, snapshot namespaces, timestamps, overlap, the group, the data pool, metadata listing,
+ * sparsify, deep copy, the object map rebuild, the advisory locks (rbd_lock_exclusive ...) and the
+ * exclusive-lock feature's lock (rbd_lock_acquire ...), watchers, opening by id and asynchronous opens. Each forwards to the core (capi/pacific_calls.py); every
  * output is set on every return, errors included (to the empty state its cleanup call accepts). */
 #include "internal.h"
 
@@ -11,29 +11,11 @@
 
 #define RBD_LOCK_MODE_EXCLUSIVE 0
 #define CRBD_NOSNAP UINT64_MAX   /* librbd's CEPH_NOSNAP: the image itself */
+#define RBD_SNAP_NAMESPACE_TYPE_GROUP 1
+#define RBD_SNAP_NAMESPACE_TYPE_TRASH 2
+#define RBD_SNAP_NAMESPACE_TYPE_MIRROR 3
 
-/* A caller's buffer of *len bytes gets s (with its NUL): -ERANGE with *len = bytes needed if it
- * does not fit (then an empty string, if there is room for one). */
-static int put_string(char *buf, size_t *len, const char *s)
-{
-    size_t need = strlen(s) + 1, have = *len;
-    *len = need;
-    if (!buf || have < need) {
-        if (buf && have)
-            buf[0] = 0;
-        return -ERANGE;
-    }
-    memcpy(buf, s, need);
-    return 0;
-}
-
-static void empty_string(char *buf, size_t *len)
-{
-    if (buf && len && *len)
-        buf[0] = 0;
-    if (len)
-        *len = 0;
-}
+/* put_string, empty_string, put_fixed, empty_fixed_buf: rbd_image.c (earlier in the unity build) */
 
 static void set_timespec(struct timespec *ts, double seconds)
 {
@@ -157,6 +139,80 @@ CRBD_API int rbd_snap_set_limit(rbd_image_t image, uint64_t limit)
     return img ? crbd_py_snap_set_limit(img->py, limit) : -EINVAL;
 }
 
+/* ---- snapshot namespaces (core/image_extras.py): -ENOENT if there is no such snapshot, -EINVAL if it
+ * is in another namespace (every snapshot here is a user one, or a trash one: removed while format 2
+ * clones read it); -ERANGE if the caller's struct is not librbd's size. Outputs zeroed on errors. ---- */
+
+CRBD_API int rbd_snap_get_group_namespace(rbd_image_t image, uint64_t snap_id, rbd_snap_group_namespace_t *group_snap,
+                                          size_t group_snap_size)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (group_snap)
+        memset(group_snap, 0, group_snap_size < sizeof *group_snap ? group_snap_size : sizeof *group_snap);
+    if (!img || !group_snap)
+        return -EINVAL;
+    if (group_snap_size != sizeof *group_snap)
+        return -ERANGE;
+    int type = 0;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_snap_namespace(img->py, snap_id, RBD_SNAP_NAMESPACE_TYPE_GROUP, &type, &blob);
+    free(blob.data);
+    return r < 0 ? r : -EINVAL;   /* no group snapshot exists: the core never says yes */
+}
+
+CRBD_API int rbd_snap_group_namespace_cleanup(rbd_snap_group_namespace_t *group_snap, size_t group_snap_size)
+{
+    if (!group_snap || group_snap_size != sizeof *group_snap)
+        return -ERANGE;
+    free(group_snap->group_name);
+    free(group_snap->group_snap_name);
+    group_snap->group_name = group_snap->group_snap_name = NULL;
+    return 0;
+}
+
+/* The snapshot's name before it was removed; -ERANGE if it does not fit in max_length bytes (then ""). */
+CRBD_API int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, char *original_name, size_t max_length)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    empty_fixed_buf(original_name, max_length);
+    if (!img)
+        return -EINVAL;
+    int type = 0;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_snap_namespace(img->py, snap_id, RBD_SNAP_NAMESPACE_TYPE_TRASH, &type, &blob);
+    if (r == 0)
+        r = put_fixed(original_name, max_length, blob.data ? blob.data : "");
+    free(blob.data);
+    return r;
+}
+
+CRBD_API int rbd_snap_get_mirror_namespace(rbd_image_t image, uint64_t snap_id,
+                                           rbd_snap_mirror_namespace_t *mirror_snap, size_t mirror_snap_size)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (mirror_snap)
+        memset(mirror_snap, 0, mirror_snap_size < sizeof *mirror_snap ? mirror_snap_size : sizeof *mirror_snap);
+    if (!img || !mirror_snap)
+        return -EINVAL;
+    if (mirror_snap_size != sizeof *mirror_snap)
+        return -ERANGE;
+    int type = 0;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_snap_namespace(img->py, snap_id, RBD_SNAP_NAMESPACE_TYPE_MIRROR, &type, &blob);
+    free(blob.data);
+    return r < 0 ? r : -EINVAL;   /* no mirror snapshot exists: the core never says yes */
+}
+
+CRBD_API int rbd_snap_mirror_namespace_cleanup(rbd_snap_mirror_namespace_t *mirror_snap, size_t mirror_snap_size)
+{
+    if (!mirror_snap || mirror_snap_size != sizeof *mirror_snap)
+        return -ERANGE;
+    free(mirror_snap->mirror_peer_uuids);
+    free(mirror_snap->primary_mirror_uuid);
+    mirror_snap->mirror_peer_uuids = mirror_snap->primary_mirror_uuid = NULL;
+    return 0;
+}
+
 /* ---- attributes ---- */
 
 static int image_timestamp(rbd_image_t image, int which, struct timespec *timestamp)
@@ -200,6 +256,56 @@ CRBD_API int rbd_get_overlap(rbd_image_t image, uint64_t *overlap)
     if (r == 0)
         *overlap = value;
     return r;
+}
+
+/* The pool holding the image's data: its own (no separate data pools); -EINVAL for a bad handle. */
+CRBD_API int64_t rbd_get_data_pool_id(rbd_image_t image)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    int64_t pool = -1;
+    int r = crbd_py_data_pool_id(img->py, &pool);
+    return r < 0 ? r : pool;
+}
+
+/* The image's group: never in one, so 0 with pool -1 (RBD_GROUP_INVALID_POOL) and name "" (strdup'ed,
+ * freed by rbd_group_info_cleanup), as librbd answers for such an image; -ERANGE if the caller's
+ * struct is not librbd's size. */
+CRBD_API int rbd_get_group(rbd_image_t image, rbd_group_info_t *group_info, size_t group_info_size)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (group_info) {
+        memset(group_info, 0, group_info_size < sizeof *group_info ? group_info_size : sizeof *group_info);
+        if (group_info_size >= sizeof *group_info)
+            group_info->pool = -1;
+    }
+    if (!img || !group_info)
+        return -EINVAL;
+    if (group_info_size != sizeof *group_info)
+        return -ERANGE;
+    int64_t pool = -1;
+    struct crbd_blob blob = { 0 };
+    int r = crbd_py_group(img->py, &pool, &blob);
+    if (r == 0) {
+        group_info->name = strdup(blob.data ? blob.data : "");
+        group_info->pool = pool;
+        if (!group_info->name) {
+            group_info->pool = -1;
+            r = -ENOMEM;
+        }
+    }
+    free(blob.data);
+    return r;
+}
+
+CRBD_API int rbd_group_info_cleanup(rbd_group_info_t *group_info, size_t group_info_size)
+{
+    if (!group_info || group_info_size != sizeof *group_info)
+        return -ERANGE;
+    free(group_info->name);
+    group_info->name = NULL;
+    return 0;
 }
 
 /* ---- key/value listings (image metadata here, pool metadata in rbd_pool_extras.c) ---- */
@@ -302,6 +408,16 @@ CRBD_API int rbd_deep_copy(rbd_image_t image, rados_ioctx_t dest_io_ctx, const c
                            rbd_image_options_t dest_opts)
 {
     return rbd_deep_copy_with_progress(image, dest_io_ctx, destname, dest_opts, NULL, NULL);
+}
+
+/* librbd: -EROFS on a read-only handle, -EINVAL without the object-map feature. No object map is kept,
+ * so there is nothing to rebuild: the callback hears (1, 1) and 0 is returned (core/image_extras.py). */
+CRBD_API int rbd_rebuild_object_map(rbd_image_t image, librbd_progress_fn_t cb, void *cbdata)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    return crbd_py_rebuild_object_map(img->py, cb, cbdata);
 }
 
 /* ---- advisory locks (core/advisory_locks.py) ---- */

@@ -1,6 +1,7 @@
 /* librbd control plane: image lifecycle, info, snapshots, diff. Anything that needs the
  * catalog goes to the Python core; what the C side already knows (size, geometry) is
- * answered here without taking the GIL. */
+ * answered here without taking the GIL. Every output is set on every return, errors included
+ * (to the empty state its cleanup call accepts: python3-rbd frees what a failed call filled). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -10,6 +11,52 @@ struct crbd_image *crbd_image_get(void *handle)
 {
     struct crbd_image *img = handle;
     return img && img->magic == CRBD_MAGIC_IMAGE ? img : NULL;
+}
+
+/* ---- caller buffers (the unity build's later sources use these too) ---- */
+
+/* librbd's -ERANGE protocol: a caller's buffer of *len bytes gets s (with its NUL); -ERANGE with
+ * *len = bytes needed if it does not fit (then an empty string, if there is room for one). */
+static int put_string(char *buf, size_t *len, const char *s)
+{
+    size_t need = strlen(s) + 1, have = *len;
+    *len = need;
+    if (!buf || have < need) {
+        if (buf && have)
+            buf[0] = 0;
+        return -ERANGE;
+    }
+    memcpy(buf, s, need);
+    return 0;
+}
+
+/* The empty answer of a (buf, *len) output: "" if there is room, length 0. */
+static void empty_string(char *buf, size_t *len)
+{
+    if (buf && len && *len)
+        buf[0] = 0;
+    if (len)
+        *len = 0;
+}
+
+/* A caller's buffer of a fixed len bytes (no length output): s if it fits, else "" (if there is room)
+ * and -ERANGE. */
+static int put_fixed(char *buf, size_t len, const char *s)
+{
+    size_t need = strlen(s) + 1;
+    if (!buf || need > len) {
+        if (buf && len)
+            buf[0] = 0;
+        return -ERANGE;
+    }
+    memcpy(buf, s, need);
+    return 0;
+}
+
+static void empty_fixed_buf(char *buf, size_t len)
+{
+    if (buf && len)
+        buf[0] = 0;
 }
 
 CRBD_API void rbd_version(int *major, int *minor, int *extra)
@@ -41,16 +88,24 @@ CRBD_API int rbd_remove(rados_ioctx_t ioctx, const char *name)
     return io && name ? crbd_py_image_remove(io->py, name) : -EINVAL;
 }
 
-/* The blob holds "id\0name\0" per image. */
+/* The blob holds "id\0name\0" per image. As librbd, the caller's array is zeroed first (what
+ * rbd_image_spec_list_cleanup then frees is nothing); *max_images is 0 after other errors. */
 CRBD_API int rbd_list2(rados_ioctx_t ioctx, rbd_image_spec_t *images, size_t *max_images)
 {
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
-    if (!io || !max_images)
+    if (images && max_images && *max_images)
+        memset(images, 0, *max_images * sizeof *images);
+    if (!io || !max_images) {
+        if (max_images)
+            *max_images = 0;
         return -EINVAL;
+    }
     struct crbd_blob blob = { 0 };
     int r = crbd_py_image_list(io->py, &blob);
-    if (r < 0)
+    if (r < 0) {
+        *max_images = 0;
         return r;
+    }
     size_t n = crbd_blob_records(&blob, 2);
     if (*max_images < n || (n && !images)) {
         *max_images = n;
@@ -58,13 +113,17 @@ CRBD_API int rbd_list2(rados_ioctx_t ioctx, rbd_image_spec_t *images, size_t *ma
         return -ERANGE;
     }
     const char *p = blob.data;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && r == 0; i++) {
         images[i].id = strdup(crbd_blob_next(&p));
         images[i].name = strdup(crbd_blob_next(&p));
+        if (!images[i].id || !images[i].name) {
+            rbd_image_spec_list_cleanup(images, i + 1);
+            r = -ENOMEM;
+        }
     }
-    *max_images = n;
+    *max_images = r == 0 ? n : 0;
     free(blob.data);
-    return 0;
+    return r;
 }
 
 CRBD_API void rbd_image_spec_list_cleanup(rbd_image_spec_t *images, size_t num_images)
@@ -72,6 +131,7 @@ CRBD_API void rbd_image_spec_list_cleanup(rbd_image_spec_t *images, size_t num_i
     for (size_t i = 0; images && i < num_images; i++) {
         free(images[i].id);
         free(images[i].name);
+        images[i].id = images[i].name = NULL;
     }
 }
 
@@ -92,6 +152,8 @@ CRBD_API int rbd_clone2(rados_ioctx_t p_ioctx, const char *p_name, const char *p
 
 CRBD_API int rbd_namespace_exists(rados_ioctx_t ioctx, const char *namespace_name, bool *exists)
 {
+    if (exists)
+        *exists = false;
     if (!crbd_ioctx_get(ioctx) || !exists)
         return -EINVAL;
     *exists = !namespace_name || !*namespace_name;   /* only the default namespace */
@@ -103,6 +165,8 @@ CRBD_API int rbd_namespace_exists(rados_ioctx_t ioctx, const char *namespace_nam
 static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image, const char *snap, int read_only)
 {
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
+    if (image)
+        *image = NULL;
     if (!io || !name || !image)
         return -EINVAL;
     /* made first: the core hands the write lock to it (crbd_image_write_lock_set) as it opens */
@@ -208,6 +272,10 @@ static int image_geometry(struct crbd_image *img, struct crbd_image_geometry *ge
 CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize)
 {
     struct crbd_image *img = crbd_image_get(image);
+    if (info)   /* the caller's struct, as far as it says it reaches */
+        memset(info, 0, infosize < sizeof *info ? infosize : sizeof *info);
+    if (info && infosize >= sizeof *info)
+        info->parent_pool = -1;
     if (!img || !info)
         return -EINVAL;
     if (infosize < sizeof *info)
@@ -218,7 +286,6 @@ CRBD_API int rbd_stat(rbd_image_t image, rbd_image_info_t *info, size_t infosize
     if (r < 0)
         return r;
     uint64_t obj_size = 1ULL << geo.order;
-    memset(info, 0, sizeof *info);
     info->size = size;
     info->obj_size = obj_size;
     info->num_objs = (size + obj_size - 1) / obj_size;
@@ -242,19 +309,22 @@ CRBD_API int rbd_get_size(rbd_image_t image, uint64_t *size)
 /* The image answers with a constant: fill *out and return 0, or -EINVAL for bad arguments. */
 static int image_const(rbd_image_t image, void *out, uint64_t value, size_t width)
 {
-    if (!crbd_image_get(image) || !out)
+    int ok = crbd_image_get(image) != NULL;
+    if (!out)
         return -EINVAL;
     if (width == 1)
-        *(uint8_t *)out = (uint8_t)value;
+        *(uint8_t *)out = ok ? (uint8_t)value : 0;
     else
-        *(uint64_t *)out = value;
-    return 0;
+        *(uint64_t *)out = ok ? value : 0;
+    return ok ? 0 : -EINVAL;
 }
 
 /* One field of the image's stored geometry. */
 static int geometry_field(rbd_image_t image, uint64_t *out, int field)
 {
     struct crbd_image *img = crbd_image_get(image);
+    if (out)
+        *out = 0;
     if (!img || !out)
         return -EINVAL;
     struct crbd_image_geometry geo;
@@ -281,33 +351,26 @@ CRBD_API int rbd_get_stripe_count(rbd_image_t image, uint64_t *stripe_count)
     return geometry_field(image, stripe_count, 2);
 }
 
-/* Copy a NUL-terminated field into a caller buffer, librbd style: -ERANGE if it does not fit. */
-static int copy_out(char *dst, size_t len, const char *src)
-{
-    size_t n = strlen(src) + 1;
-    if (n > len || !dst)
-        return -ERANGE;
-    memcpy(dst, src, n);
-    return 0;
-}
-
 /* -ENOENT for an image that is not a clone (QEMU relies on exactly that). The blob holds
- * "pool\0image\0snap\0". */
+ * "pool\0image\0snap\0". As librbd: a NULL buffer is not asked for; the buffers get their fields
+ * in order up to the first that is too short: -ERANGE (it and those after it hold ""). */
 CRBD_API int rbd_get_parent_info(rbd_image_t image, char *parent_poolname, size_t ppoolnamelen, char *parent_name,
                                  size_t pnamelen, char *parent_snapname, size_t psnapnamelen)
 {
     struct crbd_image *img = crbd_image_get(image);
+    char *bufs[3] = { parent_poolname, parent_name, parent_snapname };
+    size_t lens[3] = { ppoolnamelen, pnamelen, psnapnamelen };
+    for (int i = 0; i < 3; i++)
+        empty_fixed_buf(bufs[i], lens[i]);
     if (!img)
         return -EINVAL;
     struct crbd_blob blob = { 0 };
     int r = crbd_py_parent_info(img->py, &blob);
-    if (r == 0) {
-        const char *pool = blob.data, *name = pool + strlen(pool) + 1, *snap = name + strlen(name) + 1;
-        r = copy_out(parent_poolname, ppoolnamelen, pool);
-        if (r == 0)
-            r = copy_out(parent_name, pnamelen, name);
-        if (r == 0)
-            r = copy_out(parent_snapname, psnapnamelen, snap);
+    const char *field = blob.data;
+    for (int i = 0; r == 0 && i < 3 && field; i++) {
+        if (bufs[i] && put_fixed(bufs[i], lens[i], field) < 0)
+            r = -ERANGE;
+        field += strlen(field) + 1;
     }
     free(blob.data);
     return r;
@@ -371,20 +434,33 @@ CRBD_API int rbd_snap_is_protected(rbd_image_t image, const char *name, int *is_
 {
     if (!is_protected)
         return -EINVAL;
-    return snap_op(image, CRBD_SNAP_IS_PROTECTED, name, is_protected);
+    *is_protected = 0;
+    int r = snap_op(image, CRBD_SNAP_IS_PROTECTED, name, is_protected);
+    if (r < 0)
+        *is_protected = 0;
+    return r;
 }
 
 /* The blob holds, per snapshot, id (u64) | size (u64) | name NUL. librbd's protocol: room
- * for every snapshot plus a terminating entry, else -ERANGE with the count needed. */
+ * for every snapshot plus a terminating entry, else -ERANGE with the count needed. As librbd, the
+ * caller's array is zeroed first (rbd_snap_list_end then frees nothing after an error; python3-rbd
+ * calls it on an array it did not initialise); *max_snaps is 0 after other errors. */
 CRBD_API int rbd_snap_list(rbd_image_t image, rbd_snap_info_t *snaps, int *max_snaps)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (!img || !max_snaps)
+    if (snaps && max_snaps && *max_snaps > 0)
+        memset(snaps, 0, (size_t)*max_snaps * sizeof *snaps);
+    if (!img || !max_snaps) {
+        if (max_snaps)
+            *max_snaps = 0;
         return -EINVAL;
+    }
     struct crbd_blob blob = { 0 };
     int r = crbd_py_snap_list(img->py, &blob);
-    if (r < 0)
+    if (r < 0) {
+        *max_snaps = 0;
         return r;
+    }
     int n = 0;
     for (size_t pos = 0; pos + 16 < blob.len; n++)
         pos += 16 + strlen(blob.data + pos + 16) + 1;
@@ -399,6 +475,13 @@ CRBD_API int rbd_snap_list(rbd_image_t image, rbd_snap_info_t *snaps, int *max_s
         memcpy(&snaps[i].size, blob.data + pos + 8, 8);
         snaps[i].name = strdup(blob.data + pos + 16);
         pos += 16 + strlen(blob.data + pos + 16) + 1;
+        if (!snaps[i].name) {
+            rbd_snap_list_end(snaps);
+            memset(&snaps[i], 0, sizeof snaps[i]);
+            *max_snaps = 0;
+            free(blob.data);
+            return -ENOMEM;
+        }
     }
     memset(&snaps[n], 0, sizeof snaps[n]);
     free(blob.data);

@@ -1,7 +1,8 @@
 /* The Pacific-era names python3-rbd calls where QEMU/libvirt use the older ones: the "2"
  * variants with flags and progress callbacks, linked image specs (parent, children), ids and
  * names. Each forwards to the older call or to the core; progress is reported once, at the
- * end, where the work is not incremental. */
+ * end, where the work is not incremental. Every output is set on every return, errors included
+ * (librbd's -ERANGE protocol: the length needed; else the empty state its cleanup call accepts). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -17,16 +18,20 @@ static int progress_done(librbd_progress_fn_t cb, void *cbdata, int r)
 /* ---- pool level ---- */
 
 /* librbd's protocol: NUL-separated names; -ERANGE with *size = bytes needed if the buffer is
- * short; else the number of bytes used. */
+ * short (then "" in it, if there is room); else the number of bytes used. */
 CRBD_API int rbd_list(rados_ioctx_t ioctx, char *names, size_t *size)
 {
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
-    if (!io || !size)
+    if (!io || !size) {
+        empty_string(names, size);
         return -EINVAL;
+    }
     struct crbd_blob blob = { 0 };
     int r = crbd_py_image_list(io->py, &blob);   /* "id\0name\0" per image */
-    if (r < 0)
+    if (r < 0) {
+        empty_string(names, size);
         return r;
+    }
     size_t need = 0;
     for (const char *p = blob.data; p && p < blob.data + blob.len;) {
         p += strlen(p) + 1;
@@ -34,6 +39,8 @@ CRBD_API int rbd_list(rados_ioctx_t ioctx, char *names, size_t *size)
         p += strlen(p) + 1;
     }
     if (*size < need || (need && !names)) {
+        if (names && *size)
+            names[0] = 0;
         *size = need;
         free(blob.data);
         return -ERANGE;
@@ -121,15 +128,21 @@ CRBD_API int rbd_snap_remove2(rbd_image_t image, const char *snap_name, uint32_t
     return progress_done(cb, cbdata, r);
 }
 
-/* Every snapshot is a user snapshot (no group, trash or mirror snapshots here). */
+/* User snapshots, and those removed while format 2 clones read them (the trash namespace; no group
+ * or mirror snapshots here): core/image_extras.py. -ENOENT if there is no such snapshot. */
 CRBD_API int rbd_snap_get_namespace_type(rbd_image_t image, uint64_t snap_id,
                                          rbd_snap_namespace_type_t *namespace_type)
 {
-    (void)snap_id;
-    if (!crbd_image_get(image) || !namespace_type)
+    struct crbd_image *img = crbd_image_get(image);
+    if (namespace_type)
+        *namespace_type = RBD_SNAP_NAMESPACE_TYPE_USER;
+    if (!img || !namespace_type)
         return -EINVAL;
-    *namespace_type = RBD_SNAP_NAMESPACE_TYPE_USER;
-    return 0;
+    int type = RBD_SNAP_NAMESPACE_TYPE_USER;
+    int r = crbd_py_snap_namespace(img->py, snap_id, -1, &type, NULL);
+    if (r == 0)
+        *namespace_type = type;
+    return r;
 }
 
 CRBD_API int rbd_snap_exists(rbd_image_t image, const char *snapname, bool *exists)
@@ -160,10 +173,15 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-/* The parent blob holds "pool\0image\0snap\0image_id\0snap_id\0" (snap_id in decimal). */
+/* The parent blob holds "pool\0image\0snap\0image_id\0snap_id\0" (snap_id in decimal). As librbd,
+ * both structs are zeroed after an error (-ENOENT: not a clone); python3-rbd cleans them up anyway. */
 CRBD_API int rbd_get_parent(rbd_image_t image, rbd_linked_image_spec_t *parent_image, rbd_snap_spec_t *parent_snap)
 {
     struct crbd_image *img = crbd_image_get(image);
+    if (parent_image)
+        memset(parent_image, 0, sizeof *parent_image);
+    if (parent_snap)
+        memset(parent_snap, 0, sizeof *parent_snap);
     if (!img || !parent_image || !parent_snap)
         return -EINVAL;
     struct crbd_blob blob = { 0 };
@@ -174,8 +192,6 @@ CRBD_API int rbd_get_parent(rbd_image_t image, rbd_linked_image_spec_t *parent_i
     const char *p = blob.data;
     for (int i = 0; i < 5 && p && p < blob.data + blob.len; i++, p += strlen(p) + 1)
         f[i] = p;
-    memset(parent_image, 0, sizeof *parent_image);
-    memset(parent_snap, 0, sizeof *parent_snap);
     parent_image->pool_id = -1;   /* pools have names only */
     parent_image->pool_name = dup_or_empty(f[0]);
     parent_image->pool_namespace = dup_or_empty("");
@@ -185,19 +201,35 @@ CRBD_API int rbd_get_parent(rbd_image_t image, rbd_linked_image_spec_t *parent_i
     parent_snap->id = f[4] ? strtoull(f[4], NULL, 10) : 0;
     parent_snap->namespace_type = RBD_SNAP_NAMESPACE_TYPE_USER;
     free(blob.data);
+    if (!parent_image->pool_name || !parent_image->pool_namespace || !parent_image->image_name ||
+        !parent_image->image_id || !parent_snap->name) {
+        rbd_linked_image_spec_cleanup(parent_image);
+        rbd_snap_spec_cleanup(parent_snap);
+        memset(parent_image, 0, sizeof *parent_image);
+        memset(parent_snap, 0, sizeof *parent_snap);
+        return -ENOMEM;
+    }
     return 0;
 }
 
-/* The children blob holds "pool\0image_id\0image_name\0" per clone. */
+/* The children blob holds "pool\0image_id\0image_name\0" per clone. As librbd, the caller's
+ * array is zeroed first; *max_images is the count needed after -ERANGE, 0 after other errors. */
 static int linked_images(rbd_image_t image, int descendants, rbd_linked_image_spec_t *images, size_t *max_images)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (!img || !max_images)
+    if (images && max_images && *max_images)
+        memset(images, 0, *max_images * sizeof *images);
+    if (!img || !max_images) {
+        if (max_images)
+            *max_images = 0;
         return -EINVAL;
+    }
     struct crbd_blob blob = { 0 };
     int r = crbd_py_children(img->py, descendants, &blob);
-    if (r < 0)
+    if (r < 0) {
+        *max_images = 0;
         return r;
+    }
     size_t n = crbd_blob_records(&blob, 3);
     if (*max_images < n || (n && !images)) {
         *max_images = n;
@@ -205,17 +237,20 @@ static int linked_images(rbd_image_t image, int descendants, rbd_linked_image_sp
         return -ERANGE;
     }
     const char *p = blob.data;
-    for (size_t i = 0; i < n; i++) {
-        memset(&images[i], 0, sizeof images[i]);
+    for (size_t i = 0; i < n && r == 0; i++) {
         images[i].pool_id = -1;
         images[i].pool_name = strdup(crbd_blob_next(&p));
         images[i].image_id = strdup(crbd_blob_next(&p));
         images[i].image_name = strdup(crbd_blob_next(&p));
         images[i].pool_namespace = strdup("");
+        if (!images[i].pool_name || !images[i].image_id || !images[i].image_name || !images[i].pool_namespace) {
+            rbd_linked_image_spec_list_cleanup(images, i + 1);
+            r = -ENOMEM;
+        }
     }
-    *max_images = n;
+    *max_images = r == 0 ? n : 0;
     free(blob.data);
-    return 0;
+    return r;
 }
 
 CRBD_API int rbd_list_children3(rbd_image_t image, rbd_linked_image_spec_t *images, size_t *max_images)
@@ -267,42 +302,37 @@ static int image_names(struct crbd_image *img, const char **id, const char **nam
     return r;
 }
 
-/* Copy a string into (buf, len): -ERANGE if it does not fit (len then needed, if given). */
-static int copy_sized(char *buf, size_t len, const char *s, size_t *need)
-{
-    size_t n = strlen(s) + 1;
-    if (need)
-        *need = n;
-    if (!buf || n > len)
-        return -ERANGE;
-    memcpy(buf, s, n);
-    return 0;
-}
-
+/* librbd's buffer without a length output: the id if it fits, else "" (room permitting) and -ERANGE. */
 CRBD_API int rbd_get_id(rbd_image_t image, char *id, size_t id_len)
 {
     struct crbd_image *img = crbd_image_get(image);
+    empty_fixed_buf(id, id_len);
     if (!img)
         return -EINVAL;
     struct crbd_blob blob = { 0 };
     const char *image_id, *name;
     int r = image_names(img, &image_id, &name, &blob);
     if (r == 0)
-        r = copy_sized(id, id_len, image_id, NULL);
+        r = put_fixed(id, id_len, image_id);
     free(blob.data);
     return r;
 }
 
+/* librbd's -ERANGE protocol: *name_len = bytes needed; "" and 0 after other errors. */
 CRBD_API int rbd_get_name(rbd_image_t image, char *name, size_t *name_len)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (!img || !name_len)
+    if (!img || !name_len) {
+        empty_string(name, name_len);
         return -EINVAL;
+    }
     struct crbd_blob blob = { 0 };
     const char *image_id, *image_name;
     int r = image_names(img, &image_id, &image_name, &blob);
     if (r == 0)
-        r = copy_sized(name, *name_len, image_name, name_len);
+        r = put_string(name, name_len, image_name);
+    else
+        empty_string(name, name_len);
     free(blob.data);
     return r;
 }
@@ -310,14 +340,18 @@ CRBD_API int rbd_get_name(rbd_image_t image, char *name, size_t *name_len)
 CRBD_API int rbd_get_block_name_prefix(rbd_image_t image, char *prefix, size_t prefix_len)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (!img)
+    if (!img) {
+        empty_fixed_buf(prefix, prefix_len);
         return -EINVAL;
-    return copy_sized(prefix, prefix_len, img->block_name_prefix, NULL);
+    }
+    return put_fixed(prefix, prefix_len, img->block_name_prefix);
 }
 
 CRBD_API int rbd_get_op_features(rbd_image_t image, uint64_t *op_features)
 {
     struct crbd_image *img = crbd_image_get(image);
+    if (op_features)
+        *op_features = 0;
     if (!img || !op_features)
         return -EINVAL;
     struct crbd_blob blob = { 0 };

@@ -1,7 +1,7 @@
-/* Pool calls of Pacific's librbd beyond the image life cycle: pool init, metadata and statistics,
- * feature names, the trash (get, purge), and rados_get_instance_id. Each forwards to the core
+/* Pool calls of Pacific's librbd beyond the image life cycle: pool init, metadata, config and
+ * statistics, feature names, the trash (get, purge, restore), and rados_get_instance_id. Each forwards to the core
  * (core/pool_meta.py through capi/pacific_calls.py); every output is set on every return.
- * Comes after rbd_extras.c in the unity build (put_string, empty_string, put_pairs). */
+ * Comes after rbd_extras.c in the unity build (put_pairs; put_string, empty_string: rbd_image.c). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -66,6 +66,52 @@ CRBD_API int rbd_pool_metadata_list(rados_ioctx_t io_ctx, const char *start, uin
     }
     free(blob.data);
     return r;
+}
+
+/* librbd's protocol: -ERANGE with *max_options = options needed if the array is short; else the
+ * options (the QoS options' client values, source CONFIG, and the pool's overrides, source POOL:
+ * core/pool_meta.py; strings freed by rbd_config_pool_list_cleanup) and 0. *max_options is 0 after
+ * other errors; the array is zeroed first. */
+CRBD_API int rbd_config_pool_list(rados_ioctx_t io_ctx, rbd_config_option_t *options, int *max_options)
+{
+    struct crbd_ioctx *io = crbd_ioctx_get(io_ctx);
+    if (options && max_options && *max_options > 0)
+        memset(options, 0, (size_t)*max_options * sizeof *options);
+    if (!io || !max_options) {
+        if (max_options)
+            *max_options = 0;
+        return -EINVAL;
+    }
+    struct crbd_blob blob = { 0 };   /* "name\0value\0source\0" per option */
+    int r = crbd_py_config_pool_list(io->py, &blob);
+    if (r < 0) {
+        *max_options = 0;
+        return r;
+    }
+    int count = (int)crbd_blob_records(&blob, 3);
+    if (*max_options < count || (count && !options)) {
+        *max_options = count;
+        free(blob.data);
+        return -ERANGE;
+    }
+    const char *p = blob.data;
+    for (int i = 0; i < count && r == 0; i++) {
+        options[i].name = strdup(crbd_blob_next(&p));
+        options[i].value = strdup(crbd_blob_next(&p));
+        options[i].source = atoi(crbd_blob_next(&p));
+        if (!options[i].name || !options[i].value) {
+            rbd_config_pool_list_cleanup(options, i + 1);
+            r = -ENOMEM;
+        }
+    }
+    *max_options = r == 0 ? count : 0;
+    free(blob.data);
+    return r;
+}
+
+CRBD_API void rbd_config_pool_list_cleanup(rbd_config_option_t *options, int max_options)
+{
+    rbd_config_image_list_cleanup(options, max_options);   /* the same strings */
 }
 
 /* ---- pool statistics: the caller names where each figure goes, then asks for them all ---- */
@@ -202,6 +248,14 @@ CRBD_API int rbd_trash_purge_with_progress(rados_ioctx_t io, time_t expire_ts, f
 CRBD_API int rbd_trash_purge(rados_ioctx_t io, time_t expire_ts, float threshold)
 {
     return rbd_trash_purge_with_progress(io, expire_ts, threshold, NULL, NULL);
+}
+
+/* The trashed image `id` back in the pool, as `name` ("" or NULL: its name before the trash): the
+ * core's restore (-ENOENT if no such entry, -EEXIST if the name is taken). */
+CRBD_API int rbd_trash_restore(rados_ioctx_t io, const char *id, const char *name)
+{
+    struct crbd_ioctx *ioc = crbd_ioctx_get(io);
+    return ioc && id ? crbd_py_trash_restore(ioc->py, id, name ? name : "") : -EINVAL;
 }
 
 /* ---- librados: the handle's client instance id (client.<id> in lock listings) ---- */

@@ -1,5 +1,4 @@
-/* Calls curverbd does not support (image groups, mirroring, live migration, namespaces, pool config
- * listing, ...) with their real prototypes: each puts every output into the empty state
+/* Calls curverbd does not support (image groups, mirroring, live migration, namespaces, ...) with their real prototypes: each puts every output into the empty state
  * the matching cleanup function accepts (counts 0, pointers NULL, strings "", structs zeroed)
  * and returns -EOPNOTSUPP. A caller that frees its outputs after a failure (python3-rbd's
  * iterators and finally blocks do) then frees nothing. Names without outputs stay generated
@@ -56,20 +55,7 @@ CRBD_API int rbd_group_snap_list(rados_ioctx_t group_p, const char *group_name, 
     UNSUPPORTED();
 }
 
-CRBD_API int rbd_get_group(rbd_image_t image, void *group_info, size_t group_info_size)
-{
-    (void)image;
-    zero_struct(group_info, group_info_size);
-    UNSUPPORTED();
-}
-
-CRBD_API int rbd_snap_get_group_namespace(rbd_image_t image, uint64_t snap_id, void *group_snap,
-                                          size_t group_snap_size)
-{
-    (void)image; (void)snap_id;
-    zero_struct(group_snap, group_snap_size);
-    UNSUPPORTED();
-}
+/* rbd_get_group and the snapshot namespaces answer as librbd for an image in no group: rbd_extras.c */
 
 /* ---- mirroring ---- */
 
@@ -217,14 +203,6 @@ CRBD_API int rbd_aio_mirror_image_create_snapshot(rbd_image_t image, uint32_t fl
     UNSUPPORTED();
 }
 
-CRBD_API int rbd_snap_get_mirror_namespace(rbd_image_t image, uint64_t snap_id, void *mirror_snap,
-                                           size_t mirror_snap_size)
-{
-    (void)image; (void)snap_id;
-    zero_struct(mirror_snap, mirror_snap_size);
-    UNSUPPORTED();
-}
-
 /* ---- live migration ---- */
 
 CRBD_API int rbd_migration_status(rados_ioctx_t ioctx, const char *image_name, void *status, size_t status_size)
@@ -250,24 +228,7 @@ CRBD_API int rbd_namespace_list(rados_ioctx_t io, char *namespace_names, size_t 
     UNSUPPORTED();
 }
 
-/* ---- pool config ---- */
-
-CRBD_API int rbd_config_pool_list(rados_ioctx_t io_ctx, void *options, int *max_options)
-{
-    (void)io_ctx; (void)options;
-    zero_int(max_options);
-    UNSUPPORTED();
-}
-
-/* ---- snapshot namespaces (every snapshot is a user snapshot) ---- */
-
-CRBD_API int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, char *original_name,
-                                          size_t max_length)
-{
-    (void)image; (void)snap_id;
-    empty_fixed(original_name, max_length);
-    UNSUPPORTED();
-}
+/* pool config (rbd_config_pool_list): rbd_pool_extras.c */
 
 /* ---- librados: commands answer with nothing (python3-rados reads and frees outbuf / outs
  * whatever the return value) ---- */
@@ -344,13 +305,6 @@ CRBD_API int rados_notify2(rados_ioctx_t io, const char *o, const char *buf, int
     (void)io; (void)o; (void)buf; (void)buf_len; (void)timeout_ms;
     zero_ptr((void **)reply_buffer);
     zero_count(reply_buffer_len);
-    UNSUPPORTED();
-}
-
-CRBD_API int rados_getxattrs(rados_ioctx_t io, const char *oid, void **iter)
-{
-    (void)io; (void)oid;
-    zero_ptr(iter);
     UNSUPPORTED();
 }
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zlib
 
 import pytest
 
@@ -133,6 +134,63 @@ with rados.Rados(conffile="") as cluster, cluster.open_ioctx("conf") as ioctx:
     out["trash_get_missing"] = outcome(r.trash_get, ioctx, "nosuchid")
     out["group"] = outcome(rbd.Group(ioctx, "g").list_images)
     out["mirror_mode_get"] = outcome(r.mirror_mode_get, ioctx)
+
+    # what an image does not have: a group, group/mirror snapshots, an object map, a data pool of its own
+    r.create(ioctx, "ns", 1 << 20, features=rbd.RBD_FEATURE_LAYERING)
+    with rbd.Image(ioctx, "ns") as img:
+        img.create_snap("u")
+        sid = img.snap_get_id("u")
+        out["image_group"] = outcome(lambda: [img.group()["pool"], img.group()["name"]] and "grouped")
+        out["image_group_value"] = [img.group()["pool"], img.group()["name"]]
+        out["data_pool_id"] = img.data_pool_id()
+        out["snap_namespace_type"] = outcome(img.snap_get_namespace_type, sid)
+        out["snap_namespace_type_missing"] = outcome(img.snap_get_namespace_type, sid + 1000)
+        for kind in ("group", "trash", "mirror"):
+            call = getattr(img, "snap_get_%s_namespace" % kind)
+            out["snap_%s_namespace_user" % kind] = outcome(call, sid)
+            out["snap_%s_namespace_missing" % kind] = outcome(call, sid + 1000)
+        out["rebuild_object_map_no_feature"] = outcome(img.rebuild_object_map)
+    om_features = rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK | rbd.RBD_FEATURE_OBJECT_MAP
+    r.create(ioctx, "om", 1 << 20, features=om_features)
+    with rbd.Image(ioctx, "om") as img:
+        out["rebuild_object_map"] = outcome(img.rebuild_object_map)   # Pacific's takes no progress callback
+    with rbd.Image(ioctx, "om", read_only=True) as img:
+        out["rebuild_object_map_read_only"] = outcome(img.rebuild_object_map)
+
+    # a snapshot removed while a format 2 clone reads it: the trash namespace
+    cluster.conf_set("rbd_default_clone_format", "2")
+    r.create(ioctx, "tp", 1 << 20, features=rbd.RBD_FEATURE_LAYERING)
+    with rbd.Image(ioctx, "tp") as img:
+        img.create_snap("gone")
+    r.clone(ioctx, "tp", "gone", ioctx, "tc", features=rbd.RBD_FEATURE_LAYERING)
+    with rbd.Image(ioctx, "tp") as img:
+        img.remove_snap("gone")
+        snaps = [[s["name"] != "gone", s["namespace"]] for s in img.list_snaps()]
+        out["trash_snaps"] = snaps
+        tid = [s["id"] for s in img.list_snaps()][0]
+        out["snap_namespace_type_trash"] = outcome(img.snap_get_namespace_type, tid)
+        out["snap_trash_namespace"] = outcome(lambda: img.snap_get_trash_namespace(tid)["original_name"])
+        out["snap_group_namespace_trash"] = outcome(img.snap_get_group_namespace, tid)
+
+    # the trash restore: under a new name, under its own name, and what it refuses
+    r.create(ioctx, "t2", 1 << 20)
+    r.trash_move(ioctx, "t2", 0)
+    t2 = [e["id"] for e in r.trash_list(ioctx) if e["name"] == "t2"][0]
+    out["trash_restore_missing"] = outcome(r.trash_restore, ioctx, "nosuchid", "x")
+    out["trash_restore_renamed"] = outcome(r.trash_restore, ioctx, t2, "t2r")
+    out["trash_restored_renamed"] = ["t2r" in r.list(ioctx), "t2" in r.list(ioctx), len(list(r.trash_list(ioctx)))]
+    r.trash_move(ioctx, "t2r", 0)
+    out["trash_restore_own_name"] = outcome(r.trash_restore, ioctx, t2, "")
+    out["trash_restored_own_name"] = ["t2r" in r.list(ioctx), len(list(r.trash_list(ioctx)))]
+
+    # the pool's config: the QoS options' client values (source CONFIG) and its overrides (source POOL)
+    r.config_set(ioctx, "rbd_qos_iops_limit", "100")
+    r.config_set(ioctx, "rbd_cache", "false")
+    options = [[o["name"], o["value"], o["source"]] for o in r.config_list(ioctx)]
+    out["config_pool_list"] = [len(options)] + [o for o in options if o[2] == rbd.RBD_CONFIG_SOURCE_POOL
+                                                or o[0] == "rbd_qos_bps_limit"]
+    r.config_remove(ioctx, "rbd_qos_iops_limit")
+    r.config_remove(ioctx, "rbd_cache")
 print(json.dumps(out))
 '''
 
@@ -204,6 +262,32 @@ EXPECTED = {
     "trash_get_missing": ["ImageNotFound", 2],
     "group": ["OperationNotSupported", 95],
     "mirror_mode_get": ["OperationNotSupported", 95],
+    # librbd's answers for an image in no group, a user snapshot, no object-map feature
+    "image_group": ["ok", "grouped"],
+    "image_group_value": [-1, ""],
+    "data_pool_id": zlib.crc32(b"conf") & 0x7FFFFFFF,   # the pool's id (core/monitor.py pool_id)
+    "snap_namespace_type": ["ok", 0],
+    "snap_namespace_type_missing": ["ImageNotFound", 2],
+    "snap_group_namespace_user": ["InvalidArgument", 22],
+    "snap_group_namespace_missing": ["ImageNotFound", 2],
+    "snap_trash_namespace_user": ["InvalidArgument", 22],
+    "snap_trash_namespace_missing": ["ImageNotFound", 2],
+    "snap_mirror_namespace_user": ["InvalidArgument", 22],
+    "snap_mirror_namespace_missing": ["ImageNotFound", 2],
+    "rebuild_object_map_no_feature": ["InvalidArgument", 22],
+    "rebuild_object_map": ["ok", None],
+    "rebuild_object_map_read_only": ["ReadOnlyImage", 30],
+    "trash_snaps": [[True, 2]],
+    "snap_namespace_type_trash": ["ok", 2],
+    "snap_trash_namespace": ["ok", "gone"],
+    "snap_group_namespace_trash": ["InvalidArgument", 22],
+    "trash_restore_missing": ["ImageNotFound", 2],
+    "trash_restore_renamed": ["ok", None],
+    "trash_restored_renamed": [True, False, 0],
+    "trash_restore_own_name": ["ok", None],
+    "trash_restored_own_name": [True, 0],
+    "config_pool_list": [13, ["rbd_cache", "false", 1], ["rbd_qos_bps_limit", "0", 0],
+                         ["rbd_qos_iops_limit", "100", 1]],
 }
 
 

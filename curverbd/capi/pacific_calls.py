@@ -1,13 +1,14 @@
 """Callbacks behind Pacific's librbd extras (shim_c/rbd_extras.c, shim_c/rbd_pool_extras.c): snapshots by
 id and the snapshot limit, timestamps, overlap, metadata listing, sparsify, deep copy, advisory and
 exclusive locks, opening by id; pool metadata and statistics, feature names, the trash purge, the
-client instance id. Each is one call of the core (core/image.py, core/advisory_locks.py,
-core/pool_meta.py)."""
+client instance id; snapshot namespaces, the group, the object map and the data pool of an image
+(core/image_extras.py), the pool's config, the trash restore. Each is one call of the core
+(core/image.py, core/advisory_locks.py, core/image_extras.py, core/pool_meta.py, core/ioctx.py)."""
 from __future__ import annotations
 
 import errno
 
-from ..core import Cluster, Image, IoCtx, advisory_locks, pool_meta
+from ..core import Cluster, Image, IoCtx, advisory_locks, image_extras, pool_meta
 from ..errors import Error
 from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
@@ -98,7 +99,40 @@ def register(ffi, lib) -> None:
         owner_out[0] = int(HANDLES.get(image, Image).is_lock_owner())
         return 0
 
+    def crbd_py_snap_namespace(image, snap_id, namespace, type_out, name_out):
+        img = HANDLES.get(image, Image)
+        if namespace < 0:
+            type_out[0] = image_extras.snap_namespace_type(img, snap_id)
+            return 0
+        found = image_extras.snap_namespace(img, snap_id, namespace)
+        type_out[0] = namespace
+        set_blob(lib, name_out, found["original_name"].encode())
+        return 0
+
+    def crbd_py_group(image, pool_out, name_out):
+        group = image_extras.group(HANDLES.get(image, Image))
+        pool_out[0] = group["pool"]
+        set_blob(lib, name_out, group["name"].encode())
+        return 0
+
+    def crbd_py_rebuild_object_map(image, cb, arg):
+        image_extras.rebuild_object_map(HANDLES.get(image, Image), _progress(ffi, cb, arg))
+        return 0
+
+    def crbd_py_data_pool_id(image, pool_out):
+        pool_out[0] = image_extras.data_pool_id(HANDLES.get(image, Image))
+        return 0
+
     # --- pool ----------------------------------------------------------------------------------
+    def crbd_py_config_pool_list(ioctx, options_out):
+        options = pool_meta.config_list(HANDLES.get(ioctx, IoCtx))
+        set_blob(lib, options_out, strings(x for o in options for x in (o["name"], o["value"], o["source"])))
+        return 0
+
+    def crbd_py_trash_restore(ioctx, image_id, name):
+        HANDLES.get(ioctx, IoCtx).trash_restore(text(ffi, image_id), text(ffi, name) or "")
+        return 0
+
     def crbd_py_image_name_of_id(ioctx, image_id, name_out):
         set_blob(lib, name_out, pool_meta.image_name_of_id(HANDLES.get(ioctx, IoCtx), text(ffi, image_id)).encode())
         return 0
@@ -147,4 +181,6 @@ def register(ffi, lib) -> None:
                     crbd_py_advisory_lock, crbd_py_lockers, crbd_py_managed_lock, crbd_py_lock_owners,
                     crbd_py_is_lock_owner, crbd_py_image_name_of_id, crbd_py_pool_metadata_get,
                     crbd_py_pool_metadata_set, crbd_py_pool_metadata_list, crbd_py_pool_stats, crbd_py_trash_purge,
-                    crbd_py_features_to_string, crbd_py_features_from_string, crbd_py_instance_id])
+                    crbd_py_features_to_string, crbd_py_features_from_string, crbd_py_instance_id,
+                    crbd_py_snap_namespace, crbd_py_group, crbd_py_rebuild_object_map, crbd_py_data_pool_id,
+                    crbd_py_config_pool_list, crbd_py_trash_restore])

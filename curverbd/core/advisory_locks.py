@@ -16,12 +16,12 @@ import weakref
 from typing import TYPE_CHECKING
 
 from ..errors import Error
+from .image import RESERVED_PREFIX   # curverbd's own image metadata keys, hidden from listings
 
 if TYPE_CHECKING:
     from .cluster import Cluster
     from .image import Image
 
-RESERVED_PREFIX = ".curverbd."            # curverbd's own image metadata keys
 LOCKS_KEY = RESERVED_PREFIX + "lock"     # {exclusive, tag, lockers: [[client, cookie, address]]}
 
 _instances: "weakref.WeakKeyDictionary[Cluster, int]" = weakref.WeakKeyDictionary()

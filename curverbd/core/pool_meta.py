@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 
 from .. import features as feature_bits
 from ..errors import Error
+from .image_config import CONF_PREFIX, QOS_OPTIONS, SOURCE_CONFIG
 
 if TYPE_CHECKING:
     from .ioctx import IoCtx
 
 POOL_METADATA_OBJECT = "rbd_info"
+SOURCE_POOL = 1   # RBD_CONFIG_SOURCE_POOL
 # librbd's feature names (rbd_features_to_string / rbd_features_from_string), in bit order
 FEATURE_NAMES = feature_bits.FEATURE_NAMES + ((feature_bits.DIRTY_CACHE, "dirty-cache"),)
 # rbd_pool_stats_get's figures, in RBD_POOL_STAT_OPTION_* order
@@ -69,6 +71,19 @@ def metadata_list(io: "IoCtx", start: str = "", limit: int = 0) -> list[tuple[st
     librbd's paging of metadata_list."""
     pairs = sorted((k, v) for k, v in metadata(io).items() if k > start)
     return pairs[:limit] if limit else pairs
+
+
+def config_list(io: "IoCtx") -> list[dict]:
+    """rbd_config_pool_list: {name, value, source} sorted by name: the QoS options' client values (source
+    CONFIG, "0" = unlimited when unset) and the pool's overrides, pool metadata ``conf_<option>`` as in
+    librbd (source POOL)."""
+    lookup = io.cluster.conf.lookup
+    options = {name: {"name": name, "value": lookup(name) or "0", "source": SOURCE_CONFIG} for name in QOS_OPTIONS}
+    for key, value in metadata(io).items():
+        if key.startswith(CONF_PREFIX):
+            name = key[len(CONF_PREFIX):]
+            options[name] = {"name": name, "value": value, "source": SOURCE_POOL}
+    return [options[name] for name in sorted(options)]
 
 
 def image_name_of_id(io: "IoCtx", image_id: str) -> str:

@@ -325,10 +325,14 @@ static void check_unsupported(void)
     count = 4;
     CHECK_EQ(rbd_group_snap_list(io, "g", gsnaps, sizeof gsnaps[0], &count), -EOPNOTSUPP);
     CHECK_EQ(count, 0);
+    /* an image in no group: librbd answers 0, pool -1, name "" (rbd_group_info_cleanup frees it) */
     rbd_group_info_t ginfo;
     memset(&ginfo, 0xff, sizeof ginfo);
-    CHECK_EQ(rbd_get_group(img, &ginfo, sizeof ginfo), -EOPNOTSUPP);
-    CHECK(ginfo.name == NULL);
+    CHECK_EQ(rbd_get_group(img, &ginfo, sizeof ginfo), 0);
+    CHECK(ginfo.pool == -1 && ginfo.name && ginfo.name[0] == 0);
+    CHECK_EQ(rbd_group_info_cleanup(&ginfo, sizeof ginfo), 0);
+    memset(&ginfo, 0xff, sizeof ginfo);
+    CHECK_EQ(rbd_get_group(img, &ginfo, sizeof ginfo - 1), -ERANGE);
 
     rbd_mirror_image_info_t minfo;
     memset(&minfo, 0xff, sizeof minfo);
@@ -541,6 +545,218 @@ static void check_extras(void)
     CHECK_EQ(rbd_trash_get(io, image_id, &info), -ENOENT);
 }
 
+/* Progress callbacks: how often and with what they were called. */
+struct progress { int calls; uint64_t done, total; };
+static int count_progress(uint64_t done, uint64_t total, void *arg)
+{
+    struct progress *p = arg;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    return 0;
+}
+
+static int has_option(const rbd_config_option_t *options, int n, const char *name, const char *value, int source)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(options[i].name, name) == 0)
+            return strcmp(options[i].value, value) == 0 && (int)options[i].source == source;
+    return 0;
+}
+
+/* Issue 14's follow-ups: the calls our Python module had and the C ABI lacked, the snapshot namespaces
+ * and the group as librbd answers them here, and the outputs of the older calls on their error paths
+ * (QEMU still calls the deprecated rbd_list and rbd_get_parent_info). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static void check_followups(void)
+{
+    CHECK_EQ(rbd_create(io, "fu", 4 * MiB, &(int){ 22 }), 0);
+    rbd_image_t img = open_image("fu");
+    CHECK_EQ(rbd_snap_create(img, "u"), 0);
+    uint64_t sid = 0;
+    CHECK_EQ(rbd_snap_get_id(img, "u", &sid), 0);
+
+    /* snapshot namespaces of a user snapshot: -EINVAL; of none: -ENOENT; outputs zeroed */
+    rbd_snap_namespace_type_t type = (rbd_snap_namespace_type_t)7;
+    CHECK_EQ(rbd_snap_get_namespace_type(img, sid, &type), 0);
+    CHECK_EQ(type, RBD_SNAP_NAMESPACE_TYPE_USER);
+    type = (rbd_snap_namespace_type_t)7;
+    CHECK_EQ(rbd_snap_get_namespace_type(img, sid + 1000, &type), -ENOENT);
+    CHECK_EQ(type, RBD_SNAP_NAMESPACE_TYPE_USER);
+    rbd_snap_group_namespace_t gns;
+    memset(&gns, 0xff, sizeof gns);
+    CHECK_EQ(rbd_snap_get_group_namespace(img, sid, &gns, sizeof gns), -EINVAL);
+    CHECK(gns.group_pool == 0 && gns.group_name == NULL && gns.group_snap_name == NULL);
+    CHECK_EQ(rbd_snap_get_group_namespace(img, sid + 1000, &gns, sizeof gns), -ENOENT);
+    CHECK_EQ(rbd_snap_get_group_namespace(img, sid, &gns, sizeof gns + 1), -ERANGE);
+    CHECK_EQ(rbd_snap_group_namespace_cleanup(&gns, sizeof gns), 0);
+    rbd_snap_mirror_namespace_t mns;
+    memset(&mns, 0xff, sizeof mns);
+    CHECK_EQ(rbd_snap_get_mirror_namespace(img, sid, &mns, sizeof mns), -EINVAL);
+    CHECK(mns.mirror_peer_uuids == NULL && mns.primary_mirror_uuid == NULL && mns.mirror_peer_uuids_count == 0);
+    CHECK_EQ(rbd_snap_get_mirror_namespace(img, sid + 1000, &mns, sizeof mns), -ENOENT);
+    CHECK_EQ(rbd_snap_mirror_namespace_cleanup(&mns, sizeof mns), 0);
+    char original[16] = "junk";
+    CHECK_EQ(rbd_snap_get_trash_namespace(img, sid, original, sizeof original), -EINVAL);
+    CHECK(original[0] == 0);
+    CHECK_EQ(rbd_snap_get_trash_namespace(img, sid + 1000, original, sizeof original), -ENOENT);
+
+    /* the data pool: the image's own, the same id for every image of the pool */
+    int64_t pool = rbd_get_data_pool_id(img);
+    CHECK(pool > 0);
+    CHECK_EQ(rbd_get_data_pool_id(NULL), -EINVAL);
+
+    /* the object map: nothing kept, nothing to rebuild; librbd's refusals */
+    struct progress progress = { 0, 0, 0 };
+    CHECK_EQ(rbd_rebuild_object_map(img, count_progress, &progress), -EINVAL);   /* no object-map feature */
+    CHECK_EQ(progress.calls, 0);
+    rbd_image_options_t opts;
+    rbd_image_options_create(&opts);
+    CHECK_EQ(rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FEATURES,
+                                          RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK |
+                                          RBD_FEATURE_OBJECT_MAP), 0);
+    CHECK_EQ(rbd_create4(io, "fu-om", 4 * MiB, opts), 0);
+    rbd_image_options_destroy(opts);
+    rbd_image_t om = open_image("fu-om");
+    CHECK_EQ(rbd_get_data_pool_id(om), pool);
+    CHECK_EQ(rbd_rebuild_object_map(om, count_progress, &progress), 0);
+    CHECK(progress.calls == 1 && progress.done == 1 && progress.total == 1);
+    CHECK_EQ(rbd_rebuild_object_map(om, NULL, NULL), 0);
+    CHECK_EQ(rbd_close(om), 0);
+    CHECK_EQ(rbd_open_read_only(io, "fu-om", &om, NULL), 0);
+    CHECK_EQ(rbd_rebuild_object_map(om, count_progress, &progress), -EROFS);
+    CHECK_EQ(progress.calls, 1);
+    CHECK_EQ(rbd_close(om), 0);
+
+    /* a snapshot removed while a format 2 clone reads it: the trash namespace, with its old name */
+    rbd_image_options_create(&opts);
+    CHECK_EQ(rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_CLONE_FORMAT, 2), 0);
+    CHECK_EQ(rbd_clone3(io, "fu", "u", io, "fu-clone", opts), 0);
+    rbd_image_options_destroy(opts);
+    CHECK_EQ(rbd_snap_remove(img, "u"), 0);
+    rbd_snap_info_t snaps[4];
+    int max_snaps = 4;
+    CHECK_EQ(rbd_snap_list(img, snaps, &max_snaps), 1);
+    uint64_t tid = snaps[0].id;
+    CHECK(strcmp(snaps[0].name, "u") != 0);   /* named by a UUID */
+    rbd_snap_list_end(snaps);
+    CHECK_EQ(rbd_snap_get_namespace_type(img, tid, &type), 0);
+    CHECK_EQ(type, RBD_SNAP_NAMESPACE_TYPE_TRASH);
+    memset(original, 'x', sizeof original);
+    CHECK_EQ(rbd_snap_get_trash_namespace(img, tid, original, 1), -ERANGE);
+    CHECK(original[0] == 0);
+    CHECK_EQ(rbd_snap_get_trash_namespace(img, tid, original, sizeof original), 0);
+    CHECK(strcmp(original, "u") == 0);
+    CHECK_EQ(rbd_snap_get_group_namespace(img, tid, &gns, sizeof gns), -EINVAL);
+
+    /* the older calls' outputs on their error paths (librbd's -ERANGE protocol: the length needed) */
+    char id[64];
+    CHECK_EQ(rbd_get_id(img, id, sizeof id), 0);
+    char small[4] = "abc";
+    CHECK_EQ(rbd_get_id(img, small, 1), -ERANGE);
+    CHECK(small[0] == 0);
+    char name[16] = "junk";
+    size_t name_len = 2;
+    CHECK_EQ(rbd_get_name(img, name, &name_len), -ERANGE);
+    CHECK(name_len == 3 && name[0] == 0);
+    name_len = sizeof name;
+    CHECK_EQ(rbd_get_name(img, name, &name_len), 0);
+    CHECK(name_len == 3 && strcmp(name, "fu") == 0);
+    name_len = sizeof name;
+    memcpy(name, "junk", 5);
+    CHECK_EQ(rbd_get_name(NULL, name, &name_len), -EINVAL);
+    CHECK(name_len == 0 && name[0] == 0);
+    memcpy(small, "abc", 4);
+    CHECK_EQ(rbd_get_block_name_prefix(img, small, sizeof small), -ERANGE);
+    CHECK(small[0] == 0);
+    uint64_t op_features = 9;
+    CHECK_EQ(rbd_get_op_features(NULL, &op_features), -EINVAL);
+    CHECK_EQ(op_features, 0);
+    rbd_linked_image_spec_t parent;
+    rbd_snap_spec_t parent_snap;
+    memset(&parent, 0xab, sizeof parent);
+    memset(&parent_snap, 0xab, sizeof parent_snap);
+    CHECK_EQ(rbd_get_parent(img, &parent, &parent_snap), -ENOENT);   /* not a clone */
+    CHECK(parent.pool_name == NULL && parent.image_name == NULL && parent.image_id == NULL &&
+          parent_snap.name == NULL && parent_snap.id == 0);
+    rbd_linked_image_spec_cleanup(&parent);
+    rbd_snap_spec_cleanup(&parent_snap);
+    rbd_image_t clone = open_image("fu-clone");
+    char ppool[64] = "junk", pname[2] = "j", psnap[64] = "junk";
+    CHECK_EQ(rbd_get_parent_info(clone, NULL, 0, pname, sizeof pname, psnap, sizeof psnap), -ERANGE);
+    CHECK(pname[0] == 0 && psnap[0] == 0);   /* as librbd: filled up to the first too short */
+    CHECK_EQ(rbd_get_parent_info(clone, ppool, sizeof ppool, NULL, 0, NULL, 0), 0);   /* NULL: not asked for */
+    CHECK(strcmp(ppool, "conf") == 0);
+    CHECK_EQ(rbd_get_parent_info(clone, NULL, 0, NULL, 0, psnap, sizeof psnap), 0);
+    CHECK(psnap[0] != 0);
+    CHECK_EQ(rbd_close(clone), 0);
+    rbd_snap_info_t bad[2];
+    memset(bad, 0xab, sizeof bad);
+    max_snaps = 2;
+    CHECK_EQ(rbd_snap_list(NULL, bad, &max_snaps), -EINVAL);
+    CHECK(max_snaps == 0 && bad[0].name == NULL && bad[1].name == NULL);
+    int is_protected = 7;
+    CHECK_EQ(rbd_snap_is_protected(img, "nope", &is_protected), -ENOENT);
+    CHECK_EQ(is_protected, 0);
+    rbd_image_spec_t specs[2];
+    memset(specs, 0xab, sizeof specs);
+    size_t nspecs = 2;
+    CHECK_EQ(rbd_list2(NULL, specs, &nspecs), -EINVAL);
+    CHECK(nspecs == 0 && specs[0].id == NULL && specs[1].name == NULL);
+    char names[4] = "abc";
+    size_t names_len = sizeof names;
+    CHECK_EQ(rbd_list(io, names, &names_len), -ERANGE);
+    CHECK(names_len > sizeof names && names[0] == 0);
+    bool exists = true;
+    CHECK_EQ(rbd_namespace_exists(NULL, "", &exists), -EINVAL);
+    CHECK(!exists);
+    rbd_image_info_t info;
+    memset(&info, 0xab, sizeof info);
+    CHECK_EQ(rbd_stat(NULL, &info, sizeof info), -EINVAL);
+    CHECK(info.size == 0 && info.parent_pool == -1);
+    CHECK_EQ(rbd_close(img), 0);
+
+    /* the trash restore: the core's (under a new name, or its own with "") */
+    CHECK_EQ(rbd_create(io, "fu-t", MiB, &(int){ 22 }), 0);
+    rbd_image_t t = open_image("fu-t");
+    char tid_s[64];
+    CHECK_EQ(rbd_get_id(t, tid_s, sizeof tid_s), 0);
+    CHECK_EQ(rbd_close(t), 0);
+    CHECK_EQ(rbd_trash_move(io, "fu-t", 0), 0);
+    CHECK_EQ(rbd_trash_restore(io, "no-such-id", "x"), -ENOENT);
+    CHECK_EQ(rbd_trash_restore(io, tid_s, "fu-t2"), 0);
+    CHECK_EQ(rbd_open(io, "fu-t2", &t, NULL), 0);
+    CHECK_EQ(rbd_close(t), 0);
+    CHECK_EQ(rbd_trash_move(io, "fu-t2", 0), 0);
+    CHECK_EQ(rbd_trash_restore(io, tid_s, ""), 0);
+    CHECK_EQ(rbd_open(io, "fu-t2", &t, NULL), 0);
+    CHECK_EQ(rbd_close(t), 0);
+    CHECK_EQ(rbd_trash_restore(NULL, tid_s, ""), -EINVAL);
+
+    /* the pool's config: librbd's -ERANGE protocol, the QoS options and the pool's overrides */
+    CHECK_EQ(rbd_pool_metadata_set(io, "conf_rbd_qos_iops_limit", "100"), 0);
+    CHECK_EQ(rbd_pool_metadata_set(io, "conf_rbd_cache", "false"), 0);
+    int noptions = 0;
+    CHECK_EQ(rbd_config_pool_list(io, NULL, &noptions), -ERANGE);
+    CHECK_EQ(noptions, 13);
+    rbd_config_option_t options[16];
+    noptions = 16;
+    CHECK_EQ(rbd_config_pool_list(io, options, &noptions), 0);
+    CHECK_EQ(noptions, 13);
+    CHECK(has_option(options, noptions, "rbd_qos_iops_limit", "100", RBD_CONFIG_SOURCE_POOL));
+    CHECK(has_option(options, noptions, "rbd_cache", "false", RBD_CONFIG_SOURCE_POOL));
+    CHECK(has_option(options, noptions, "rbd_qos_bps_limit", "0", RBD_CONFIG_SOURCE_CONFIG));
+    rbd_config_pool_list_cleanup(options, noptions);
+    memset(options, 0xab, sizeof options);
+    noptions = 16;
+    CHECK_EQ(rbd_config_pool_list(NULL, options, &noptions), -EINVAL);
+    CHECK(noptions == 0 && options[0].name == NULL && options[15].value == NULL);
+    CHECK_EQ(rbd_pool_metadata_remove(io, "conf_rbd_qos_iops_limit"), 0);
+    CHECK_EQ(rbd_pool_metadata_remove(io, "conf_rbd_cache"), 0);
+}
+#pragma GCC diagnostic pop
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "zero-copy") != 0)) {
@@ -566,6 +782,7 @@ int main(int argc, char **argv)
         check_descendants(argv[1]);
         check_unsupported();
         check_extras();
+        check_followups();
     }
     rados_ioctx_destroy(io);
     rados_shutdown(cluster);

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 
 from curverbd.compat import fork
-from curverbd.errors import Error as CoreError
+from curverbd.core import pool_meta
 
 from .errors import ConnectionShutdown, IncompleteWriteError, InvalidArgument, rbd_errors
 from .ioctx import core_ioctx
@@ -20,13 +20,6 @@ from .settings import ImageSettings
 from .snapshots import ImageSnapshots
 
 DEFAULT_ORDER = 22
-
-
-def _find_by_id(io, image_id: str) -> str:
-    for name in io.list_images():
-        if str(io.stat_image(name).get("id")) == image_id:
-            return name
-    raise CoreError(errno.ENOENT, f"pool {io.pool}: no image with id {image_id!r}")
 
 
 @rbd_errors
@@ -42,7 +35,7 @@ class Image(ImageSnapshots, ImageSettings, ImageExtras):
         if name is None:
             if image_id is None:
                 raise InvalidArgument("either name or image_id must be specified")
-            name = _find_by_id(io, image_id)
+            name = pool_meta.image_name_of_id(io, image_id)   # ENOENT: ImageNotFound
         self.ioctx = ioctx
         self.name = name
         kwargs = {"snapshot": snapshot} if snapshot is not None else {}

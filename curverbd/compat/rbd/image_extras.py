@@ -6,15 +6,13 @@ mixin translates arguments, results and exceptions.
 """
 from __future__ import annotations
 
-import errno
+from curverbd.core import advisory_locks, image_extras
 
-from curverbd.core import advisory_locks
-
-from .constants import RBD_FEATURE_OBJECT_MAP, RBD_LOCK_MODE_EXCLUSIVE
-from .errors import InvalidArgument, rbd_errors
+from .constants import RBD_LOCK_MODE_EXCLUSIVE
+from .errors import rbd_errors
 from .ioctx import core_ioctx
 from .pacific import ChildIterator, Completion, LockOwnerIterator, UINT64_MAX, WatcherIterator, unsupported
-from .snapshots import utc_datetime
+from .snapshots import progress_callback, utc_datetime
 
 
 @rbd_errors
@@ -85,8 +83,7 @@ class ImageExtras:
 
     def data_pool_id(self) -> int:
         """The pool holding the data: the image's own (no separate data pools)."""
-        self._core()
-        return self.ioctx.get_pool_id()
+        return image_extras.data_pool_id(self._core())
 
     def overlap(self) -> int:
         """Bytes the clone still shares with its parent's snapshot (0 if not a clone)."""
@@ -127,14 +124,13 @@ class ImageExtras:
         return WatcherIterator(self)
 
     def group(self) -> dict:
-        """{pool, name} of the image's group: never in one (pool -1, as librbd says)."""
-        self._core()
-        return {"pool": -1, "name": ""}
+        """{pool, name} of the image's group: never in one (pool -1, name "", as librbd says)."""
+        return image_extras.group(self._core())
 
     def rebuild_object_map(self, on_progress=None) -> None:
-        """Nothing to rebuild (no object map is kept); InvalidArgument without the object-map feature."""
-        if not self.features() & RBD_FEATURE_OBJECT_MAP:
-            raise InvalidArgument(f"image {self.name} does not have the object-map feature", errno=errno.EINVAL)
+        """Nothing to rebuild (no object map is kept): ReadOnlyImage on a read-only image, InvalidArgument
+        without the object-map feature, else ``on_progress(1, 1)``."""
+        image_extras.rebuild_object_map(self._core(), progress_callback(on_progress))
 
     # --- snapshots by id, limits, namespaces ---------------------------------------------------
     def _snap_by_id(self, snap_id: int) -> dict:
@@ -166,22 +162,18 @@ class ImageExtras:
     def _check_snap_limit(self) -> None:
         """The core's create_snap refuses a snapshot beyond the limit (EDQUOT)."""
 
-    def _wrong_namespace(self, snap_id: int, kind: str):
-        self._snap_by_id(snap_id)   # ImageNotFound if missing
-        raise InvalidArgument(f"snapshot {snap_id} of image {self.name} is not a {kind} snapshot",
-                              errno=errno.EINVAL)
-
     def snap_get_group_namespace(self, snap_id: int) -> dict:
-        """Only user snapshots exist: InvalidArgument (ImageNotFound if there is no such snapshot)."""
-        self._wrong_namespace(snap_id, "group")
+        """Only user and trash snapshots exist: InvalidArgument (ImageNotFound if there is no such snapshot)."""
+        image_extras.snap_namespace(self._core(), snap_id, image_extras.NAMESPACE_GROUP)
 
     def snap_get_trash_namespace(self, snap_id: int) -> dict:
-        """Only user snapshots exist: InvalidArgument (ImageNotFound if there is no such snapshot)."""
-        self._wrong_namespace(snap_id, "trash")
+        """{original_name} of a snapshot removed while format 2 clones read it; InvalidArgument for a user
+        snapshot, ImageNotFound if there is no such snapshot."""
+        return image_extras.snap_namespace(self._core(), snap_id, image_extras.NAMESPACE_TRASH)
 
     def snap_get_mirror_namespace(self, snap_id: int) -> dict:
-        """Only user snapshots exist: InvalidArgument (ImageNotFound if there is no such snapshot)."""
-        self._wrong_namespace(snap_id, "mirror")
+        """Only user and trash snapshots exist: InvalidArgument (ImageNotFound if there is no such snapshot)."""
+        image_extras.snap_namespace(self._core(), snap_id, image_extras.NAMESPACE_MIRROR)
 
     # --- copies and space ----------------------------------------------------------------------
     def deep_copy(self, dest_ioctx, dest_name: str, features: int | None = None, order: int | None = None,

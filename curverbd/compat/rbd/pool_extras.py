@@ -11,10 +11,9 @@ import errno
 import time
 
 from curverbd.core import pool_meta
-from curverbd.core.image_config import CONF_PREFIX, QOS_OPTIONS
+from curverbd.core.image_config import CONF_PREFIX
 from curverbd.errors import Error as CoreError
 
-from .constants import RBD_CONFIG_SOURCE_CONFIG, RBD_CONFIG_SOURCE_POOL
 from .errors import InvalidArgument, rbd_errors
 from .ioctx import core_ioctx
 from .pacific import Completion, ConfigPoolIterator, PoolMetadataIterator, unsupported
@@ -35,16 +34,9 @@ def _missing_is_key_error(call, what: str):
 
 
 def pool_config_list(ioctx) -> list[dict]:
-    """{name, value, source}: the QoS options' client values (CONFIG) and the pool's overrides (POOL)."""
-    io = core_ioctx(ioctx)
-    lookup = io.cluster.conf.lookup
-    options = {name: {"name": name, "value": lookup(name) or "0", "source": RBD_CONFIG_SOURCE_CONFIG}
-               for name in QOS_OPTIONS}
-    for key, value in pool_metadata(ioctx).items():
-        if key.startswith(CONF_PREFIX):
-            name = key[len(CONF_PREFIX):]
-            options[name] = {"name": name, "value": value, "source": RBD_CONFIG_SOURCE_POOL}
-    return [options[name] for name in sorted(options)]
+    """{name, value, source}: the QoS options' client values (CONFIG) and the pool's overrides (POOL):
+    core/pool_meta.py, as rbd_config_pool_list."""
+    return pool_meta.config_list(core_ioctx(ioctx))
 
 
 def _check_option(key) -> None:

@@ -8,8 +8,6 @@ from curverbd.errors import Error as CoreError
 
 from .errors import OperationNotSupported, rbd_errors
 
-RESERVED_PREFIX = ".curverbd."   # curverbd's own keys (locks, snapshot limit): image_extras.py
-
 
 def _missing_is_key_error(call, what: str):
     """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding."""
@@ -46,8 +44,7 @@ class ImageSettings:
         return MetadataIterator(self)
 
     def _metadata_pairs(self) -> list[tuple[str, str]]:
-        return sorted((key, value) for key, value in self._core().metadata_list().items()
-                      if not key.startswith(RESERVED_PREFIX))
+        return self._core().public_metadata()   # curverbd's reserved keys hidden, as rbd_metadata_list
 
     # --- config overrides (QoS) ------------------------------------------------------------
     def _check_option(self, key: str) -> None:
