@@ -143,21 +143,30 @@ CRBD_API int rbd_snap_set_limit(rbd_image_t image, uint64_t limit)
  * is in another namespace (every snapshot here is a user one, or a trash one: removed while format 2
  * clones read it); -ERANGE if the caller's struct is not librbd's size. Outputs zeroed on errors. ---- */
 
-CRBD_API int rbd_snap_get_group_namespace(rbd_image_t image, uint64_t snap_id, rbd_snap_group_namespace_t *group_snap,
-                                          size_t group_snap_size)
+/* A namespace no snapshot is ever in here (group, mirror): the caller's struct of `size` bytes (librbd's
+ * is `want`) zeroed, then the core's ENOENT or EINVAL. */
+static int absent_namespace(rbd_image_t image, uint64_t snap_id, int namespace_type, void *out, size_t size,
+                            size_t want)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (group_snap)
-        memset(group_snap, 0, group_snap_size < sizeof *group_snap ? group_snap_size : sizeof *group_snap);
-    if (!img || !group_snap)
+    if (out)
+        memset(out, 0, size < want ? size : want);
+    if (!img || !out)
         return -EINVAL;
-    if (group_snap_size != sizeof *group_snap)
+    if (size != want)
         return -ERANGE;
     int type = 0;
     struct crbd_blob blob = { 0 };
-    int r = crbd_py_snap_namespace(img->py, snap_id, RBD_SNAP_NAMESPACE_TYPE_GROUP, &type, &blob);
+    int r = crbd_py_snap_namespace(img->py, snap_id, namespace_type, &type, &blob);
     free(blob.data);
-    return r < 0 ? r : -EINVAL;   /* no group snapshot exists: the core never says yes */
+    return r < 0 ? r : -EINVAL;   /* the core never says yes for these */
+}
+
+CRBD_API int rbd_snap_get_group_namespace(rbd_image_t image, uint64_t snap_id, rbd_snap_group_namespace_t *group_snap,
+                                          size_t group_snap_size)
+{
+    return absent_namespace(image, snap_id, RBD_SNAP_NAMESPACE_TYPE_GROUP, group_snap, group_snap_size,
+                            sizeof *group_snap);
 }
 
 CRBD_API int rbd_snap_group_namespace_cleanup(rbd_snap_group_namespace_t *group_snap, size_t group_snap_size)
@@ -189,18 +198,8 @@ CRBD_API int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, c
 CRBD_API int rbd_snap_get_mirror_namespace(rbd_image_t image, uint64_t snap_id,
                                            rbd_snap_mirror_namespace_t *mirror_snap, size_t mirror_snap_size)
 {
-    struct crbd_image *img = crbd_image_get(image);
-    if (mirror_snap)
-        memset(mirror_snap, 0, mirror_snap_size < sizeof *mirror_snap ? mirror_snap_size : sizeof *mirror_snap);
-    if (!img || !mirror_snap)
-        return -EINVAL;
-    if (mirror_snap_size != sizeof *mirror_snap)
-        return -ERANGE;
-    int type = 0;
-    struct crbd_blob blob = { 0 };
-    int r = crbd_py_snap_namespace(img->py, snap_id, RBD_SNAP_NAMESPACE_TYPE_MIRROR, &type, &blob);
-    free(blob.data);
-    return r < 0 ? r : -EINVAL;   /* no mirror snapshot exists: the core never says yes */
+    return absent_namespace(image, snap_id, RBD_SNAP_NAMESPACE_TYPE_MIRROR, mirror_snap, mirror_snap_size,
+                            sizeof *mirror_snap);
 }
 
 CRBD_API int rbd_snap_mirror_namespace_cleanup(rbd_snap_mirror_namespace_t *mirror_snap, size_t mirror_snap_size)
