@@ -133,6 +133,11 @@ extern "Python" {
                                          const char *value);   /* value NULL: remove */
     int crbd_py_application_metadata_list(uint64_t ioctx, const char *app, struct crbd_blob *pairs);   /* key\0value\0 each */
     int crbd_py_object_truncate(uint64_t ioctx, const char *oid, uint64_t size);
+    /* object xattrs (core/object_xattrs.py): remove 1 removes the xattr (buf unused) */
+    int crbd_py_object_xattr_get(uint64_t ioctx, const char *oid, const char *name, struct crbd_blob *value);
+    int crbd_py_object_xattr_set(uint64_t ioctx, const char *oid, const char *name, const char *buf, size_t len,
+                                 int remove);
+    int crbd_py_object_xattrs(uint64_t ioctx, const char *oid, struct crbd_blob *attrs);   /* name\0 len\0 bytes, each */
     /* what an image does not have (core/image_extras.py), pool config, trash restore: rbd_extras.c,
      * rbd_pool_extras.c. snap_namespace: namespace -1 asks the type only; else EINVAL unless the
      * snapshot is in that RBD_SNAP_NAMESPACE_TYPE_* (a trash one gives its original name). */

@@ -73,3 +73,13 @@ int rados_application_metadata_set(rados_ioctx_t io, const char *app_name, const
 int rados_application_metadata_remove(rados_ioctx_t io, const char *app_name, const char *key);
 int rados_application_metadata_list(rados_ioctx_t io, const char *app_name, char *keys, size_t *key_len,
                                     char *values, size_t *vals_len);
+int rados_getxattr(rados_ioctx_t io, const char *o, const char *name, char *buf, size_t len);
+int rados_setxattr(rados_ioctx_t io, const char *o, const char *name, const char *buf, size_t len);
+int rados_rmxattr(rados_ioctx_t io, const char *o, const char *name);
+int rados_getxattrs(rados_ioctx_t io, const char *oid, void **iter);
+int rados_getxattrs_next(void *iter, const char **name, const char **val, size_t *len);
+void rados_getxattrs_end(void *iter);
+int rados_aio_setxattr(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *name,
+                       const char *buf, size_t len);
+int rados_aio_rmxattr(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *name);
+int rados_aio_create_completion2(void *cb_arg, rados_callback_t cb_complete, rados_completion_t *pc);

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static struct crbd_cluster *connected(rados_t cluster, int *r)
@@ -287,4 +288,143 @@ CRBD_API int rados_application_metadata_list(rados_ioctx_t io, const char *app_n
         *v = 0;
     free(pairs.data);
     return 0;
+}
+
+/* ---- object xattrs (core/object_xattrs.py) ---- */
+
+/* The value's length, or -ERANGE if it is longer than len (the buffer then untouched); -ENOENT
+ * without the object, -ENODATA without the xattr. */
+CRBD_API int rados_getxattr(rados_ioctx_t io, const char *o, const char *name, char *buf, size_t len)
+{
+    struct crbd_ioctx *ctx = crbd_ioctx_get(io);
+    if (!ctx || !o || !name || (len && !buf))
+        return -EINVAL;
+    struct crbd_blob value = { 0 };
+    int r = crbd_py_object_xattr_get(ctx->py, o, name, &value);
+    if (r == 0) {
+        if (value.len > len || value.len > INT32_MAX) {
+            r = -ERANGE;
+        } else {
+            if (value.len)
+                memcpy(buf, value.data, value.len);
+            r = (int)value.len;
+        }
+    }
+    free(value.data);
+    return r;
+}
+
+CRBD_API int rados_setxattr(rados_ioctx_t io, const char *o, const char *name, const char *buf, size_t len)
+{
+    struct crbd_ioctx *ctx = crbd_ioctx_get(io);
+    if (!ctx || !o || !name || (len && !buf))
+        return -EINVAL;
+    return crbd_py_object_xattr_set(ctx->py, o, name, buf ? buf : "", len, 0);
+}
+
+CRBD_API int rados_rmxattr(rados_ioctx_t io, const char *o, const char *name)
+{
+    struct crbd_ioctx *ctx = crbd_ioctx_get(io);
+    if (!ctx || !o || !name)
+        return -EINVAL;
+    return crbd_py_object_xattr_set(ctx->py, o, name, "", 0, 1);
+}
+
+/* A snapshot of the object's xattrs: "name\0<decimal length>\0<bytes>" each, read by _next. */
+struct crbd_xattrs_iter {
+    struct crbd_blob attrs;
+    size_t pos;
+};
+
+CRBD_API int rados_getxattrs(rados_ioctx_t io, const char *oid, void **iter)
+{
+    if (iter)
+        *iter = NULL;
+    struct crbd_ioctx *ctx = crbd_ioctx_get(io);
+    if (!ctx || !oid || !iter)
+        return -EINVAL;
+    struct crbd_xattrs_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return -ENOMEM;
+    int r = crbd_py_object_xattrs(ctx->py, oid, &it->attrs);
+    if (r < 0) {
+        free(it->attrs.data);
+        free(it);
+        return r;
+    }
+    *iter = it;
+    return 0;
+}
+
+/* The next xattr; at the end *name and *val NULL and *len 0 (return 0). The pointers stay valid
+ * until rados_getxattrs_end. */
+CRBD_API int rados_getxattrs_next(void *iter, const char **name, const char **val, size_t *len)
+{
+    if (name)
+        *name = NULL;
+    if (val)
+        *val = NULL;
+    if (len)
+        *len = 0;
+    struct crbd_xattrs_iter *it = iter;
+    if (!it || !name || !val || !len)
+        return -EINVAL;
+    const char *end = it->attrs.data + it->attrs.len;
+    const char *p = it->attrs.data ? it->attrs.data + it->pos : NULL;
+    if (!p || p >= end)
+        return 0;
+    const char *n = p;
+    p += strlen(p) + 1;
+    if (p >= end)
+        return -EIO;
+    char *after = NULL;
+    unsigned long long size = strtoull(p, &after, 10);
+    p += strlen(p) + 1;
+    if (!after || *after || size > (unsigned long long)(end - p))
+        return -EIO;
+    *name = n;
+    *val = p;
+    *len = (size_t)size;
+    it->pos = (size_t)(p + size - it->attrs.data);
+    return 0;
+}
+
+CRBD_API void rados_getxattrs_end(void *iter)
+{
+    struct crbd_xattrs_iter *it = iter;
+    if (it) {
+        free(it->attrs.data);
+        free(it);
+    }
+}
+
+/* aio: done at once, then the completion fires (as rados_objects.c's) */
+static int fire(rados_completion_t completion, int r)
+{
+    struct crbd_completion *c = crbd_completion_get(completion);
+    if (!c)
+        return -EINVAL;
+    crbd_completion_fire(c, r, NULL);
+    return 0;
+}
+
+CRBD_API int rados_aio_setxattr(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *name,
+                                const char *buf, size_t len)
+{
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return fire(completion, rados_setxattr(io, o, name, buf, len));
+}
+
+CRBD_API int rados_aio_rmxattr(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *name)
+{
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return fire(completion, rados_rmxattr(io, o, name));
+}
+
+/* Pacific's completion without the "safe" callback (python3-rados' aio calls make theirs with it). */
+CRBD_API int rados_aio_create_completion2(void *cb_arg, rados_callback_t cb_complete, rados_completion_t *pc)
+{
+    return rados_aio_create_completion(cb_arg, cb_complete, NULL, pc);
 }

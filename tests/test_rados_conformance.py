@@ -74,6 +74,33 @@ with rados.Rados(conffile="") as cluster:
         out["app_remove_not_enabled"] = outcome(ioctx.application_metadata_remove, "cephfs", "k")
         out["app_list_rbd"] = [list(p) for p in ioctx.application_metadata_list("rbd")]
         out["app_list_empty"] = [list(p) for p in ioctx.application_metadata_list("rgw")][:0]
+        out["xattr_set_creates"] = outcome(ioctx.set_xattr, "x", "a", b"1\0two")
+        out["xattr_created_size"] = ioctx.stat("x")[0]
+        out["xattr_get"] = list(ioctx.get_xattr("x", "a"))
+        ioctx.set_xattr("x", "big", b"v" * 5000)
+        out["xattr_get_big"] = ioctx.get_xattr("x", "big") == b"v" * 5000
+        out["xattr_get_missing"] = outcome(ioctx.get_xattr, "x", "nope")
+        out["xattr_get_no_object"] = outcome(ioctx.get_xattr, "noobj", "a")
+        out["xattrs"] = [[k, len(v)] for k, v in ioctx.get_xattrs("x")]
+        ioctx.write_full("x", b"data")
+        out["xattr_after_write_full"] = list(ioctx.get_xattr("x", "a"))
+        out["xattr_rm"] = outcome(ioctx.rm_xattr, "x", "a")
+        out["xattr_rm_again"] = outcome(ioctx.rm_xattr, "x", "a")
+        out["xattr_rm_no_object"] = outcome(ioctx.rm_xattr, "noobj", "a")
+        out["xattrs_no_object"] = outcome(lambda: list(ioctx.get_xattrs("noobj")))
+        out["xattr_name_too_long"] = outcome(ioctx.set_xattr, "x", "n" * 101, b"")
+        obj = rados.Object(ioctx, "x")
+        out["object_xattr"] = [obj.set_xattr("o", b"1"), obj.get_xattr("o").decode(), [k for k, _ in obj.get_xattrs()]]
+        comp = ioctx.aio_setxattr("x", "z", b"zz")
+        comp.wait_for_complete()
+        out["aio_setxattr"] = [comp.get_return_value(), ioctx.get_xattr("x", "z").decode()]
+        comp = ioctx.aio_rmxattr("x", "z")
+        comp.wait_for_complete()
+        out["aio_rmxattr"] = [comp.get_return_value(), outcome(ioctx.get_xattr, "x", "z")]
+        ioctx.remove_object("x")
+        ioctx.write_full("x", b"")
+        out["xattrs_gone_with_object"] = [k for k, _ in ioctx.get_xattrs("x")]
+        ioctx.remove_object("x")
 print(json.dumps(out))
 '''
 
@@ -116,6 +143,23 @@ EXPECTED = {
     "app_remove_not_enabled": ["ObjectNotFound", 2],
     "app_list_rbd": [["max", "y" * 128]],
     "app_list_empty": [],
+    "xattr_set_creates": ["ok", True],
+    "xattr_created_size": 0,
+    "xattr_get": [49, 0, 116, 119, 111],
+    "xattr_get_big": True,
+    "xattr_get_missing": ["NoData", 61],
+    "xattr_get_no_object": ["ObjectNotFound", 2],
+    "xattrs": [["a", 5], ["big", 5000]],
+    "xattr_after_write_full": [49, 0, 116, 119, 111],
+    "xattr_rm": ["ok", True],
+    "xattr_rm_again": ["ok", True],     # RADOS: removing a missing xattr of an existing object is fine
+    "xattr_rm_no_object": ["ObjectNotFound", 2],
+    "xattrs_no_object": ["ObjectNotFound", 2],
+    "xattr_name_too_long": ["OSError", 36],
+    "object_xattr": [True, "1", ["big", "o"]],
+    "aio_setxattr": [0, "zz"],
+    "aio_rmxattr": [0, ["NoData", 61]],
+    "xattrs_gone_with_object": [],
 }
 
 # The C calls' buffer protocols, through ctypes on our librados.so.2 (LD_LIBRARY_PATH).
@@ -199,6 +243,29 @@ out["list"] = [L.rados_application_metadata_list(io, b"rbd", keys, ctypes.byref(
 kn, vn = ctypes.c_size_t(16), ctypes.c_size_t(16)
 out["list_not_enabled"] = [L.rados_application_metadata_list(io, b"nope", keys, ctypes.byref(kn), vals,
                                                              ctypes.byref(vn)), kn.value, vn.value]
+L.rados_setxattr.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+L.rados_getxattr.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
+L.rados_getxattrs.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
+L.rados_getxattrs_next.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_void_p),
+                                   ctypes.POINTER(ctypes.c_size_t)]
+L.rados_getxattrs_end.argtypes = [ctypes.c_void_p]
+L.rados_remove.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+out["setxattr"] = L.rados_setxattr(io, b"cx", b"a", b"x\0z", 3)
+out["getxattr_short"] = L.rados_getxattr(io, b"cx", b"a", small, 2)
+out["getxattr"] = [L.rados_getxattr(io, b"cx", b"a", big, 16), big.raw[:3].decode()]
+out["getxattr_missing"] = L.rados_getxattr(io, b"cx", b"b", big, 16)
+it = ctypes.c_void_p(1)
+out["getxattrs_no_object"] = [L.rados_getxattrs(io, b"noobj", ctypes.byref(it)), it.value]
+assert L.rados_getxattrs(io, b"cx", ctypes.byref(it)) == 0
+seen = []
+for _ in range(3):
+    name, val, n = ctypes.c_char_p(b"?"), ctypes.c_void_p(1), ctypes.c_size_t(9)
+    r = L.rados_getxattrs_next(it, ctypes.byref(name), ctypes.byref(val), ctypes.byref(n))
+    seen.append([r, name.value and name.value.decode(), ctypes.string_at(val, n.value).decode() if val.value else None,
+                 n.value])
+L.rados_getxattrs_end(it)
+out["getxattrs"] = seen
+out["remove_cx"] = L.rados_remove(io, b"cx")
 L.rados_ioctx_destroy(io)
 L.rados_shutdown(cluster)
 print(json.dumps(out))
@@ -231,6 +298,13 @@ C_EXPECTED = {
     "list_short": [-34, 4, 6],
     "list": [0, 4, 6, "key\0", "value\0"],
     "list_not_enabled": [-2, 0, 0],
+    "setxattr": 0,
+    "getxattr_short": -34,
+    "getxattr": [3, "x\0z"],
+    "getxattr_missing": -61,
+    "getxattrs_no_object": [-2, None],
+    "getxattrs": [[0, "a", "x\0z", 3], [0, None, None, 0], [0, None, None, 0]],
+    "remove_cx": 0,
 }
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import errno
 
-from ..core import IoCtx
+from ..core import IoCtx, object_xattrs
 from ..errors import Error
-from .externs import register as _register, text
+from .externs import register as _register, set_blob, text
 from .handles import HANDLES
 
 
@@ -46,7 +46,27 @@ def register(ffi, lib) -> None:
         HANDLES.get(ioctx, IoCtx).truncate_object(text(ffi, oid), size)
         return 0
 
-    _register(ffi, [crbd_py_object_truncate])
+    def crbd_py_object_xattr_get(ioctx, oid, name, value_out):
+        value = object_xattrs.get_xattr(HANDLES.get(ioctx, IoCtx), text(ffi, oid), text(ffi, name))
+        set_blob(lib, value_out, value)
+        return 0
+
+    def crbd_py_object_xattr_set(ioctx, oid, name, buf, length, remove):
+        io, key, attr = HANDLES.get(ioctx, IoCtx), text(ffi, oid), text(ffi, name)
+        if remove:
+            object_xattrs.rm_xattr(io, key, attr)
+        else:
+            object_xattrs.set_xattr(io, key, attr, ffi.buffer(buf, length)[:] if length else b"")
+        return 0
+
+    def crbd_py_object_xattrs(ioctx, oid, attrs_out):
+        attrs = object_xattrs.get_xattrs(HANDLES.get(ioctx, IoCtx), text(ffi, oid))
+        set_blob(lib, attrs_out, b"".join(name.encode() + b"\0" + str(len(value)).encode() + b"\0" + value
+                                          for name, value in sorted(attrs.items())))
+        return 0
+
+    _register(ffi, [crbd_py_object_truncate, crbd_py_object_xattr_get, crbd_py_object_xattr_set,
+                    crbd_py_object_xattrs])
     _register(ffi, [crbd_py_object_write, crbd_py_object_read, crbd_py_object_stat, crbd_py_object_remove])
 
 

@@ -46,9 +46,45 @@ class CatalogObjects(CatalogBase):
         return {"size": len(data), "mtime": mtime}
 
     def remove_object(self, pool: str, namespace: str, key: str) -> None:
+        """Remove the object and its xattrs, in one transaction."""
         _check_object(pool, namespace, key)
-        if not self.state.object_remove(self._pool_id(pool), namespace, key):
+        pool_id = self._pool_id(pool)
+        deleted = self.state.etcd.txn([], [Op.delete(self.state._object_key(pool_id, namespace, key)),
+                                           Op.delete_prefix(_xattr_prefix(pool_id, namespace, key))])[1]
+        if not deleted[0]:
             raise Error(errno.ENOENT, f"object {_object_name(pool, namespace, key)} does not exist")
+
+    # --- object xattrs: one etcd key each, xattr/<pool dir id>/<ns>\0<key>\0<name> (raw value) -------
+    def object_xattrs(self, pool: str, namespace: str, key: str) -> dict[str, bytes]:
+        """{name: value} of the object's xattrs; ENOENT if there is no such object."""
+        _check_object(pool, namespace, key)
+        pool_id = self._pool_id(pool)
+        prefix = _xattr_prefix(pool_id, namespace, key)
+        found, attrs = self.state.etcd.txn([], [Op.get(self.state._object_key(pool_id, namespace, key)),
+                                                Op.get_prefix(prefix)])[1]
+        if found is None:
+            raise Error(errno.ENOENT, f"object {_object_name(pool, namespace, key)} does not exist")
+        return {kv.key[len(prefix):].decode(): kv.value for kv in attrs}
+
+    def set_object_xattr(self, pool: str, namespace: str, key: str, name: str, value: bytes | None) -> None:
+        """Set xattr ``name`` (creating an empty object if there is none, as RADOS does), or remove it
+        (``value`` None: ENOENT if there is no object; a missing xattr is fine, as in RADOS)."""
+        _check_object(pool, namespace, key)
+        _check_xattr(pool, namespace, key, name)
+        pool_id = self._pool_id(pool)
+        okey, xkey = self.state._object_key(pool_id, namespace, key), _xattr_prefix(pool_id, namespace, key) + \
+            name.encode()
+        if value is None:
+            if not self.state.etcd.txn([Compare.exists(okey)], [Op.delete(xkey)])[0]:
+                raise Error(errno.ENOENT, f"object {_object_name(pool, namespace, key)} does not exist")
+            return
+        for _ in range(CAS_ATTEMPTS):
+            # the object's mtime moves (created if missing), then the xattr lands unless it went meanwhile
+            self.state.object_update(pool_id, namespace, key, lambda old: old or b"",
+                                     _object_name(pool, namespace, key))
+            if self.state.etcd.txn([Compare.exists(okey)], [Op.put(xkey, bytes(value))])[0]:
+                return
+        raise Error(errno.EAGAIN, f"object {_object_name(pool, namespace, key)}: removed while setting {name!r}")
 
     def list_objects(self, pool: str, namespace: str | None = None) -> list[tuple[str, str]]:
         return self.state.object_list(self._pool_id(pool), namespace)
@@ -87,6 +123,21 @@ MAX_NAMESPACE_BYTES = 256       # Ceph's osd_max_object_namespace_len
 
 def _object_name(pool: str, namespace: str, key: str) -> str:
     return f"{pool}/{namespace + '/' if namespace else ''}{key}"
+
+
+MAX_XATTR_NAME_BYTES = 100     # Ceph's osd_max_attr_name_len
+
+
+def _xattr_prefix(pool_id: int, namespace: str, key: str) -> bytes:
+    return _key("xattr", pool_id, namespace.encode() + b"\0" + key.encode() + b"\0")
+
+
+def _check_xattr(pool: str, namespace: str, key: str, name: Any) -> None:
+    if not isinstance(name, str) or "\0" in name:
+        raise Error(errno.EINVAL, f"object {_object_name(pool, namespace, key)}: xattr name {name!r}")
+    if len(name.encode()) > MAX_XATTR_NAME_BYTES:
+        raise Error(errno.ENAMETOOLONG, f"object {_object_name(pool, namespace, key)}: xattr name above "
+                                        f"{MAX_XATTR_NAME_BYTES} bytes")
 
 
 def _check_object(pool: str, namespace: Any, key: Any) -> None:

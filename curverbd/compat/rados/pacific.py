@@ -3,8 +3,8 @@ classes, and the Rados/Ioctx/Object methods beyond what OpenStack uses (mixins).
 
 Real here: aio_* over the synchronous object calls (run on a thread, completed through
 rados.Completion), writesame, cmpext, application_* and the pool lookups (the core's, as librados'
-C calls: curverbd/core/rados_pools.py), get_instance_id. Objects have no xattrs, omap, snapshots, watches, locks or
-class methods in curverbd's catalog: those calls raise rados.OSError with errno EOPNOTSUPP (Pacific's
+C calls: curverbd/core/rados_pools.py), object xattrs (curverbd/core/object_xattrs.py), get_instance_id.
+Objects have no omap, snapshots, watches, locks or class methods in curverbd's catalog: those calls raise rados.OSError with errno EOPNOTSUPP (Pacific's
 rados module has no class for that errno).
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import errno
 import threading
 from functools import wraps
 
-from curverbd.core import advisory_locks, rados_pools
+from curverbd.core import advisory_locks, object_xattrs, rados_pools
 from curverbd.errors import Error as CoreError
 
 from .errors import ExtendMismatch, OSError as RadosOSError, rados_errors  # noqa: F401
@@ -239,12 +239,21 @@ class ObjectIterator(_Empty):
 
 
 class XattrIterator(_Empty):
-    """Xattrs of an object: curverbd's objects have none."""
+    """(name, value) of an object's xattrs, as they were when it was made (ObjectNotFound without the object)."""
     ioctx = oid = None
 
     def __init__(self, ioctx, oid) -> None:
         self.ioctx = ioctx
         self.oid = oid
+        try:
+            attrs = object_xattrs.get_xattrs(ioctx._core_ioctx(), oid, ioctx.nspace)
+        except CoreError as exc:
+            from .errors import make_ex
+            raise make_ex(exc.errno, f"Failed to get rados xattrs for object {oid!r}") from None
+        self._it = iter(sorted(attrs.items()))
+
+    def __next__(self):
+        return next(self._it)
 
 
 class OmapIterator(_Empty):
@@ -538,8 +547,30 @@ class IoctxExtras:
 
     operate_write_op = operate_aio_write_op = _unsupported_call("compound write operations")
     operate_read_op = operate_aio_read_op = _unsupported_call("compound read operations")
-    get_xattr = get_xattrs = set_xattr = rm_xattr = _unsupported_call("object xattrs")
-    aio_setxattr = aio_rmxattr = _unsupported_call("object xattrs")
+    # --- object xattrs (the core's: curverbd/core/object_xattrs.py) ----------------------------------
+    def get_xattr(self, key: str, xattr_name: str) -> bytes:
+        """The xattr's value (ObjectNotFound without the object, NoData without the xattr)."""
+        return object_xattrs.get_xattr(self._core_ioctx(), key, xattr_name, self.nspace)
+
+    def get_xattrs(self, oid: str) -> XattrIterator:
+        return XattrIterator(self, oid)
+
+    def set_xattr(self, key: str, xattr_name: str, xattr_value: bytes) -> bool:
+        """Set an xattr (a missing object is created empty); True."""
+        object_xattrs.set_xattr(self._core_ioctx(), key, xattr_name, bytes(xattr_value), self.nspace)
+        return True
+
+    def rm_xattr(self, key: str, xattr_name: str) -> bool:
+        """Remove an xattr (ObjectNotFound without the object); True."""
+        object_xattrs.rm_xattr(self._core_ioctx(), key, xattr_name, self.nspace)
+        return True
+
+    def aio_setxattr(self, object_name, xattr_name, xattr_value, oncomplete=None) -> Completion:
+        return self._aio(lambda: self.set_xattr(object_name, xattr_name, xattr_value), oncomplete)
+
+    def aio_rmxattr(self, object_name, xattr_name, oncomplete=None) -> Completion:
+        return self._aio(lambda: self.rm_xattr(object_name, xattr_name), oncomplete)
+
     get_omap_vals = get_omap_keys = get_omap_vals_by_keys = _unsupported_call("object omap")
     set_omap = remove_omap_keys = remove_omap_range2 = clear_omap = _unsupported_call("object omap")
     lock = lock_exclusive = lock_shared = unlock = _unsupported_call("object locks")
@@ -551,5 +582,20 @@ class IoctxExtras:
 
 
 class ObjectExtras:
-    """Pacific's Object xattr methods (curverbd's objects have no xattrs)."""
-    get_xattr = get_xattrs = set_xattr = rm_xattr = _unsupported_call("object xattrs")
+    """Pacific's Object xattr methods (needs ``ioctx``, ``key``, ``require_object_exists()``)."""
+
+    def get_xattr(self, xattr_name: str) -> bytes:
+        self.require_object_exists()
+        return self.ioctx.get_xattr(self.key, xattr_name)
+
+    def get_xattrs(self) -> XattrIterator:
+        self.require_object_exists()
+        return self.ioctx.get_xattrs(self.key)
+
+    def set_xattr(self, xattr_name: str, xattr_value: bytes) -> bool:
+        self.require_object_exists()
+        return self.ioctx.set_xattr(self.key, xattr_name, xattr_value)
+
+    def rm_xattr(self, xattr_name: str) -> bool:
+        self.require_object_exists()
+        return self.ioctx.rm_xattr(self.key, xattr_name)
