@@ -12,25 +12,16 @@ import time
 
 from curverbd.core import pool_meta
 from curverbd.core.image_config import CONF_PREFIX
-from curverbd.errors import Error as CoreError
 
 from .errors import InvalidArgument, rbd_errors
 from .ioctx import core_ioctx
 from .pacific import Completion, ConfigPoolIterator, PoolMetadataIterator, unsupported
+from .settings import missing_is_key_error
+
 
 def pool_metadata(ioctx) -> dict:
     """The pool's metadata map ({} if none was ever set): core/pool_meta.py."""
     return pool_meta.metadata(core_ioctx(ioctx))
-
-
-def _missing_is_key_error(call, what: str):
-    """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding."""
-    try:
-        return call()
-    except CoreError as exc:
-        if exc.errno == errno.ENOENT:
-            raise KeyError(what) from None
-        raise
 
 
 def pool_config_list(ioctx) -> list[dict]:
@@ -68,7 +59,7 @@ class RBDExtras:
     def pool_metadata_get(self, ioctx, key: str) -> str:
         """The pool's metadata ``key``; KeyError if not set."""
         io = core_ioctx(ioctx)
-        return _missing_is_key_error(lambda: pool_meta.metadata_get(io, key),
+        return missing_is_key_error(lambda: pool_meta.metadata_get(io, key),
                                      f"no metadata {key} for pool {ioctx.get_pool_name()}")
 
     def pool_metadata_set(self, ioctx, key: str, value: str) -> None:
@@ -80,7 +71,7 @@ class RBDExtras:
     def pool_metadata_remove(self, ioctx, key: str) -> None:
         """Remove the pool's metadata ``key``; KeyError if not set."""
         io = core_ioctx(ioctx)
-        _missing_is_key_error(lambda: pool_meta.metadata_remove(io, key),
+        missing_is_key_error(lambda: pool_meta.metadata_remove(io, key),
                               f"no metadata {key} for pool {ioctx.get_pool_name()}")
 
     def pool_metadata_list(self, ioctx):
@@ -109,7 +100,7 @@ class RBDExtras:
         """Drop the pool's override of ``key``; KeyError if there is none."""
         _check_option(key)
         io = core_ioctx(ioctx)
-        _missing_is_key_error(lambda: pool_meta.metadata_remove(io, CONF_PREFIX + key),
+        missing_is_key_error(lambda: pool_meta.metadata_remove(io, CONF_PREFIX + key),
                               f"no config {key} for pool {ioctx.get_pool_name()}")
 
     # --- features -----------------------------------------------------------------------------------

@@ -9,8 +9,9 @@ from curverbd.errors import Error as CoreError
 from .errors import OperationNotSupported, rbd_errors
 
 
-def _missing_is_key_error(call, what: str):
-    """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding."""
+def missing_is_key_error(call, what: str):
+    """Run ``call``; a missing key (ENOENT) becomes KeyError, as in Ceph's binding (image and pool
+    metadata and config: pool_extras.py too)."""
     try:
         return call()
     except CoreError as exc:
@@ -27,7 +28,7 @@ class ImageSettings:
     def metadata_get(self, key: str) -> str:
         """The value of ``key``; KeyError if it is not set."""
         image = self._core()
-        return _missing_is_key_error(lambda: image.metadata_get(key), f"no metadata {key} for image {self.name}")
+        return missing_is_key_error(lambda: image.metadata_get(key), f"no metadata {key} for image {self.name}")
 
     def metadata_set(self, key: str, value: str) -> None:
         """Set metadata ``key`` to ``value``."""
@@ -36,7 +37,7 @@ class ImageSettings:
     def metadata_remove(self, key: str) -> None:
         """Remove ``key``; KeyError if it is not set."""
         image = self._core()
-        _missing_is_key_error(lambda: image.metadata_remove(key), f"no metadata {key} for image {self.name}")
+        missing_is_key_error(lambda: image.metadata_remove(key), f"no metadata {key} for image {self.name}")
 
     def metadata_list(self):
         """(key, value) pairs sorted by key (a MetadataIterator; curverbd's reserved keys are hidden)."""
@@ -60,14 +61,14 @@ class ImageSettings:
         """The image's override of ``key``; KeyError if there is none."""
         self._check_option(key)
         image = self._core()
-        return _missing_is_key_error(lambda: image.metadata_get(CONF_PREFIX + key),
+        return missing_is_key_error(lambda: image.metadata_get(CONF_PREFIX + key),
                                      f"no config {key} for image {self.name}")
 
     def config_remove(self, key: str) -> None:
         """Drop the image's override of ``key``; KeyError if there is none."""
         self._check_option(key)
         image = self._core()
-        _missing_is_key_error(lambda: image.metadata_remove(CONF_PREFIX + key),
+        missing_is_key_error(lambda: image.metadata_remove(CONF_PREFIX + key),
                               f"no config {key} for image {self.name}")
 
     def config_list(self):
