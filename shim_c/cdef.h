@@ -91,7 +91,6 @@ extern "Python" {
     int crbd_py_config_list(uint64_t image, struct crbd_blob *options);
     int crbd_py_trash_move(uint64_t ioctx, const char *name, uint64_t delay);
     int crbd_py_trash_list(uint64_t ioctx, struct crbd_blob *entries);
-    int crbd_py_trash_remove(uint64_t ioctx, const char *id, int force);
     /* the removals with librbd's progress callback (NULL: none); non-zero from it cancels (-ECANCELED) */
     int crbd_py_image_remove2(uint64_t ioctx, const char *name, librbd_progress_fn_t cb, void *arg);
     int crbd_py_trash_remove2(uint64_t ioctx, const char *id, int force, librbd_progress_fn_t cb, void *arg);

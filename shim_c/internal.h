@@ -235,6 +235,11 @@ struct crbd_blob;
 size_t crbd_blob_records(const struct crbd_blob *blob, size_t fields);
 const char *crbd_blob_next(const char **p);
 
+/* Fill a librbd config option array from a "name\0value\0source\0" blob (freed here) after the
+ * callback that made it returned r: librbd's -ERANGE protocol, *max_options 0 after other errors
+ * (rbd_admin.c; rbd_config_image_list and rbd_config_pool_list). */
+int crbd_config_options(int r, struct crbd_blob *blob, rbd_config_option_t *options, int *max_options);
+
 /* handle lookups (rados.c) */
 struct crbd_cluster *crbd_cluster_get(void *handle);
 struct crbd_ioctx *crbd_ioctx_get(void *handle);

@@ -82,31 +82,8 @@ CRBD_API int rbd_config_pool_list(rados_ioctx_t io_ctx, rbd_config_option_t *opt
             *max_options = 0;
         return -EINVAL;
     }
-    struct crbd_blob blob = { 0 };   /* "name\0value\0source\0" per option */
-    int r = crbd_py_config_pool_list(io->py, &blob);
-    if (r < 0) {
-        *max_options = 0;
-        return r;
-    }
-    int count = (int)crbd_blob_records(&blob, 3);
-    if (*max_options < count || (count && !options)) {
-        *max_options = count;
-        free(blob.data);
-        return -ERANGE;
-    }
-    const char *p = blob.data;
-    for (int i = 0; i < count && r == 0; i++) {
-        options[i].name = strdup(crbd_blob_next(&p));
-        options[i].value = strdup(crbd_blob_next(&p));
-        options[i].source = atoi(crbd_blob_next(&p));
-        if (!options[i].name || !options[i].value) {
-            rbd_config_pool_list_cleanup(options, i + 1);
-            r = -ENOMEM;
-        }
-    }
-    *max_options = r == 0 ? count : 0;
-    free(blob.data);
-    return r;
+    struct crbd_blob blob = { 0 };
+    return crbd_config_options(crbd_py_config_pool_list(io->py, &blob), &blob, options, max_options);
 }
 
 CRBD_API void rbd_config_pool_list_cleanup(rbd_config_option_t *options, int max_options)

@@ -51,10 +51,6 @@ def register(ffi, lib) -> None:
         set_blob(lib, entries_out, strings(fields))
         return 0
 
-    def crbd_py_trash_remove(ioctx, image_id, force):
-        HANDLES.get(ioctx, IoCtx).trash_remove(text(ffi, image_id), bool(force))
-        return 0
-
     def progress_of(cb, arg):
         """librbd's progress_fn_t as the core's progress(done, total) (None for NULL)."""
         if cb == ffi.NULL:
@@ -78,4 +74,4 @@ def register(ffi, lib) -> None:
 
     _register(ffi, [crbd_py_image_remove2, crbd_py_trash_remove2, crbd_py_snap_remove2])
     _register(ffi, [crbd_py_mon_command, crbd_py_update_features, crbd_py_metadata_set, crbd_py_metadata_get,
-                    crbd_py_config_list, crbd_py_trash_move, crbd_py_trash_list, crbd_py_trash_remove])
+                    crbd_py_config_list, crbd_py_trash_move, crbd_py_trash_list])

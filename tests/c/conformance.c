@@ -569,6 +569,44 @@ static int has_option(const rbd_config_option_t *options, int n, const char *nam
  * (QEMU still calls the deprecated rbd_list and rbd_get_parent_info). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+/* rbd_admin.c's calls: outputs on their error paths, librbd's -ERANGE protocol */
+static void check_admin_outputs(void)
+{
+    CHECK_EQ(rbd_create(io, "adm", 4 * MiB, &(int){ 22 }), 0);
+    rbd_image_t img = open_image("adm");
+    char value[8] = "junk";
+    size_t value_len = sizeof value;
+    CHECK_EQ(rbd_metadata_get(img, "missing", value, &value_len), -ENOENT);
+    CHECK(value[0] == 0 && value_len == sizeof value);
+    CHECK_EQ(rbd_metadata_set(img, "k", "a longer value"), 0);
+    value_len = sizeof value;
+    CHECK_EQ(rbd_metadata_get(img, "k", value, &value_len), -ERANGE);
+    CHECK_EQ(value_len, 15);
+    rbd_config_option_t options[1];
+    int max_options = 1;
+    memset(options, 0xff, sizeof options);
+    CHECK_EQ(rbd_config_image_list(NULL, options, &max_options), -EINVAL);
+    CHECK(max_options == 0 && options[0].name == NULL && options[0].value == NULL);
+    max_options = 0;
+    CHECK_EQ(rbd_config_image_list(img, NULL, &max_options), -ERANGE);
+    CHECK(max_options > 1);
+    CHECK_EQ(rbd_close(img), 0);
+    CHECK_EQ(rbd_trash_move(io, "adm", 0), 0);
+    rbd_trash_image_info_t entries[1];
+    size_t num_entries = 0;
+    CHECK_EQ(rbd_trash_list(io, entries, &num_entries), -ERANGE);
+    CHECK_EQ(num_entries, 1);
+    memset(entries, 0xff, sizeof entries);
+    num_entries = 1;
+    CHECK_EQ(rbd_trash_list(NULL, entries, &num_entries), -EINVAL);
+    CHECK(num_entries == 0 && entries[0].id == NULL && entries[0].name == NULL);
+    num_entries = 1;
+    CHECK_EQ(rbd_trash_list(io, entries, &num_entries), 1);
+    CHECK(num_entries == 1 && strcmp(entries[0].name, "adm") == 0);
+    CHECK_EQ(rbd_trash_remove(io, entries[0].id, 1), 0);
+    rbd_trash_list_cleanup(entries, num_entries);
+}
+
 static void check_followups(void)
 {
     CHECK_EQ(rbd_create(io, "fu", 4 * MiB, &(int){ 22 }), 0);
@@ -783,6 +821,7 @@ int main(int argc, char **argv)
         check_unsupported();
         check_extras();
         check_followups();
+        check_admin_outputs();
     }
     rados_ioctx_destroy(io);
     rados_shutdown(cluster);
