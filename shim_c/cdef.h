@@ -112,6 +112,7 @@ extern "Python" {
     int crbd_py_lock_owners(uint64_t image, struct crbd_blob *owners);
     int crbd_py_is_lock_owner(uint64_t image, int *is_owner);
     int crbd_py_image_name_of_id(uint64_t ioctx, const char *id, struct crbd_blob *name);
+    int crbd_py_pool_init(uint64_t ioctx, int force);
     int crbd_py_pool_metadata_get(uint64_t ioctx, const char *key, struct crbd_blob *value);
     int crbd_py_pool_metadata_set(uint64_t ioctx, const char *key, const char *value);   /* value NULL: remove */
     int crbd_py_pool_metadata_list(uint64_t ioctx, const char *start, uint64_t max, struct crbd_blob *pairs);

@@ -12,10 +12,10 @@
 /* ---- pool ---- */
 
 /* Nothing to prepare: every curverbd pool is ready for images. */
-CRBD_API int rbd_pool_init(rados_ioctx_t io, bool force)
+CRBD_API int rbd_pool_init(rados_ioctx_t io_ctx, bool force)
 {
-    (void)force;
-    return crbd_ioctx_get(io) ? 0 : -EINVAL;
+    struct crbd_ioctx *io = crbd_ioctx_get(io_ctx);
+    return io ? crbd_py_pool_init(io->py, force) : -EINVAL;
 }
 
 CRBD_API int rbd_pool_metadata_get(rados_ioctx_t io_ctx, const char *key, char *value, size_t *val_len)

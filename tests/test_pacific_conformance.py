@@ -31,6 +31,7 @@ out = {}
 with rados.Rados(conffile="") as cluster, cluster.open_ioctx("conf") as ioctx:
     r = rbd.RBD()
     out["pool_init"] = outcome(r.pool_init, ioctx, False)
+    out["pool_init_application"] = ioctx.application_list()
     r.create(ioctx, "img", 4 << 20, features=rbd.RBD_FEATURE_LAYERING)
     out["features_to_string"] = outcome(r.features_to_string, rbd.RBD_FEATURE_LAYERING | rbd.RBD_FEATURE_EXCLUSIVE_LOCK)
     out["features_from_string"] = outcome(r.features_from_string, "layering,exclusive-lock")
@@ -196,6 +197,7 @@ print(json.dumps(out))
 
 EXPECTED = {
     "pool_init": ["ok", None],
+    "pool_init_application": ["rbd"],
     "features_to_string": ["ok", "layering,exclusive-lock"],
     "features_from_string": ["ok", 5],
     "features_from_bad": ["InvalidArgument", 22],

@@ -137,6 +137,10 @@ def register(ffi, lib) -> None:
         set_blob(lib, name_out, pool_meta.image_name_of_id(HANDLES.get(ioctx, IoCtx), text(ffi, image_id)).encode())
         return 0
 
+    def crbd_py_pool_init(ioctx, force):
+        pool_meta.pool_init(HANDLES.get(ioctx, IoCtx), bool(force))
+        return 0
+
     def crbd_py_pool_metadata_get(ioctx, key, value_out):
         set_blob(lib, value_out, pool_meta.metadata_get(HANDLES.get(ioctx, IoCtx), text(ffi, key)).encode())
         return 0
@@ -179,7 +183,7 @@ def register(ffi, lib) -> None:
     _register(ffi, [crbd_py_snap_find, crbd_py_snap_limit, crbd_py_snap_set_limit, crbd_py_image_timestamps,
                     crbd_py_overlap, crbd_py_metadata_list, crbd_py_sparsify, crbd_py_deep_copy,
                     crbd_py_advisory_lock, crbd_py_lockers, crbd_py_managed_lock, crbd_py_lock_owners,
-                    crbd_py_is_lock_owner, crbd_py_image_name_of_id, crbd_py_pool_metadata_get,
+                    crbd_py_is_lock_owner, crbd_py_image_name_of_id, crbd_py_pool_init, crbd_py_pool_metadata_get,
                     crbd_py_pool_metadata_set, crbd_py_pool_metadata_list, crbd_py_pool_stats, crbd_py_trash_purge,
                     crbd_py_features_to_string, crbd_py_features_from_string, crbd_py_instance_id,
                     crbd_py_snap_namespace, crbd_py_group, crbd_py_rebuild_object_map, crbd_py_data_pool_id,

@@ -158,3 +158,10 @@ def features_from_string(text: str) -> int:
         else:
             raise Error(errno.EINVAL, f"unknown feature {item!r}")
     return result
+
+
+def pool_init(io: "IoCtx", force: bool = False) -> None:
+    """rbd_pool_init: the pool is tagged with the "rbd" application (another application already
+    there needs ``force``: EPERM); nothing else to prepare, every curverbd pool takes images."""
+    from .rados_pools import application_enable
+    application_enable(io, "rbd", force)

@@ -30,6 +30,8 @@ and RecoverFile, so no rename or trash step has to touch etcd:
     lock/<file id>                      JSON {owner, explicit, since}: the image's exclusive lock, on
                                         its holder's lease (core/writer_lock.py)
     lockreq/<file id>/<handle>          a handle asking the holder for the lock
+    app/<pool dir id>                   JSON {application: {key: value}}: the pool's rados applications
+    xattr/<pool dir id>/<ns>\\0<key>\\0<name>   an object's xattr value (goes with the object)
 
 A volume without an ``image/`` record (made by Curve's own tools) is an image
 of its Curve length with default features.
@@ -269,10 +271,10 @@ class RbdState:
         return len(self.etcd.get_prefix(_key("object", b""), keys_only=True))
 
     def forget_pool(self, pool: str, pool_id: int) -> None:
-        """Drop what a removed pool left, in one transaction: its index entry, trash entries and aliases
-        (objects keep a pool from going)."""
+        """Drop what a removed pool left, in one transaction: its index entry, trash entries, aliases and
+        applications (objects, and so their xattrs, keep a pool from going)."""
         self.etcd.txn([], [Op.delete(_key("pool", pool)), Op.delete_prefix(_key("trash", pool_id, b"")),
-                           Op.delete_prefix(_key("alias", pool_id, b""))])
+                           Op.delete_prefix(_key("alias", pool_id, b"")), Op.delete(_key("app", pool_id))])
 
 
 def _encode(obj: dict) -> bytes:

@@ -48,8 +48,8 @@ class RBDExtras:
 
     # --- pool ------------------------------------------------------------------------------------
     def pool_init(self, ioctx, force: bool = False) -> None:
-        """Nothing to prepare: every curverbd pool is ready for images."""
-        core_ioctx(ioctx)
+        """Tag the pool with the "rbd" application, as rbd_pool_init."""
+        pool_meta.pool_init(core_ioctx(ioctx), force)
 
     def pool_stats_get(self, ioctx) -> dict:
         """Image and trash counts, provisioned bytes (head sizes) and max provisioned bytes (head and
