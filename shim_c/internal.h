@@ -240,6 +240,9 @@ const char *crbd_blob_next(const char **p);
  * (rbd_admin.c; rbd_config_image_list and rbd_config_pool_list). */
 int crbd_config_options(int r, struct crbd_blob *blob, rbd_config_option_t *options, int *max_options);
 
+/* librbd's key/value list reply (rbd_extras.c; rbd_metadata_list, rbd_pool_metadata_list). */
+int crbd_pairs_reply(int r, struct crbd_blob *blob, char *keys, size_t *key_len, char *values, size_t *vals_len);
+
 /* handle lookups (rados.c) */
 struct crbd_cluster *crbd_cluster_get(void *handle);
 struct crbd_ioctx *crbd_ioctx_get(void *handle);

@@ -349,25 +349,27 @@ static int put_pairs(const struct crbd_blob *blob, char *keys, size_t *keys_len,
     return 0;
 }
 
-CRBD_API int rbd_metadata_list(rbd_image_t image, const char *start, uint64_t max, char *keys, size_t *key_len,
-                               char *values, size_t *vals_len)
+/* librbd's key/value list reply from a callback's result r and its blob (freed here): both
+ * buffers filled, -ERANGE with both lengths needed, or both emptied on an error. */
+int crbd_pairs_reply(int r, struct crbd_blob *blob, char *keys, size_t *key_len, char *values, size_t *vals_len)
 {
-    struct crbd_image *img = crbd_image_get(image);
-    if (!img || !key_len || !vals_len) {
-        empty_string(keys, key_len);
-        empty_string(values, vals_len);
-        return -EINVAL;
-    }
-    struct crbd_blob blob = { 0 };
-    int r = crbd_py_metadata_list(img->py, start ? start : "", max, &blob);
     if (r == 0) {
-        r = put_pairs(&blob, keys, key_len, values, vals_len);
+        r = put_pairs(blob, keys, key_len, values, vals_len);
     } else {
         empty_string(keys, key_len);
         empty_string(values, vals_len);
     }
-    free(blob.data);
+    free(blob->data);
     return r;
+}
+
+CRBD_API int rbd_metadata_list(rbd_image_t image, const char *start, uint64_t max, char *keys, size_t *key_len,
+                               char *values, size_t *vals_len)
+{
+    struct crbd_image *img = crbd_image_get(image);
+    struct crbd_blob blob = { 0 };
+    int r = img && key_len && vals_len ? crbd_py_metadata_list(img->py, start ? start : "", max, &blob) : -EINVAL;
+    return crbd_pairs_reply(r, &blob, keys, key_len, values, vals_len);
 }
 
 /* ---- space and copies ---- */
@@ -663,44 +665,42 @@ static int aio_open_done(rbd_completion_t c, int r)
     return 0;
 }
 
-CRBD_API int rbd_aio_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
-                          rbd_completion_t c)
+/* The four aio opens: the open runs now, its result goes through the completion. */
+static int aio_open(rados_ioctx_t io, const char *name_or_id, int by_id, int read_only, rbd_image_t *image,
+                    const char *snap_name, rbd_completion_t c)
 {
     if (image)
         *image = NULL;
     if (!crbd_completion_get(c))
         return -EINVAL;
-    return aio_open_done(c, rbd_open(io, name, image, snap_name));
+    int r = by_id ? open_by_id(io, name_or_id, image, snap_name, read_only)
+            : read_only ? rbd_open_read_only(io, name_or_id, image, snap_name)
+            : rbd_open(io, name_or_id, image, snap_name);
+    return aio_open_done(c, r);
+}
+
+CRBD_API int rbd_aio_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
+                          rbd_completion_t c)
+{
+    return aio_open(io, name, 0, 0, image, snap_name, c);
 }
 
 CRBD_API int rbd_aio_open_read_only(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name,
                                     rbd_completion_t c)
 {
-    if (image)
-        *image = NULL;
-    if (!crbd_completion_get(c))
-        return -EINVAL;
-    return aio_open_done(c, rbd_open_read_only(io, name, image, snap_name));
+    return aio_open(io, name, 0, 1, image, snap_name, c);
 }
 
 CRBD_API int rbd_aio_open_by_id(rados_ioctx_t io, const char *id, rbd_image_t *image, const char *snap_name,
                                 rbd_completion_t c)
 {
-    if (image)
-        *image = NULL;
-    if (!crbd_completion_get(c))
-        return -EINVAL;
-    return aio_open_done(c, open_by_id(io, id, image, snap_name, 0));
+    return aio_open(io, id, 1, 0, image, snap_name, c);
 }
 
 CRBD_API int rbd_aio_open_by_id_read_only(rados_ioctx_t io, const char *id, rbd_image_t *image,
                                           const char *snap_name, rbd_completion_t c)
 {
-    if (image)
-        *image = NULL;
-    if (!crbd_completion_get(c))
-        return -EINVAL;
-    return aio_open_done(c, open_by_id(io, id, image, snap_name, 1));
+    return aio_open(io, id, 1, 1, image, snap_name, c);
 }
 
 CRBD_API int rbd_aio_close(rbd_image_t image, rbd_completion_t c)

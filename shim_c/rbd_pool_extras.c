@@ -51,21 +51,9 @@ CRBD_API int rbd_pool_metadata_list(rados_ioctx_t io_ctx, const char *start, uin
                                     size_t *key_len, char *values, size_t *vals_len)
 {
     struct crbd_ioctx *io = crbd_ioctx_get(io_ctx);
-    if (!io || !key_len || !vals_len) {
-        empty_string(keys, key_len);
-        empty_string(values, vals_len);
-        return -EINVAL;
-    }
     struct crbd_blob blob = { 0 };
-    int r = crbd_py_pool_metadata_list(io->py, start ? start : "", max, &blob);
-    if (r == 0) {
-        r = put_pairs(&blob, keys, key_len, values, vals_len);
-    } else {
-        empty_string(keys, key_len);
-        empty_string(values, vals_len);
-    }
-    free(blob.data);
-    return r;
+    int r = io && key_len && vals_len ? crbd_py_pool_metadata_list(io->py, start ? start : "", max, &blob) : -EINVAL;
+    return crbd_pairs_reply(r, &blob, keys, key_len, values, vals_len);
 }
 
 /* librbd's protocol: -ERANGE with *max_options = options needed if the array is short; else the
