@@ -134,14 +134,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
             emit(args, names, "\n".join(names), root="images", item="name")
             return 0
         data, rows = [], []
-        for name in names:
-            try:
-                with ioctx.open_image(name, read_only=True) as img:
-                    record, snaps = img.stat(), img.list_snaps()
-            except Error as err:
-                if err.errno == errno.ENOENT:   # removed meanwhile
-                    continue
-                raise
+        for name, img in ioctx.each_image():
+            record, snaps = img.stat(), img.list_snaps()
             parent = record.get("parent")
             parent_spec = f"{parent['pool']}/{parent['image']}@{parent['snap']}" if parent else ""
             entry = {"image": name, "id": str(record["id"]), "size": record["size"], "format": 2}

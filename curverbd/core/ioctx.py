@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import errno
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import Error
 from .catalog import check_image_name
@@ -53,6 +53,19 @@ class IoCtx:
 
     def list_images(self) -> list[str]:
         return self._catalog.list_images(self.pool)
+
+    def each_image(self) -> Iterator[tuple[str, Image]]:
+        """(name, read-only Image) for every image of the pool in name order, skipping those removed
+        meanwhile; each is closed when the loop moves on."""
+        for name in sorted(self.list_images()):
+            try:
+                image = self.open_image(name, read_only=True)
+            except Error as exc:
+                if exc.errno == errno.ENOENT:
+                    continue
+                raise
+            with image:
+                yield name, image
 
     def rename_image(self, src: str, dst: str) -> None:
         self._catalog.rename_image(self.pool, src, dst)

@@ -102,14 +102,8 @@ def stats(io: "IoCtx") -> dict[str, int]:
     """Image and trash counts, provisioned bytes (head sizes), max provisioned bytes (head and snapshot
     sizes) and snapshot counts, as rbd_pool_stats_get."""
     out = dict.fromkeys(POOL_STATS, 0)
-    for name in io.list_images():
-        try:
-            with io.open_image(name, read_only=True) as image:
-                size, snaps = image.size(), image.list_snaps()
-        except Error as exc:
-            if exc.errno == errno.ENOENT:   # removed meanwhile
-                continue
-            raise
+    for _, image in io.each_image():
+        size, snaps = image.size(), image.list_snaps()
         out["image_count"] += 1
         out["image_provisioned_bytes"] += size
         out["image_max_provisioned_bytes"] += size + sum(snap["size"] for snap in snaps)
