@@ -38,6 +38,8 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 SHIM = os.path.join(ROOT, "shim_c")
+# nebd_wire.h: the nebd wire format in C, shared with the daemon's frame loop (shipped in the package)
+WIRE_INCLUDE = os.path.join(ROOT, "curverbd", "nebd")
 MODULE = "_curverbd_capi"
 # unity build: order matters only in that internal.h and the boundary come first
 C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "io.c",
@@ -177,7 +179,7 @@ def build(out: str, python: str, keep: str | None = None) -> None:
     cc = os.environ.get("CC", "gcc")
     rados = os.path.join(out, "librados.so.2")
     run([cc, "-O2", "-g", "-fPIC", "-shared", "-fvisibility=hidden", "-Wall", "-Wno-unused-function",
-         "-I", SHIM, "-I", sysconfig.get_paths()["include"],
+         "-I", SHIM, "-I", WIRE_INCLUDE, "-I", sysconfig.get_paths()["include"],
          f'-DCRBD_PYTHON_EXE="{python}"', f'-DCRBD_LIBPYTHON="{soname}"', f'-DCRBD_CFFI_DIR="{cffi_dir()}"',
          c_file, "-o", rados + ".tmp",
          "-Wl,-soname,librados.so.2", "-Wl,--version-script=" + os.path.join(SHIM, "librados.map"),

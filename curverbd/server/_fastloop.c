@@ -31,10 +31,9 @@
 #define FALLOC_FL_PUNCH_HOLE 2
 #endif
 
-#define MAX_BODY (64u << 20)   /* brpc's max_body_size, as framing.MAX_BODY */
-/* Large writes go to the page cache in pieces of this size: on ext4 with large folios a 4 KiB write
- * into a folio that one 1 MiB write created costs ~40 us, into a 64 KiB one ~5 us (measured here). */
-#define WRITE_PIECE (64u << 10)
+#include "_fastloop.h"
+#include "nebd_wire.h"
+
 /* Reads of at least this size are not copied into the reply buffer: crbd_send() hands their pages
  * from the page cache to the socket with sendfile (no copy in the daemon on this kernel). */
 #define SPLICE_MIN (128u << 10)
@@ -42,85 +41,26 @@
  * from the socket by splice (crbd_splice_write) instead of being received into the buffer. */
 #define SPLICE_WRITE_MIN (128u << 10)
 #define PAGE 4096u
-#define HEAD_MAX 64             /* a reply head: 12 + meta (<= 4 + 11 + 6) + payload 2 */
 
-static const char SERVICE[] = "nebd.client.NebdFileService";
-enum { OP_READ = 1, OP_WRITE, OP_DISCARD };
+/* The data requests this loop answers: the rest (Flush, every other method) is Python's. */
+static int served_method(int m) { return m == NEBD_READ || m == NEBD_WRITE || m == NEBD_DISCARD; }
 
-static int varint(const unsigned char **p, const unsigned char *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-        if (*p >= end)
-            return -1;
-        unsigned char b = *(*p)++;
-        r |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = r;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Skip a field of wire type wt; -1 if malformed or of a type we do not expect. */
-static int skip(const unsigned char **p, const unsigned char *end, unsigned wt)
-{
-    uint64_t v;
-    switch (wt) {
-    case 0:
-        return varint(p, end, &v);
-    case 1:
-    case 5: {
-        size_t n = wt == 1 ? 8 : 4;
-        if ((size_t)(end - *p) < n)
-            return -1;
-        *p += n;
-        return 0;
-    }
-    case 2:
-        if (varint(p, end, &v) < 0 || v > (uint64_t)(end - *p))
-            return -1;
-        *p += v;
-        return 0;
-    default:
-        return -1;
-    }
-}
-
-static int method_of(const unsigned char *s, uint64_t n)
-{
-    if (n == 4 && !memcmp(s, "Read", 4))
-        return OP_READ;
-    if (n == 5 && !memcmp(s, "Write", 5))
-        return OP_WRITE;
-    if (n == 7 && !memcmp(s, "Discard", 7))
-        return OP_DISCARD;
-    return 0;
-}
-
-/* RpcRequestMeta: the op if it is one of ours on the file service, else 0. */
+/* RpcRequestMeta: the method if it is a data method on the file service, else NEBD_NO_METHOD. */
 static int request_op(const unsigned char *p, const unsigned char *end)
 {
-    int service = 0, op = 0;
-    while (p < end) {
-        uint64_t key, len;
-        if (varint(&p, end, &key) < 0)
-            return 0;
-        if ((key & 7) != 2 || (key >> 3) > 2) {
-            if (skip(&p, end, (unsigned)(key & 7)) < 0)
-                return 0;
+    static const char service[] = NEBD_FILE_SERVICE;
+    int ours = 0, op = NEBD_NO_METHOD;
+    struct nebd_field f;
+    int rc;
+    while ((rc = nebd_next_field(&p, end, &f)) > 0) {
+        if (f.wt != NEBD_WT_LEN)
             continue;
-        }
-        if (varint(&p, end, &len) < 0 || len > (uint64_t)(end - p))
-            return 0;
-        if ((key >> 3) == 1)
-            service = len == sizeof SERVICE - 1 && !memcmp(p, SERVICE, len);
-        else
-            op = method_of(p, len);
-        p += len;
+        if (f.number == NEBD_REQ_SERVICE)
+            ours = f.len == sizeof service - 1 && !memcmp(f.data, service, f.len);
+        else if (f.number == NEBD_REQ_METHOD)
+            op = nebd_method_of(f.data, f.len);
     }
-    return service ? op : 0;
+    return rc == 0 && ours && served_method(op) ? op : NEBD_NO_METHOD;
 }
 
 struct req { int op; uint64_t cid; uint64_t att; int64_t fd; uint64_t offset, size; int have; };
@@ -128,94 +68,45 @@ struct req { int op; uint64_t cid; uint64_t att; int64_t fd; uint64_t offset, si
 /* RpcMeta of a request: 0 if it is ours, -1 to leave it to Python. */
 static int parse_meta(const unsigned char *p, const unsigned char *end, struct req *r)
 {
-    r->op = 0;
+    r->op = NEBD_NO_METHOD;
     r->cid = r->att = 0;
-    while (p < end) {
-        uint64_t key, v;
-        if (varint(&p, end, &key) < 0)
+    struct nebd_field f;
+    int rc;
+    while ((rc = nebd_next_field(&p, end, &f)) > 0) {
+        if (f.number == NEBD_META_REQUEST && f.wt == NEBD_WT_LEN)
+            r->op = request_op(f.data, f.data + f.len);
+        else if (f.number == NEBD_META_RESPONSE)   /* a response meta: not a request */
             return -1;
-        unsigned field = (unsigned)(key >> 3), wt = (unsigned)(key & 7);
-        if (field == 1 && wt == 2) {
-            if (varint(&p, end, &v) < 0 || v > (uint64_t)(end - p))
-                return -1;
-            r->op = request_op(p, p + v);
-            p += v;
-        } else if (wt == 0 && field >= 3 && field <= 5) {
-            if (varint(&p, end, &v) < 0)
-                return -1;
-            if (field == 3 && v)        /* compressed: Python refuses it */
-                return -1;
-            if (field == 4)
-                r->cid = v;
-            else if (field == 5)
-                r->att = v & 0xffffffffu;
-        } else if (field == 2 || skip(&p, end, wt) < 0) {   /* a response meta, or garbage */
+        else if (f.wt != NEBD_WT_VARINT)
+            continue;
+        else if (f.number == NEBD_META_COMPRESS && f.value)   /* compressed: Python refuses it */
             return -1;
-        }
+        else if (f.number == NEBD_META_CID)
+            r->cid = f.value;
+        else if (f.number == NEBD_META_ATTACHMENT)
+            r->att = f.value & 0xffffffffu;
     }
-    return r->op ? 0 : -1;
+    return rc == 0 && r->op != NEBD_NO_METHOD ? 0 : -1;
 }
 
 /* {1 fd, 2 offset, 3 size}: 0 if all three are there, else -1. */
 static int parse_payload(const unsigned char *p, const unsigned char *end, struct req *r)
 {
     r->have = 0;
-    while (p < end) {
-        uint64_t key, v;
-        if (varint(&p, end, &key) < 0)
-            return -1;
-        unsigned field = (unsigned)(key >> 3);
-        if ((key & 7) != 0 || field < 1 || field > 3) {
-            if (skip(&p, end, (unsigned)(key & 7)) < 0)
-                return -1;
+    struct nebd_field f;
+    int rc;
+    while ((rc = nebd_next_field(&p, end, &f)) > 0) {
+        if (f.wt != NEBD_WT_VARINT || f.number < NEBD_IO_FD || f.number > NEBD_IO_SIZE)
             continue;
-        }
-        if (varint(&p, end, &v) < 0)
-            return -1;
-        if (field == 1)
-            r->fd = (int32_t)(uint32_t)v;
-        else if (field == 2)
-            r->offset = v;
+        if (f.number == NEBD_IO_FD)
+            r->fd = (int32_t)(uint32_t)f.value;
+        else if (f.number == NEBD_IO_OFFSET)
+            r->offset = f.value;
         else
-            r->size = v;
-        r->have |= 1 << field;
+            r->size = f.value;
+        r->have |= 1 << f.number;
     }
-    return r->have == 0xe ? 0 : -1;
-}
-
-static unsigned char *put_varint(unsigned char *p, uint64_t v)
-{
-    while (v > 0x7f) {
-        *p++ = (unsigned char)((v & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    *p++ = (unsigned char)v;
-    return p;
-}
-
-static void put_be32(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-
-/* A kOK reply head: RpcMeta{response{error_code 0}, correlation_id, attachment_size} + {retCode 0}. */
-static size_t reply_head(unsigned char *out, uint64_t cid, uint32_t att)
-{
-    unsigned char *m = out + 12, *p = m;
-    *p++ = 0x12; *p++ = 0x02; *p++ = 0x08; *p++ = 0x00;
-    *p++ = 0x20;
-    p = put_varint(p, cid);
-    if (att) {
-        *p++ = 0x28;
-        p = put_varint(p, att);
-    }
-    uint32_t meta = (uint32_t)(p - m);
-    *p++ = 0x08; *p++ = 0x00;
-    memcpy(out, "PRPC", 4);
-    put_be32(out + 4, meta + 2 + att);
-    put_be32(out + 8, meta);
-    return (size_t)(p - out);
+    return rc == 0 && r->have == 0xe ? 0 : -1;
 }
 
 static int read_all(int fd, unsigned char *dst, uint64_t size, uint64_t offset)
@@ -237,11 +128,14 @@ static int read_all(int fd, unsigned char *dst, uint64_t size, uint64_t offset)
     return 0;
 }
 
+/* Large writes go to the page cache in pieces of CRBD_WRITE_PIECE: on ext4 with large folios a
+ * 4 KiB write into a folio that one 1 MiB write created costs ~40 us, into a 64 KiB one ~5 us
+ * (measured here). */
 static int write_all(int fd, const unsigned char *src, uint64_t size, uint64_t offset)
 {
     uint64_t done = 0;
     while (done < size) {
-        uint64_t piece = size - done < WRITE_PIECE ? size - done : WRITE_PIECE;
+        uint64_t piece = size - done < CRBD_WRITE_PIECE ? size - done : CRBD_WRITE_PIECE;
         ssize_t n = pwrite(fd, src + done, piece, (off_t)(offset + done));
         if (n < 0) {
             if (errno == EINTR)
@@ -253,31 +147,6 @@ static int write_all(int fd, const unsigned char *src, uint64_t size, uint64_t o
     return 0;
 }
 
-struct crbd_volume { int nebd_fd; int data_fd; int64_t length; int64_t blocksize; int align_check; };
-
-struct crbd_splice { size_t at; int fd; uint64_t offset, size; };   /* read data sent from fd at out[at] */
-
-/* The big write crbd_serve() left for crbd_splice_write(): its volume (index in volumes), its
- * correlation id, where it goes, and where its attachment starts in the receive buffer. */
-struct crbd_bigwrite { int volume; uint64_t cid, offset, size; size_t at; };
-
-struct crbd_batch {
-    unsigned char *buf;       /* receive buffer; frames in [pos, end) */
-    size_t pos, end;
-    unsigned char *out;       /* reply bytes are appended at out_len, up to out_cap */
-    size_t out_len, out_cap;
-    struct crbd_volume *volumes;
-    int nvolumes;
-    int changes;              /* writes and discards done (the caller redoes them if a head moved) */
-    size_t *changed;          /* frame positions of those, up to max_changes */
-    int max_changes;
-    struct crbd_splice *splices;
-    int nsplices, max_splices;
-    struct crbd_bigwrite big;
-};
-
-enum { CRBD_MORE = 0, CRBD_PYTHON = 1, CRBD_OUT_FULL = 2, CRBD_SPLICE = 3 };
-
 /* Answer frames from b->pos on; b->pos ends at the first frame not answered. Returns CRBD_MORE
  * (the rest is an incomplete frame: receive more), CRBD_PYTHON (the frame at pos is Python's),
  * CRBD_OUT_FULL (send the replies, then call again) or CRBD_SPLICE (the frame at pos is a big
@@ -287,24 +156,24 @@ int crbd_serve(struct crbd_batch *b)
 {
     for (;;) {
         size_t avail = b->end - b->pos;
-        if (avail < 12)
+        if (avail < NEBD_HEAD_SIZE)
             return CRBD_MORE;
         const unsigned char *h = b->buf + b->pos;
-        uint32_t body = (uint32_t)h[4] << 24 | (uint32_t)h[5] << 16 | (uint32_t)h[6] << 8 | h[7];
-        uint32_t meta = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
-        if (memcmp(h, "PRPC", 4) || body > MAX_BODY || meta > body)
+        uint32_t body, meta;
+        if (nebd_frame_head(h, &body, &meta) < 0 || body > NEBD_MAX_BODY)
             return CRBD_PYTHON;   /* Python names the protocol error */
-        int whole = avail - 12 >= body;
+        int whole = avail - NEBD_HEAD_SIZE >= body;
         /* an incomplete frame is only looked at for a big write: anything else waits for its end */
         int refuse = whole ? CRBD_PYTHON : CRBD_MORE;
-        if (!whole && avail - 12 < meta)
+        if (!whole && avail - NEBD_HEAD_SIZE < meta)
             return CRBD_MORE;
-        const unsigned char *m = h + 12, *fend = m + body;
+        const unsigned char *m = h + NEBD_HEAD_SIZE, *fend = m + body;
         struct req r = { 0 };
         if (parse_meta(m, m + meta, &r) < 0 || r.att > (uint64_t)(body - meta))
             return refuse;
         const unsigned char *att = fend - r.att;
-        if (!whole && (r.op != OP_WRITE || r.att < SPLICE_WRITE_MIN || avail - 12 < body - r.att))
+        if (!whole && (r.op != NEBD_WRITE || r.att < SPLICE_WRITE_MIN ||
+                       avail - NEBD_HEAD_SIZE < body - r.att))
             return CRBD_MORE;
         if (parse_payload(m + meta, att, &r) < 0)
             return refuse;
@@ -326,29 +195,29 @@ int crbd_serve(struct crbd_batch *b)
             b->big.at = (size_t)(att - b->buf);
             return CRBD_SPLICE;
         }
-        if (r.op == OP_READ && r.size >= SPLICE_MIN) {
-            if (b->out_cap - b->out_len < HEAD_MAX || b->nsplices >= b->max_splices)
+        if (r.op == NEBD_READ && r.size >= SPLICE_MIN) {
+            if (b->out_cap - b->out_len < NEBD_REPLY_HEAD_MAX || b->nsplices >= b->max_splices)
                 return CRBD_OUT_FULL;
-            b->out_len += reply_head(b->out + b->out_len, r.cid, (uint32_t)r.size);
+            b->out_len += nebd_reply_head(b->out + b->out_len, r.cid, (uint32_t)r.size);
             struct crbd_splice *sp = &b->splices[b->nsplices++];
             sp->at = b->out_len;
             sp->fd = v->data_fd;
             sp->offset = r.offset;
             sp->size = r.size;
-        } else if (r.op == OP_READ) {
-            if (b->out_cap - b->out_len < HEAD_MAX + r.size)
+        } else if (r.op == NEBD_READ) {
+            if (b->out_cap - b->out_len < NEBD_REPLY_HEAD_MAX + r.size)
                 return b->out_len ? CRBD_OUT_FULL : CRBD_PYTHON;
             unsigned char *o = b->out + b->out_len;
-            size_t n = reply_head(o, r.cid, (uint32_t)r.size);
+            size_t n = nebd_reply_head(o, r.cid, (uint32_t)r.size);
             if (read_all(v->data_fd, o + n, r.size, r.offset) < 0)
                 return CRBD_PYTHON;
             b->out_len += n + r.size;
         } else {
-            if (b->out_cap - b->out_len < HEAD_MAX)
+            if (b->out_cap - b->out_len < NEBD_REPLY_HEAD_MAX)
                 return CRBD_OUT_FULL;
             if (b->changes >= b->max_changes)
                 return CRBD_OUT_FULL;
-            if (r.op == OP_WRITE) {
+            if (r.op == NEBD_WRITE) {
                 if (r.att != r.size || write_all(v->data_fd, att, r.size, r.offset) < 0)
                     return CRBD_PYTHON;
             } else if (r.size && fallocate(v->data_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
@@ -356,9 +225,9 @@ int crbd_serve(struct crbd_batch *b)
                 return CRBD_PYTHON;
             }
             b->changed[b->changes++] = b->pos;
-            b->out_len += reply_head(b->out + b->out_len, r.cid, 0);
+            b->out_len += nebd_reply_head(b->out + b->out_len, r.cid, 0);
         }
-        b->pos += 12 + body;
+        b->pos += NEBD_HEAD_SIZE + body;
     }
 }
 
@@ -423,10 +292,6 @@ int crbd_send(int sock, struct crbd_batch *b)
     return r;
 }
 
-/* The pipe a connection splices big writes through (its read end non-blocking: a bookkeeping
- * mistake fails the connection instead of hanging it), and its capacity in bytes. */
-struct crbd_pipe { int r, w; size_t size; };
-
 enum { BOUNCE = 16u << 10 };   /* bytes per read()/pwrite() when splice cannot be used */
 
 /* 0 once fd (a non-blocking socket) may have data, -1 with errno if poll fails. */
@@ -445,14 +310,14 @@ static pthread_mutex_t file_turns[64] = {
 #undef T4
 };
 
-/* Move n bytes (n > 0) from the pipe to fd at *pos, in pieces ending on WRITE_PIECE boundaries
+/* Move n bytes (n > 0) from the pipe to fd at *pos, in pieces ending on CRBD_WRITE_PIECE boundaries
  * (small folios, as write_all). Bytes the file refuses are read out of the pipe and dropped;
  * *err keeps the first refusal's errno, after which everything is dropped. -errno if the pipe fails. */
 static int pipe_to_file_locked(const struct crbd_pipe *p, int fd, uint64_t *pos, size_t n, int *err)
 {
     unsigned char bounce[BOUNCE];
     while (n > 0) {
-        size_t piece = WRITE_PIECE - (size_t)(*pos % WRITE_PIECE);
+        size_t piece = CRBD_WRITE_PIECE - (size_t)(*pos % CRBD_WRITE_PIECE);
         if (piece > n)
             piece = n;
         if (!*err) {
@@ -546,6 +411,6 @@ int crbd_splice_write(int sock, const struct crbd_pipe *p, struct crbd_batch *b)
     b->pos = b->end;
     if (err)
         return err;
-    b->out_len += reply_head(b->out + b->out_len, w->cid, 0);
+    b->out_len += nebd_reply_head(b->out + b->out_len, w->cid, 0);
     return 0;
 }

@@ -2,9 +2,10 @@
 
     python3 -m curverbd.server.build_fastpath
 
-The module's name carries a hash of the C source and of this file's declarations, so a changed
-source is never served by a stale build. A wheel carries a build made when the wheel was built
-(setup.py) and the source; install-deps.sh builds it ahead in a checkout. Otherwise fastpath.py
+The module's name carries a hash of the C source and of the headers it includes (_fastloop.h, which
+is also the cdef, and curverbd/nebd/nebd_wire.h), so a changed source is never served by a stale
+build. A wheel carries a build made when the wheel was built (setup.py) and those three files;
+install-deps.sh builds it ahead in a checkout. Otherwise fastpath.py
 builds it on first use, next to this file, or in $CURVERBD_FASTPATH_CACHE (default
 ~/.cache/curverbd) when the install is read-only. Without a C compiler the daemon runs its
 pure-Python path.
@@ -22,36 +23,35 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "_fastloop.c")
+# The loop's declarations (structs, return codes, entry points): included by _fastloop.c and read
+# here as the cdef, so cffi and the C code share one layout.
+DECLARATIONS = os.path.join(HERE, "_fastloop.h")
+# The nebd wire format in C, shared with the client library (shim_c/nebd_wire.c).
+WIRE_DIR = os.path.join(os.path.dirname(HERE), "nebd")
+WIRE_HEADER = os.path.join(WIRE_DIR, "nebd_wire.h")
+INPUTS = (SOURCE, DECLARATIONS, WIRE_HEADER)
 
-CDEF = """
-struct crbd_volume { int nebd_fd; int data_fd; int64_t length; int64_t blocksize; int align_check; };
-struct crbd_splice { size_t at; int fd; uint64_t offset, size; };
-struct crbd_bigwrite { int volume; uint64_t cid, offset, size; size_t at; };
-struct crbd_pipe { int r, w; size_t size; };
-struct crbd_batch {
-    unsigned char *buf; size_t pos, end;
-    unsigned char *out; size_t out_len, out_cap;
-    struct crbd_volume *volumes; int nvolumes;
-    int changes; size_t *changed; int max_changes;
-    struct crbd_splice *splices; int nsplices, max_splices;
-    struct crbd_bigwrite big;
-};
-int crbd_serve(struct crbd_batch *b);
-int crbd_send(int sock, struct crbd_batch *b);
-int crbd_splice_write(int sock, const struct crbd_pipe *p, struct crbd_batch *b);
-"""
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} is missing: this install of curverbd lacks the C source of "
+                                "the daemon's frame loop (a packaging bug)") from None
+
+
+def cdef() -> str:
+    """_fastloop.h as cffi's cdef: its preprocessor lines (guard, includes) dropped."""
+    return "\n".join(line for line in _read(DECLARATIONS).splitlines() if not line.lstrip().startswith("#"))
 
 
 def module_name() -> str:
-    """``_fastloop_<hash>``: the name of the build of the current source."""
-    try:
-        f = open(SOURCE, "rb")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{SOURCE} is missing: this install of curverbd lacks the C source of "
-                                "the daemon's frame loop (a packaging bug)") from None
-    with f:
-        digest = hashlib.sha256(f.read() + CDEF.encode()).hexdigest()[:12]
-    return f"_fastloop_{digest}"
+    """``_fastloop_<hash>``: the name of the build of the current source and headers."""
+    digest = hashlib.sha256()
+    for path in INPUTS:
+        digest.update(_read(path).encode())
+    return f"_fastloop_{digest.hexdigest()[:12]}"
 
 
 def build(target_dir: str = HERE) -> str:
@@ -60,9 +60,9 @@ def build(target_dir: str = HERE) -> str:
 
     name = module_name()
     ffi = cffi.FFI()
-    ffi.cdef(CDEF)
-    with open(SOURCE) as f:
-        ffi.set_source(name, f.read(), extra_compile_args=["-O2", "-Wall"])
+    ffi.cdef(cdef())
+    ffi.set_source(name, _read(SOURCE), include_dirs=[HERE, WIRE_DIR], depends=list(INPUTS),
+                   extra_compile_args=["-O2", "-Wall"])
     with tempfile.TemporaryDirectory(prefix="crbd-fastloop-") as tmp:
         built = ffi.compile(tmpdir=tmp, verbose=False)
         final = os.path.join(target_dir, os.path.basename(built))
