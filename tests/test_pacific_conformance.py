@@ -3,30 +3,19 @@ through our rbd/rados modules, and through Debian's python3-rbd/python3-rados (P
 over our C libraries. Each observation is the value or the exact exception class and errno."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import zlib
 
 import pytest
 
-from capi_helpers import ROOT, make_pool, run
+from capi_helpers import make_pool
+from faces import FACES, OUTCOME, differences, observe
 
-DEBIAN_PYTHON = "/usr/bin/python3"
 MiB = 1 << 20
 
 BODY = r'''
 import json, sys
 import rados, rbd
-
-def outcome(fn, *a, **k):
-    try:
-        value = fn(*a, **k)
-    except Exception as exc:
-        return [type(exc).__name__, getattr(exc, "errno", None)]
-    return ["ok", value if isinstance(value, (int, str, bool, type(None))) else repr(type(value).__name__)]
-
+''' + OUTCOME + r'''
 out = {}
 with rados.Rados(conffile="") as cluster, cluster.open_ioctx("conf") as ioctx:
     r = rbd.RBD()
@@ -293,35 +282,7 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def observations_cache():
-    return {}
-
-
-def observe(flavour, daemon, rbd_env, tmp_path, cache):
-    if flavour not in cache:
-        make_pool(daemon, "conf")
-        script = tmp_path / "body.py"
-        script.write_text(BODY)
-        env = dict(rbd_env)
-        if flavour == "ours":
-            env.pop("LD_LIBRARY_PATH", None)
-            env["PYTHONPATH"] = os.path.join(ROOT, "curverbd", "compat") + os.pathsep + ROOT
-            cmd = [sys.executable, str(script)]
-        else:
-            if not os.path.exists(DEBIAN_PYTHON):
-                pytest.skip(f"{DEBIAN_PYTHON} is missing")
-            env.pop("PYTHONPATH", None)
-            cmd = [DEBIAN_PYTHON, "-I", "-s", str(script)]
-        proc = run(cmd, env=env, check=False, cwd=str(tmp_path))
-        if proc.returncode != 0:
-            raise AssertionError(f"{flavour}: {proc.stderr.strip()[-2000:]}")
-        cache[flavour] = json.loads(proc.stdout.splitlines()[-1])
-    return cache[flavour]
-
-
-@pytest.mark.parametrize("flavour", ["ours", "debian"])
-def test_conformance(flavour, daemon, rbd_env, tmp_path):
-    out = observe(flavour, daemon, rbd_env, tmp_path, {})
-    differences = {key: (out.get(key), want) for key, want in EXPECTED.items() if out.get(key) != want}
-    assert not differences
+@pytest.mark.parametrize("face", FACES)
+def test_conformance(face, daemon, rbd_env, tmp_path):
+    make_pool(daemon, "conf")
+    assert not differences(observe(face, BODY, rbd_env, tmp_path), EXPECTED)

@@ -4,27 +4,15 @@ rbd_remove_with_progress, rbd_trash_remove_with_progress and rbd_snap_remove2 ar
 librbd's own caller. Each observation is a value or the exact exception class and errno."""
 from __future__ import annotations
 
-import json
-import os
-import sys
-
 import pytest
 
-from capi_helpers import ROOT, make_pool, run
-
-DEBIAN_PYTHON = "/usr/bin/python3"
+from capi_helpers import make_pool
+from faces import FACES, OUTCOME, differences, observe
 
 BODY = r'''
 import json
 import rados, rbd
-
-def outcome(fn, *a, **k):
-    try:
-        value = fn(*a, **k)
-    except Exception as exc:
-        return [type(exc).__name__, getattr(exc, "errno", None)]
-    return ["ok", value]
-
+''' + OUTCOME + r'''
 out = {}
 with rados.Rados(conffile="") as cluster, cluster.open_ioctx("sem") as ioctx:
     r = rbd.RBD()
@@ -116,26 +104,10 @@ EXPECTED = {
 }
 
 
-@pytest.mark.parametrize("flavour", ["ours", "debian"])
-def test_snapshot_semantics_faces(flavour, daemon, rbd_env, tmp_path):
+@pytest.mark.parametrize("face", FACES)
+def test_snapshot_semantics_faces(face, daemon, rbd_env, tmp_path):
     make_pool(daemon, "sem")
-    script = tmp_path / "body.py"
-    script.write_text(BODY)
-    env = dict(rbd_env)
-    if flavour == "ours":
-        env.pop("LD_LIBRARY_PATH", None)
-        env["PYTHONPATH"] = os.path.join(ROOT, "curverbd", "compat") + os.pathsep + ROOT
-        cmd = [sys.executable, str(script)]
-    else:
-        if not os.path.exists(DEBIAN_PYTHON):
-            pytest.skip(f"{DEBIAN_PYTHON} is missing")
-        env.pop("PYTHONPATH", None)
-        cmd = [DEBIAN_PYTHON, "-I", "-s", str(script)]
-    proc = run(cmd, env=env, check=False, cwd=str(tmp_path))
-    assert proc.returncode == 0, f"{flavour}: {proc.stderr.strip()[-3000:]}"
-    out = json.loads(proc.stdout.splitlines()[-1])
     expected = dict(EXPECTED)
-    if flavour == "debian":
+    if face == "debian":
         expected["clone_option_format_2"] = ["TypeError", None]   # its clone() lacks the argument
-    differences = {key: (out.get(key), want) for key, want in expected.items() if out.get(key) != want}
-    assert not differences
+    assert not differences(observe(face, BODY, rbd_env, tmp_path), expected)
