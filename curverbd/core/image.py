@@ -23,6 +23,7 @@ mutations submitted before it, then flushes the file.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import logging
@@ -102,6 +103,8 @@ class Image(ImageSnapshots):
                 self._catalog.close_view(self._view)
             raise
         self._locks = RangeLock()
+        self._crypto = None    # luks.Encryption once encryption_load / encryption_format ran (luks.py)
+        self._encryption_lock = threading.Lock()
         self._zeros = memoryview(bytes(self._block))
         self._sink = memoryview(bytearray(self._block))  # padding bytes nobody reads
         self._seqs = itertools.count(1)
@@ -169,7 +172,10 @@ class Image(ImageSnapshots):
 
     # --- size and metadata -----------------------------------------------------
     def size(self) -> int:
-        """The exact logical size in bytes."""
+        """The exact logical size in bytes (with encryption loaded: the data area's, as librbd)."""
+        crypto = self._crypto
+        if crypto is not None:
+            return max(0, self._size - crypto.data_offset)
         return self._size
 
     def stat(self) -> dict:
@@ -199,7 +205,11 @@ class Image(ImageSnapshots):
             raise Error(errno.EINVAL, f"{self}: negative size {size}")
         old = self._size
         if size < old:
-            self.write_zeroes(size, old - size)
+            # the raw size, as librbd's resize takes it with encryption loaded (the cut tail then reads
+            # as zeros either way: an all-zero raw sector decrypts to zeros, luks.py)
+            skip = self._crypto.data_offset if self._crypto is not None else 0
+            if old > max(size, skip):
+                self.write_zeroes(max(size, skip) - skip, old - max(size, skip))
         self._record = self._catalog.resize_image(self.ioctx.pool, self.name, size)
         self._size = self._record["size"]
 
@@ -218,6 +228,29 @@ class Image(ImageSnapshots):
     def metadata_list(self) -> dict[str, str]:
         self._check_open()
         return self._catalog.list_meta(self.ioctx.pool, self.name)
+
+    # --- librbd's client-side encryption (luks.py) ---------------------------------------
+    def encryption_format(self, fmt: int, alg: int, passphrase: bytes):
+        """rbd_encryption_format: write a LUKS1/LUKS2 header and load it; I/O is then encrypted and the
+        size is the data area's. EEXIST if loaded already, ENOSPC if the image is too small."""
+        from . import luks
+        with self._encryption_change():
+            return luks.format_image(self, fmt, alg, passphrase)
+
+    def encryption_load(self, fmt: int, passphrase: bytes):
+        """rbd_encryption_load: open the image's LUKS header; EPERM for a wrong passphrase (the image
+        stays as it was), EINVAL if it is not LUKS (of that version), EEXIST if loaded already."""
+        from . import luks
+        with self._encryption_change():
+            return luks.load_image(self, fmt, passphrase)
+
+    @contextlib.contextmanager
+    def _encryption_change(self):
+        """Serialises format/load, after this handle's mutations in flight (they used the old mapping)."""
+        with self._encryption_lock:
+            with self._state:
+                self._idle.wait_for(lambda: not self._mutations)
+            yield
 
     # --- synchronous I/O ---------------------------------------------------------
     def _wait(self, completion: Completion) -> int:
@@ -321,9 +354,10 @@ class Image(ImageSnapshots):
             raise Error(errno.EINVAL, f"{self}: negative offset {offset} or length {length}")
         if length == 0:
             return 0
-        if offset >= self._size:
-            raise Error(errno.EINVAL, f"{self}: offset {offset} is at or beyond the image size {self._size}")
-        return min(length, self._size - offset)
+        size = self.size()
+        if offset >= size:
+            raise Error(errno.EINVAL, f"{self}: offset {offset} is at or beyond the image size {size}")
+        return min(length, size - offset)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -347,6 +381,9 @@ class Image(ImageSnapshots):
         length = len(dest)
         if length == 0:
             op.finish()
+            return
+        if self._crypto is not None:
+            self._read_encrypted(op, offset, dest, self._crypto)
             return
         start, end = covering(offset, length, self._block)
         segments = [dest]
@@ -432,7 +469,67 @@ class Image(ImageSnapshots):
             steps.append((read, (self._fd, end - block, [self._sink[:block - tail], suffix])))
         return steps, prefix, suffix
 
+    # --- encrypted images (luks.py): a bounce buffer, the data area shifted by the header ---------
+    def _read_encrypted(self, op: Op, offset: int, dest: memoryview, crypto) -> None:
+        """Read the covering blocks of the data area, decrypt them, copy the asked-for bytes out."""
+        start, end = covering(offset, len(dest), self._block)
+        buf = bytearray(end - start)
+        raw = start + crypto.data_offset
+
+        def decrypt() -> None:
+            plain = crypto.decrypt(buf, start)
+            dest[:] = plain[offset - start:offset - start + len(dest)]
+            op.finish()   # the last phase: a ``then`` that starts none finishes the op itself
+        op.run(self._chunked("aio_read", raw, raw + len(buf), [memoryview(buf)]), decrypt)
+
+    def _rmw_encrypted(self, op: Op, crypto, spans: list, extra: list | tuple = ()) -> None:
+        """Write block-aligned spans (start, end, offset, length, data or None for zeros) of the data
+        area: the partial edge blocks are read and decrypted first, each span is encrypted as a whole
+        and written (with the ``extra`` steps, e.g. discards, in the same phase)."""
+        block = self._block
+        reads, plans = [], []
+        for start, end, offset, length, data in spans:
+            buf = bytearray(end - start)
+            view = memoryview(buf)
+            head, tail = offset - start, end - offset - length
+            edges = [0] if head else []
+            if tail and not (head and end - start == block):
+                edges.append(end - start - block)
+            raw = start + crypto.data_offset
+            reads += [(self._nebd.aio_read, (self._fd, raw + at, [view[at:at + block]])) for at in edges]
+            plans.append((start, raw, buf, view, edges, head, length, data))
+
+        def fill() -> None:
+            writes = list(extra)
+            for start, raw, buf, view, edges, head, length, data in plans:
+                for at in edges:
+                    buf[at:at + block] = crypto.decrypt(view[at:at + block], start + at)
+                buf[head:head + length] = bytes(length) if data is None else data
+                cipher = memoryview(crypto.encrypt(buf, start))
+                writes += self._chunked("aio_write", raw, raw + len(buf), [cipher])
+            op.run(writes)
+        op.run(reads, fill)
+
+    def _zero_encrypted(self, op: Op, offset: int, length: int, crypto) -> None:
+        """Whole blocks are discarded (an all-zero raw sector reads as zeros, luks.py), the partial edge
+        blocks get encrypted zeros."""
+        start, end = op.lock_range
+        lo, hi = inner(offset, length, self._block)
+        if lo >= hi:
+            self._rmw_encrypted(op, crypto, [(start, end, offset, length, None)])
+            return
+        spans = []
+        if lo > start:
+            spans.append((start, lo, offset, lo - offset, None))
+        if end > hi:
+            spans.append((hi, end, hi, offset + length - hi, None))
+        discard = [(self._nebd.aio_discard, (self._fd, lo + crypto.data_offset, hi - lo))]
+        self._rmw_encrypted(op, crypto, spans, discard)
+
     def _write(self, op: Op, offset: int, data: memoryview) -> None:
+        if self._crypto is not None:
+            self._rmw_encrypted(op, self._crypto, [(*op.lock_range, offset, len(data), data)])
+            return
         start, end = op.lock_range
         head, tail = offset - start, end - offset - len(data)
         if not head and not tail:
@@ -454,6 +551,9 @@ class Image(ImageSnapshots):
 
     def _zero(self, op: Op, offset: int, length: int) -> None:
         """Discard the whole blocks; zero the partial edge blocks by read-modify-write."""
+        if self._crypto is not None:
+            self._zero_encrypted(op, offset, length, self._crypto)
+            return
         block = self._block
         start, end = op.lock_range
         lo, hi = inner(offset, length, block)
