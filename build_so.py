@@ -42,10 +42,10 @@ SHIM = os.path.join(ROOT, "shim_c")
 WIRE_INCLUDE = os.path.join(ROOT, "curverbd", "nebd")
 MODULE = "_curverbd_capi"
 # unity build: order matters only in that internal.h and the boundary come first
-C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "io.c",
+C_SOURCES = ["log.c", "boundary.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "crypto.c", "io.c",
              "rados.c", "rados_objects.c", "rbd_image.c", "rbd_io.c", "rbd_options.c", "rbd_pacific.c",
              "rados_mon.c", "rbd_admin.c", "rbd_unsupported.c", "rbd_extras.c", "rbd_pool_extras.c",
-             "rados_extras.c"]
+             "rados_extras.c", "rados_ops.c"]
 STUB_BODY = {
     "int": "CRBD_API long {name}(void) {{ stub_called(\"{name}\"); return -EOPNOTSUPP; }}",
     "void": "CRBD_API void {name}(void) {{ stub_called(\"{name}\"); }}",
@@ -184,7 +184,7 @@ def build(out: str, python: str, keep: str | None = None) -> None:
          c_file, "-o", rados + ".tmp",
          "-Wl,-soname,librados.so.2", "-Wl,--version-script=" + os.path.join(SHIM, "librados.map"),
          "-Wl,-z,defs", "-Wl,-z,now", "-L", libdir, "-l" + pylib[3:-3], "-Wl,-rpath," + libdir,
-         "-lpthread", "-ldl"])
+         "-lpthread", "-ldl", "-lcrypto"])   # libcrypto: aes-xts of encrypted images (shim_c/crypto.c)
     os.replace(rados + ".tmp", rados)
 
     rbd = os.path.join(out, "librbd.so.1")

@@ -35,6 +35,26 @@ enum crbd_object_write { CRBD_OBJECT_WRITE = 0, CRBD_OBJECT_WRITE_FULL = 1, CRBD
 enum crbd_lock_op { CRBD_LOCK_EXCLUSIVE = 1, CRBD_LOCK_SHARED = 2, CRBD_UNLOCK = 3, CRBD_BREAK_LOCK = 4 };
 enum crbd_managed_lock_op { CRBD_LOCK_ACQUIRE = 1, CRBD_LOCK_RELEASE = 2, CRBD_LOCK_BREAK = 3 };
 
+/* What rbd_encryption_format / rbd_encryption_load learn from the core (curverbd/core/luks.py):
+ * the volume key and the data area's geometry. The C engine encrypts per sector with it. */
+struct crbd_crypto_info {
+    uint8_t key[64];              /* the XTS key: 32 (AES128) or 64 (AES256) bytes */
+    uint32_t key_len;
+    uint32_t sector_size;         /* 512 (LUKS1) or 4096 (LUKS2) */
+    uint64_t data_offset;         /* bytes: where the data area starts in the raw image */
+    char cipher[32];              /* "aes-xts-plain64" */
+};
+
+/* Steps of a compound object op (rados_ops.c encodes them, capi/object_calls.py decodes them). */
+enum crbd_op_step {
+    CRBD_STEP_CREATE = 1, CRBD_STEP_WRITE = 2, CRBD_STEP_WRITE_FULL = 3, CRBD_STEP_APPEND = 4,
+    CRBD_STEP_WRITESAME = 5, CRBD_STEP_REMOVE = 6, CRBD_STEP_TRUNCATE = 7, CRBD_STEP_ZERO = 8,
+    CRBD_STEP_SETXATTR = 9, CRBD_STEP_RMXATTR = 10, CRBD_STEP_OMAP_SET = 11, CRBD_STEP_OMAP_RM_KEYS = 12,
+    CRBD_STEP_OMAP_RM_RANGE = 13, CRBD_STEP_OMAP_CLEAR = 14, CRBD_STEP_OMAP_CMP = 15, CRBD_STEP_CMPEXT = 16,
+    CRBD_STEP_ASSERT_VERSION = 17, CRBD_STEP_ASSERT_EXISTS = 18, CRBD_STEP_LOCK = 19, CRBD_STEP_UNLOCK = 20,
+    CRBD_STEP_OMAP_GET_VALS = 21, CRBD_STEP_OMAP_GET_KEYS = 22, CRBD_STEP_OMAP_GET_VALS_BY_KEYS = 23
+};
+
 /* A malloc'ed byte string handed from Python to C (C frees it). */
 struct crbd_blob { char *data; size_t len; };
 
@@ -95,6 +115,11 @@ extern "Python" {
     int crbd_py_image_remove2(uint64_t ioctx, const char *name, librbd_progress_fn_t cb, void *arg);
     int crbd_py_trash_remove2(uint64_t ioctx, const char *id, int force, librbd_progress_fn_t cb, void *arg);
     int crbd_py_snap_remove2(uint64_t image, const char *name, uint32_t flags, struct crbd_open_info *info);
+    /* librbd's client-side encryption (capi/crypto_calls.py): format writes a LUKS header and loads it */
+    int crbd_py_encryption_format(uint64_t image, int format, int alg, const char *passphrase, size_t passphrase_len,
+                                  struct crbd_crypto_info *info);
+    int crbd_py_encryption_load(uint64_t image, int format, const char *passphrase, size_t passphrase_len,
+                                struct crbd_crypto_info *info);
     /* Pacific's extras (capi/pacific_calls.py): the snapshot named `name`, or with id snap_id if name is NULL */
     int crbd_py_snap_find(uint64_t image, const char *name, uint64_t snap_id, uint64_t *id, double *timestamp,
                           struct crbd_blob *found_name);
@@ -149,6 +174,11 @@ extern "Python" {
     int crbd_py_config_pool_list(uint64_t ioctx, struct crbd_blob *options);   /* "name\0value\0source\0" each */
     /* name "": the name it had before the trash */
     int crbd_py_trash_restore(uint64_t ioctx, const char *id, const char *name);
+    /* compound object ops (core/object_ops.py; rados_ops.c): steps and results encoded as rados_ops.c says;
+     * read 1 for a read op; mtime -1: now. object_list: "ns\0key\0" each, sorted */
+    int crbd_py_object_operate(uint64_t ioctx, const char *oid, int read, const char *steps, size_t len,
+                               int64_t mtime, struct crbd_blob *results);
+    int crbd_py_object_list(uint64_t ioctx, struct crbd_blob *entries);
 }
 
 /* C helpers the Python side calls. */

@@ -161,6 +161,7 @@ struct crbd_image {
     int event_fd, event_type;
     struct crbd_completion **events;
     size_t nevents, events_cap;
+    struct crbd_crypto *crypto;   /* loaded encryption (crypto.c); NULL: unencrypted, zero-copy path */
 };
 
 /* ---- completions (completion.c) ---- */
@@ -205,6 +206,7 @@ struct crbd_op {
     struct crbd_op *lock_next;  /* held / waiting list */
     struct crbd_op *grant_next; /* ops granted by one release, stepped after unlocking */
     struct crbd_op *wnext;      /* writes / flushes list */
+    const struct crbd_crypto *crypto;   /* the image's encryption at submission (NULL: none) */
 };
 
 struct crbd_image *crbd_image_get(void *handle);   /* NULL if not an open image */
@@ -224,6 +226,15 @@ void crbd_range_acquire(struct crbd_op *op);       /* runs crbd_op_step(op) once
 void crbd_range_release(struct crbd_op *op);
 void crbd_op_step(struct crbd_op *op);
 void crbd_op_continue(struct crbd_op *op);        /* crbd_op_step, deferred if it could block the receiver */
+
+/* ---- client-side encryption (crypto.c): aes-xts-plain64 per sector, keys from the core ---- */
+struct crbd_crypto;
+int crbd_crypto_new(const unsigned char *key, uint32_t key_len, uint32_t sector_size, uint64_t data_offset,
+                    struct crbd_crypto **out);
+void crbd_crypto_free(struct crbd_crypto *c);
+uint64_t crbd_crypto_data_offset(const struct crbd_crypto *c);
+/* In place over whole sectors at raw image offset raw_off; decrypting leaves all-zero sectors zero. */
+int crbd_crypto_run(const struct crbd_crypto *c, int encrypt, unsigned char *buf, uint64_t len, uint64_t raw_off);
 
 /* iovec helpers (io.c) */
 struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt);

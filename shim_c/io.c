@@ -9,7 +9,10 @@
  *    image's range lock; discard/write-zeroes discard the aligned middle and zero-write the
  *    edges (also under the lock);
  *  - requests are split into chunks the daemon accepts; the first failure wins;
- *  - a flush is sent once every write submitted before it has completed.
+ *  - a flush is sent once every write submitted before it has completed;
+ *  - an image with encryption loaded (crypto.c) is shifted by its data offset and always takes
+ *    the bounce buffer: reads decrypt it, writes decrypt their edge blocks, copy the data in and
+ *    encrypt it; discard/write-zeroes zero the plaintext of their edge blocks.
  * An op advances through its stages from crbd_op_step: at submit, when its range lock is
  * granted, and when its last outstanding sub-request completes. */
 #include "internal.h"
@@ -214,7 +217,7 @@ static void read_step(struct crbd_op *op)
     if (op->stage == ST_START) {
         op->stage = ST_DONE;
         batch_begin(op);
-        if (op->off % bs == 0 && op->len % bs == 0) {
+        if (op->off % bs == 0 && op->len % bs == 0 && !op->crypto) {
             send_range(op, CRBD_NEBD_READ, op->off, op->len, op->iov, op->iovcnt, 0);
         } else if ((op->bounce = malloc(op->lock1 - op->lock0))) {
             send_bounce(op, CRBD_NEBD_READ, op->lock0, op->bounce, op->lock1 - op->lock0);
@@ -225,10 +228,14 @@ static void read_step(struct crbd_op *op)
         return;
     }
     int err = atomic_load(&op->err);
+    if (!err && op->crypto)   /* encrypted: the whole covering range was read, decrypted here */
+        err = crbd_crypto_run(op->crypto, 0, (unsigned char *)op->bounce, op->lock1 - op->lock0, op->lock0);
     if (!err && op->bounce)
         crbd_buf_to_iov(op->bounce + (op->off - op->lock0), op->iov, op->iovcnt, op->len);
     op_finish(op, err ? err : (ssize_t)op->len);
 }
+
+static int crypt_write_plain(struct crbd_op *op);
 
 static void write_step(struct crbd_op *op)
 {
@@ -240,7 +247,7 @@ static void write_step(struct crbd_op *op)
         return;
     case ST_LOCKED:
         batch_begin(op);
-        if (op->off % bs == 0 && op->len % bs == 0) {
+        if (op->off % bs == 0 && op->len % bs == 0 && !op->crypto) {
             op->stage = ST_DONE;
             send_range(op, CRBD_NEBD_WRITE, op->off, op->len, op->iov, op->iovcnt, 0);
         } else if ((op->bounce = malloc(op->lock1 - op->lock0))) {
@@ -261,7 +268,12 @@ static void write_step(struct crbd_op *op)
             finish_unlock(op, 0);
             return;
         }
-        crbd_iov_to_buf(op->iov, op->iovcnt, op->bounce + (op->off - op->lock0), op->len);
+        if (op->crypto && crypt_write_plain(op) < 0) {
+            finish_unlock(op, 0);
+            return;
+        }
+        if (!op->crypto)
+            crbd_iov_to_buf(op->iov, op->iovcnt, op->bounce + (op->off - op->lock0), op->len);
         op->stage = ST_DONE;
         batch_begin(op);
         send_bounce(op, CRBD_NEBD_WRITE, op->lock0, op->bounce, op->lock1 - op->lock0);
@@ -270,6 +282,26 @@ static void write_step(struct crbd_op *op)
     default:
         finish_unlock(op, 0);
     }
+}
+
+/* An encrypted write's bounce buffer: the edge blocks read are decrypted, the caller's data copied
+ * in, the whole covering range encrypted. 0, or the error (recorded in op->err). */
+static int crypt_write_plain(struct crbd_op *op)
+{
+    uint64_t bs = op->img->block_size, end = op->off + op->len, tail = op->lock1 - bs;
+    unsigned char *b = (unsigned char *)op->bounce;
+    int r = 0;
+    if (op->off % bs)
+        r = crbd_crypto_run(op->crypto, 0, b, bs, op->lock0);
+    if (!r && end % bs && !(tail == op->lock0 && op->off % bs))
+        r = crbd_crypto_run(op->crypto, 0, b + (tail - op->lock0), bs, tail);
+    if (!r) {
+        crbd_iov_to_buf(op->iov, op->iovcnt, op->bounce + (op->off - op->lock0), op->len);
+        r = crbd_crypto_run(op->crypto, 1, b, op->lock1 - op->lock0, op->lock0);
+    }
+    if (r < 0)
+        op_fail(op, r);
+    return r;
 }
 
 /* Discard and write-zeroes: the aligned middle is discarded (reads as zeros), the partial
@@ -323,8 +355,16 @@ static void zero_step(struct crbd_op *op)
             if (blk == UINT64_MAX)
                 continue;
             uint64_t z0 = op->off > blk ? op->off : blk, z1 = end < blk + bs ? end : blk + bs;
-            memset(op->bounce + slot * bs + (z0 - blk), 0, z1 - z0);
-            send_bounce(op, CRBD_NEBD_WRITE, blk, op->bounce + slot * bs, bs);
+            unsigned char *b = (unsigned char *)op->bounce + slot * bs;
+            int r = op->crypto ? crbd_crypto_run(op->crypto, 0, b, bs, blk) : 0;   /* encrypted: zero the plaintext */
+            memset(b + (z0 - blk), 0, z1 - z0);
+            if (!r && op->crypto)
+                r = crbd_crypto_run(op->crypto, 1, b, bs, blk);
+            if (r < 0) {
+                op_fail(op, r);
+                continue;
+            }
+            send_bounce(op, CRBD_NEBD_WRITE, blk, (char *)b, bs);
         }
         if (mid1 > mid0)
             send_range(op, CRBD_NEBD_DISCARD, mid0, mid1 - mid0, NULL, 0, 0);
@@ -451,6 +491,12 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
         op->iovcnt = 1;
     }
     uint64_t bs = img->block_size;
+    if (img->crypto && kind != CRBD_OP_FLUSH) {
+        /* encrypted (crypto.c): the data area follows the LUKS header; whole blocks are still
+         * discarded (all-zero raw sectors read as zeros), the rest goes through the bounce buffer */
+        op->crypto = img->crypto;
+        off += crbd_crypto_data_offset(img->crypto);
+    }
     op->img = img;
     op->comp = comp;
     op->notify = notify;

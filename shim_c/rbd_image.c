@@ -4,6 +4,7 @@
  * (to the empty state its cleanup call accepts: python3-rbd frees what a failed call filled). */
 #include "internal.h"
 
+#include <openssl/crypto.h>   /* OPENSSL_cleanse: the volume key of rbd_encryption_* */
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,6 +242,7 @@ CRBD_API int rbd_close(rbd_image_t image)
     for (size_t i = 0; i < img->nevents; i++)
         crbd_completion_put(img->events[i]);
     free(img->events);
+    crbd_crypto_free(img->crypto);
     pthread_mutex_destroy(&img->lock);
     pthread_cond_destroy(&img->idle);
     free(img);
@@ -385,7 +387,9 @@ CRBD_API int rbd_resize(rbd_image_t image, uint64_t size)
         return -EROFS;
     crbd_io_wait_idle(img);   /* a shrink zeroes the cut tail: no C write may land after it */
     int r = crbd_py_image_resize(img->py, size);
-    if (r == 0)
+    if (r == 0 && img->crypto)
+        current_size(img);   /* librbd's resize takes the raw size; the image shows its data area's */
+    else if (r == 0)
         atomic_store(&img->size, size);
     return r;
 }
@@ -513,16 +517,108 @@ CRBD_API int rbd_diff_iterate2(rbd_image_t image, const char *fromsnapname, uint
                                 include_parent, whole_object, cb, arg);
 }
 
+/* librbd's option structs (librbd.h). Pacific loads LUKS1 / LUKS2 with their format options too
+ * (QEMU 7.2 passes rbd_encryption_luks1_format_options_t to rbd_encryption_load; alg is ignored);
+ * Quincy's RBD_ENCRYPTION_FORMAT_LUKS (2, load only) takes {passphrase, size}. */
+#define RBD_ENCRYPTION_FORMAT_LUKS1 0
+#define RBD_ENCRYPTION_FORMAT_LUKS2 1
+
+struct crbd_luks_format_opts { int alg; const char *passphrase; size_t passphrase_size; };   /* 24 bytes */
+struct crbd_luks_load_opts { const char *passphrase; size_t passphrase_size; };              /* 16 bytes */
+
+/* After the core formatted or loaded: the engine encrypts from now on, the size is the data area's. */
+static int encryption_set(struct crbd_image *img, const struct crbd_crypto_info *info, const char *what)
+{
+    struct crbd_crypto *crypto = NULL;
+    int r = -EINVAL;
+    if (info->sector_size && img->block_size % info->sector_size == 0)
+        r = crbd_crypto_new(info->key, info->key_len, info->sector_size, info->data_offset, &crypto);
+    else
+        crbd_log("%s: sector size %u does not divide the volume's block size %u", what, info->sector_size,
+                 img->block_size);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&img->lock);
+    img->crypto = crypto;
+    pthread_mutex_unlock(&img->lock);
+    current_size(img);   /* the core's size is the data area's now */
+    return 0;
+}
+
+/* Common checks: 0, or the errno (logged) that librbd gives. */
+static int encryption_check(struct crbd_image *img, rbd_encryption_format_t format, const void *opts,
+                            size_t opts_size, int load, const char *what)
+{
+    size_t want_size = format == 2 ? sizeof(struct crbd_luks_load_opts) : sizeof(struct crbd_luks_format_opts);
+    if (format != RBD_ENCRYPTION_FORMAT_LUKS1 && format != RBD_ENCRYPTION_FORMAT_LUKS2 &&
+        !(format == 2 && load)) {   /* 2: Quincy's "LUKS" (either version) */
+        crbd_log("%s: encryption format %d is not supported (LUKS1 0, LUKS2 1)", what, (int)format);
+        return -ENOTSUP;
+    }
+    if (!opts || opts_size != want_size) {
+        crbd_log("%s: options of %zu bytes given, %zu expected", what, opts ? opts_size : 0, want_size);
+        return -EINVAL;
+    }
+    if (img->crypto) {
+        crbd_log("%s: encryption is already loaded on this image handle", what);
+        return -EEXIST;
+    }
+    return 0;
+}
+
 CRBD_API int rbd_encryption_format(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,
                                    size_t opts_size)
 {
-    (void)format; (void)opts; (void)opts_size;
-    return crbd_image_get(image) ? -EOPNOTSUPP : -EINVAL;
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    int r = encryption_check(img, format, opts, opts_size, 0, "rbd_encryption_format");
+    if (r < 0)
+        return r;
+    const struct crbd_luks_format_opts *o = opts;
+    if (!o->passphrase && o->passphrase_size) {
+        crbd_log("rbd_encryption_format: NULL passphrase of %zu bytes", o->passphrase_size);
+        return -EINVAL;
+    }
+    if (img->read_only)
+        return -EROFS;
+    crbd_io_wait_idle(img);   /* writes in flight go to the unencrypted layout */
+    struct crbd_crypto_info info;
+    memset(&info, 0, sizeof info);
+    r = crbd_py_encryption_format(img->py, format, o->alg, o->passphrase ? o->passphrase : "", o->passphrase_size,
+                                  &info);
+    if (r == 0)
+        r = encryption_set(img, &info, "rbd_encryption_format");
+    OPENSSL_cleanse(&info, sizeof info);
+    return r;
 }
 
 CRBD_API int rbd_encryption_load(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,
                                  size_t opts_size)
 {
-    (void)format; (void)opts; (void)opts_size;
-    return crbd_image_get(image) ? -EOPNOTSUPP : -EINVAL;
+    struct crbd_image *img = crbd_image_get(image);
+    if (!img)
+        return -EINVAL;
+    int r = encryption_check(img, format, opts, opts_size, 1, "rbd_encryption_load");
+    if (r < 0)
+        return r;
+    struct crbd_luks_load_opts o;
+    if (format == 2) {
+        o = *(const struct crbd_luks_load_opts *)opts;
+    } else {
+        o.passphrase = ((const struct crbd_luks_format_opts *)opts)->passphrase;
+        o.passphrase_size = ((const struct crbd_luks_format_opts *)opts)->passphrase_size;
+    }
+    if (!o.passphrase && o.passphrase_size) {
+        crbd_log("rbd_encryption_load: NULL passphrase of %zu bytes", o.passphrase_size);
+        return -EINVAL;
+    }
+    crbd_io_wait_idle(img);
+    struct crbd_crypto_info info;
+    memset(&info, 0, sizeof info);
+    r = crbd_py_encryption_load(img->py, format, o.passphrase ? o.passphrase : "", o.passphrase_size, &info);
+    if (r == 0)
+        r = encryption_set(img, &info, "rbd_encryption_load");
+    OPENSSL_cleanse(&info, sizeof info);
+    return r;
 }

@@ -17,9 +17,11 @@ def start(ffi, lib) -> None:
     if embedded:
         _restore_sigint()
     from . import admin_calls, log, object_calls, pacific_calls, rados_calls, rbd_calls
+    from . import crypto_calls
     log.install(lib, embedded)
     rados_calls.register(ffi, lib)
     object_calls.register(ffi, lib)
     rbd_calls.register(ffi, lib)
     admin_calls.register(ffi, lib)
     pacific_calls.register(ffi, lib)
+    crypto_calls.register(ffi, lib)

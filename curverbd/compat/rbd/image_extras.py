@@ -251,12 +251,15 @@ class ImageExtras:
 
     # --- not available -------------------------------------------------------------------------
     def encryption_format(self, format, passphrase, cipher_alg=None) -> None:
-        """curverbd does not do librbd-level (LUKS) encryption yet: OperationNotSupported."""
-        raise unsupported("librbd-level encryption (LUKS)")
+        """Write a LUKS1/LUKS2 header (AES256 unless ``cipher_alg`` says AES128) and load it: the image
+        then shows its data area, encrypted (curverbd/core/luks.py). ImageExists if loaded already."""
+        alg = 1 if cipher_alg is None else int(cipher_alg)   # RBD_ENCRYPTION_ALGORITHM_AES256
+        self._core().encryption_format(int(format), alg, _passphrase(passphrase))
 
     def encryption_load(self, format, passphrase) -> None:
-        """curverbd does not do librbd-level (LUKS) encryption yet: OperationNotSupported."""
-        raise unsupported("librbd-level encryption (LUKS)")
+        """Open the image's LUKS header: PermissionError for a wrong passphrase, InvalidArgument if it is
+        not LUKS (of that version), ImageExists if loaded already."""
+        self._core().encryption_load(int(format), _passphrase(passphrase))
 
     def migration_source_spec(self):
         """Live migration is not supported: OperationNotSupported."""
@@ -275,3 +278,7 @@ class ImageExtras:
     def aio_mirror_image_get_mode(self, oncomplete):
         raise unsupported("mirroring")
 
+
+def _passphrase(value) -> bytes:
+    """librbd's binding encodes a str passphrase as UTF-8; bytes are taken as they are."""
+    return value.encode() if isinstance(value, str) else bytes(value)
