@@ -123,3 +123,17 @@ def test_heads_are_the_python_codecs_bytes(tmp_path):
     ok = messages.ReadResponse.encode({"retCode": 0})
     want += [framing.response_head(cid, ok, att).hex() for cid, att in ((1, 0), (1 << 62, 4096), (77, 32 << 20))]
     assert got == want
+
+
+def test_the_loops_sources_ship():
+    """The wheel (package-data) and the sdist (MANIFEST.in) carry every file the loop is built from:
+    an installed daemon without one cannot build or even name its frame loop."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(build_fastpath.__file__)))   # curverbd/
+    with open(os.path.join(os.path.dirname(root), "pyproject.toml")) as f:
+        package_data = re.search(r"^curverbd = \[(.*)\]$", f.read(), re.M).group(1)
+    with open(os.path.join(os.path.dirname(root), "MANIFEST.in")) as f:
+        manifest = f.read().split()
+    for path in build_fastpath.INPUTS:
+        rel = os.path.relpath(path, root)
+        assert f'"{rel}"' in package_data
+        assert f"curverbd/{rel}" in manifest
