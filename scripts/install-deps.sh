@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what curverbd needs on a fresh Debian 12 machine (idempotent): the real clients the
 # tests drive (qemu-img/qemu-io/qemu-storage-daemon with the rbd block driver, fio), a C compiler,
-# and the Python package itself with its test tools.
+# and the Python package itself with its test tools. libssl-dev: OpenSSL's aes-xts for encrypted images
+# (shim_c/crypto.c); cryptsetup-bin: tests/test_encryption.py checks the LUKS headers with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 for pkg in qemu-utils qemu-block-extra qemu-system-common fio gcc tmux \
            libvirt-daemon-system libvirt-daemon-driver-storage-rbd qemu-system-x86 \
-           linux-image-cloud-amd64 busybox-static python3-rbd python3-rados etcd-server librbd-dev; do
+           linux-image-cloud-amd64 busybox-static python3-rbd python3-rados etcd-server librbd-dev \
+           libssl-dev cryptsetup-bin; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -107,7 +107,7 @@ def test_cryptsetup_accepts_the_volume(daemon, rbd_env, tmp_path, fmt):
         pytest.skip("cryptsetup is not installed (apt-get install cryptsetup-bin)")
     env = env_of(rbd_env)
     make_pool(daemon, "pool")
-    qemu_img_create(env, fmt, "16M")
+    qemu_img_create(env, fmt, "32M")
     qemu_io(env, fmt, "write -P 0x42 0 64k", "write -P 0x17 12345 777")
     vol = tmp_path / "vol.raw"
     export(vol)
@@ -132,10 +132,9 @@ def test_cryptsetup_accepts_the_volume(daemon, rbd_env, tmp_path, fmt):
         assert "Pattern verification failed" not in out, out
     key_out = run(["cryptsetup", "luksDump", "--dump-volume-key", "-q", str(vol), "--key-file", "-"], env,
                   input=PASS).stdout
-    hexkey = "".join(line.split(":", 1)[-1] if "key:" in line else line
-                     for line in key_out.split("key:", 1)[1].splitlines()[:5]
-                     if ":" not in line or "key:" in line).split()
-    key = bytes.fromhex("".join(hexkey))[:64]
+    lines = key_out.split("MK dump:", 1)[1].splitlines()[:4]   # 4 lines of 16 hex bytes: 64 bytes
+    key = bytes.fromhex("".join(lines).replace("\t", "").replace(" ", ""))
+    assert len(key) == 64
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     sector = 512 if fmt == "luks" else 4096
     with open(vol, "rb") as f:
@@ -223,7 +222,7 @@ def test_qemu_unaligned_io_matches_a_model(daemon, rbd_env):
     every unaligned write is a read-modify-write of decrypted blocks)."""
     env = env_of(rbd_env)
     make_pool(daemon, "pool")
-    qemu_img_create(env, "luks2", "8M")
+    qemu_img_create(env, "luks2", "32M")
     rng = random.Random(14)
     model = bytearray(256 * 512)
     commands = []
