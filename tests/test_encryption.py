@@ -189,6 +189,10 @@ with rbd.Image(ioctx, "a") as img:
     img.encryption_load(rbd.RBD_ENCRYPTION_FORMAT_LUKS2, "pw")
     print("loaded", img.size(), img.read(100, 6000) == b"secret" * 1000, img.read(0, 100) == bytes(100))
     print("load-again", err(img.encryption_load, rbd.RBD_ENCRYPTION_FORMAT_LUKS2, "pw"))
+    extents = []
+    img.diff_iterate(0, img.size(), None, lambda o, l, e: extents.append((o, l, e)))
+    print("diff", all(o + l <= img.size() for o, l, e in extents),
+          any(o <= 100 < o + l and e for o, l, e in extents), extents[0][0] if extents else None)
     img.resize(32 << 20)
     print("resized", img.size())
 R.create(ioctx, "small", 4 << 20)
@@ -203,6 +207,7 @@ with rbd.Image(ioctx, "small") as img:
         "wrong-version 22",
         f"loaded {48 * MiB} True True",
         "load-again 17",
+        "diff True True 0",              # extents of the data area (the header's are not reported)
         f"resized {16 * MiB}",          # librbd's resize takes the raw size
         f"small 28 {4 * MiB}",
     ], out

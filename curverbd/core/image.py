@@ -244,6 +244,25 @@ class Image(ImageSnapshots):
         with self._encryption_change():
             return luks.load_image(self, fmt, passphrase)
 
+    def diff_iterate(self, offset: int, length: int, from_snap, callback, include_parent: bool = True,
+                     whole_object: bool = False) -> int:
+        """As ImageSnapshots.diff_iterate; with encryption loaded, in data-area offsets (the header is not
+        reported) and by whole objects (a changed ciphertext block cannot be trimmed by its bytes)."""
+        crypto = self._crypto
+        if crypto is None:
+            return super().diff_iterate(offset, length, from_snap, callback, include_parent, whole_object)
+        if offset < 0 or length < 0 or offset > self.size():
+            raise Error(errno.EINVAL, f"{self}: diff range {offset}+{length} outside the image size {self.size()}")
+        skip = crypto.data_offset
+
+        def shifted(start: int, size: int, exists):
+            if start + size <= skip:
+                return 0
+            if start < skip:
+                start, size = skip, size - (skip - start)
+            return callback(start - skip, size, exists)
+        return super().diff_iterate(offset + skip, length, from_snap, shifted, include_parent, True)
+
     @contextlib.contextmanager
     def _encryption_change(self):
         """Serialises format/load, after this handle's mutations in flight (they used the old mapping)."""
