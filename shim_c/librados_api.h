@@ -29,11 +29,6 @@ int rados_aio_read(rados_ioctx_t io, const char *oid, rados_completion_t complet
                    size_t len, uint64_t off);
 int rados_aio_write(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
                     size_t len, uint64_t off);
-rados_write_op_t rados_create_write_op(void);
-void rados_release_write_op(rados_write_op_t write_op);
-void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len);
-int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
-                               const char *oid, time_t *mtime, int flags);
 
 /* objects, stored by the catalog (rados_objects.c) */
 int rados_write_full(rados_ioctx_t io, const char *oid, const char *buf, size_t len);
@@ -83,3 +78,88 @@ int rados_aio_setxattr(rados_ioctx_t io, const char *o, rados_completion_t compl
                        const char *buf, size_t len);
 int rados_aio_rmxattr(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *name);
 int rados_aio_create_completion2(void *cb_arg, rados_callback_t cb_complete, rados_completion_t *pc);
+
+/* compound ops, omap, listing, writesame / cmpext, object locks, and what is refused (rados_ops.c) */
+typedef void *rados_list_ctx_t;
+typedef void *rados_omap_iter_t;
+typedef uint64_t rados_snap_t;
+struct timeval;
+int rados_nobjects_list_open(rados_ioctx_t io, rados_list_ctx_t *ctx);
+int rados_nobjects_list_next(rados_list_ctx_t ctx, const char **entry, const char **key, const char **nspace);
+void rados_nobjects_list_close(rados_list_ctx_t ctx);
+rados_write_op_t rados_create_write_op(void);
+void rados_release_write_op(rados_write_op_t write_op);
+void rados_write_op_set_flags(rados_write_op_t write_op, int flags);
+void rados_write_op_assert_version(rados_write_op_t write_op, uint64_t ver);
+void rados_write_op_assert_exists(rados_write_op_t write_op);
+void rados_write_op_cmpext(rados_write_op_t write_op, const char *cmp_buf, size_t cmp_len, uint64_t off, int *prval);
+void rados_write_op_omap_cmp(rados_write_op_t write_op, const char *key, uint8_t comparison_operator,
+                             const char *val, size_t val_len, int *prval);
+void rados_write_op_create(rados_write_op_t write_op, int exclusive, const char *category);
+void rados_write_op_write(rados_write_op_t write_op, const char *buffer, size_t len, uint64_t offset);
+void rados_write_op_write_full(rados_write_op_t write_op, const char *buffer, size_t len);
+void rados_write_op_writesame(rados_write_op_t write_op, const char *buffer, size_t data_len, size_t write_len,
+                              uint64_t offset);
+void rados_write_op_append(rados_write_op_t write_op, const char *buffer, size_t len);
+void rados_write_op_remove(rados_write_op_t write_op);
+void rados_write_op_truncate(rados_write_op_t write_op, uint64_t offset);
+void rados_write_op_zero(rados_write_op_t write_op, uint64_t offset, uint64_t len);
+void rados_write_op_setxattr(rados_write_op_t write_op, const char *name, const char *value, size_t value_len);
+void rados_write_op_rmxattr(rados_write_op_t write_op, const char *name);
+void rados_write_op_omap_set(rados_write_op_t write_op, char const *const *keys, char const *const *vals,
+                             const size_t *lens, size_t num);
+void rados_write_op_omap_rm_keys(rados_write_op_t write_op, char const *const *keys, size_t keys_len);
+void rados_write_op_omap_rm_range2(rados_write_op_t write_op, const char *key_begin, size_t key_begin_len,
+                                   const char *key_end, size_t key_end_len);
+void rados_write_op_omap_clear(rados_write_op_t write_op);
+void rados_write_op_exec(rados_write_op_t write_op, const char *cls, const char *method, const char *in_buf,
+                         size_t in_len, int *prval);
+int rados_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, const char *oid, time_t *mtime, int flags);
+int rados_aio_write_op_operate(rados_write_op_t write_op, rados_ioctx_t io, rados_completion_t completion,
+                               const char *oid, time_t *mtime, int flags);
+rados_read_op_t rados_create_read_op(void);
+void rados_release_read_op(rados_read_op_t read_op);
+void rados_read_op_set_flags(rados_read_op_t read_op, int flags);
+void rados_read_op_cmpext(rados_read_op_t read_op, const char *cmp_buf, size_t cmp_len, uint64_t off, int *prval);
+void rados_read_op_omap_get_vals2(rados_read_op_t read_op, const char *start_after, const char *filter_prefix,
+                                  uint64_t max_return, rados_omap_iter_t *iter, unsigned char *pmore, int *prval);
+void rados_read_op_omap_get_keys2(rados_read_op_t read_op, const char *start_after, uint64_t max_return,
+                                  rados_omap_iter_t *iter, unsigned char *pmore, int *prval);
+void rados_read_op_omap_get_vals_by_keys(rados_read_op_t read_op, char const *const *keys, size_t keys_len,
+                                         rados_omap_iter_t *iter, int *prval);
+int rados_read_op_operate(rados_read_op_t read_op, rados_ioctx_t io, const char *oid, int flags);
+int rados_aio_read_op_operate(rados_read_op_t read_op, rados_ioctx_t io, rados_completion_t completion,
+                              const char *oid, int flags);
+int rados_omap_get_next(rados_omap_iter_t iter, char **key, char **val, size_t *len);
+void rados_omap_get_end(rados_omap_iter_t iter);
+int rados_writesame(rados_ioctx_t io, const char *oid, const char *buf, size_t data_len, size_t write_len,
+                    uint64_t off);
+int rados_cmpext(rados_ioctx_t io, const char *o, const char *cmp_buf, size_t cmp_len, uint64_t off);
+int rados_aio_append(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf, size_t len);
+int rados_aio_writesame(rados_ioctx_t io, const char *oid, rados_completion_t completion, const char *buf,
+                        size_t data_len, size_t write_len, uint64_t off);
+int rados_aio_cmpext(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *cmp_buf,
+                     size_t cmp_len, uint64_t off);
+int rados_aio_flush(rados_ioctx_t io);
+int rados_aio_wait_for_complete_and_cb(rados_completion_t c);
+int rados_lock_exclusive(rados_ioctx_t io, const char *oid, const char *name, const char *cookie, const char *desc,
+                         struct timeval *duration, uint8_t flags);
+int rados_lock_shared(rados_ioctx_t io, const char *o, const char *name, const char *cookie, const char *tag,
+                      const char *desc, struct timeval *duration, uint8_t flags);
+int rados_unlock(rados_ioctx_t io, const char *o, const char *name, const char *cookie);
+int rados_ioctx_snap_create(rados_ioctx_t io, const char *snapname);
+int rados_ioctx_snap_remove(rados_ioctx_t io, const char *snapname);
+int rados_ioctx_snap_rollback(rados_ioctx_t io, const char *oid, const char *snapname);
+void rados_ioctx_snap_set_read(rados_ioctx_t io, rados_snap_t snap);
+int rados_ioctx_snap_list(rados_ioctx_t io, rados_snap_t *snaps, int maxlen);
+int rados_ioctx_selfmanaged_snap_remove(rados_ioctx_t io, rados_snap_t snapid);
+int rados_ioctx_selfmanaged_snap_rollback(rados_ioctx_t io, const char *oid, rados_snap_t snapid);
+int rados_ioctx_selfmanaged_snap_set_write_ctx(rados_ioctx_t io, rados_snap_t seq, rados_snap_t *snaps,
+                                               int num_snaps);
+int rados_exec(rados_ioctx_t io, const char *oid, const char *cls, const char *method, const char *in_buf,
+               size_t in_len, char *buf, size_t out_len);
+int rados_aio_exec(rados_ioctx_t io, const char *o, rados_completion_t completion, const char *cls,
+                   const char *method, const char *in_buf, size_t in_len, char *buf, size_t out_len);
+int rados_tmap_update(rados_ioctx_t io, const char *o, const char *cmdbuf, size_t cmdbuflen);
+int rados_tmap_put(rados_ioctx_t io, const char *o, const char *buf, size_t buflen);
+int rados_tmap_get(rados_ioctx_t io, const char *o, char *buf, size_t buflen);

@@ -308,13 +308,6 @@ CRBD_API int rados_notify2(rados_ioctx_t io, const char *o, const char *buf, int
     UNSUPPORTED();
 }
 
-CRBD_API int rados_nobjects_list_open(rados_ioctx_t io, void **ctx)
-{
-    (void)io;
-    zero_ptr(ctx);
-    UNSUPPORTED();
-}
-
 CRBD_API int rados_ioctx_snap_lookup(rados_ioctx_t io, const char *name, uint64_t *id)
 {
     (void)io; (void)name;

@@ -1,14 +1,16 @@
 """A pool's small rados objects, kept in the RBD state home (one etcd value each, at most 1 MiB)."""
 from __future__ import annotations
 
+import copy
 import errno
 import json
 from typing import Any, Callable
 
 from ..curve.etcd import Compare, Op
-from ..curve.rbd_state import CAS_ATTEMPTS, _key
+from ..curve.rbd_state import CAS_ATTEMPTS, MAX_OBJECT, _key, _split_object, object_value
 from ..errors import Error
 from .catalog_base import CatalogBase
+from .object_ops import ObjectState
 
 
 class CatalogObjects(CatalogBase):
@@ -46,11 +48,12 @@ class CatalogObjects(CatalogBase):
         return {"size": len(data), "mtime": mtime}
 
     def remove_object(self, pool: str, namespace: str, key: str) -> None:
-        """Remove the object and its xattrs, in one transaction."""
+        """Remove the object, its xattrs and its omap, in one transaction."""
         _check_object(pool, namespace, key)
         pool_id = self._pool_id(pool)
         deleted = self.state.etcd.txn([], [Op.delete(self.state._object_key(pool_id, namespace, key)),
-                                           Op.delete_prefix(_xattr_prefix(pool_id, namespace, key))])[1]
+                                           Op.delete_prefix(_xattr_prefix(pool_id, namespace, key)),
+                                           Op.delete_prefix(_omap_prefix(pool_id, namespace, key))])[1]
         if not deleted[0]:
             raise Error(errno.ENOENT, f"object {_object_name(pool, namespace, key)} does not exist")
 
@@ -85,6 +88,55 @@ class CatalogObjects(CatalogBase):
             if self.state.etcd.txn([Compare.exists(okey)], [Op.put(xkey, bytes(value))])[0]:
                 return
         raise Error(errno.EAGAIN, f"object {_object_name(pool, namespace, key)}: removed while setting {name!r}")
+
+    # --- whole-object state and compound operations (core/object_ops.py) ------------------------
+    def _read_state(self, pool_id: int, namespace: str, key: str) -> tuple["ObjectState", Any]:
+        okey = self.state._object_key(pool_id, namespace, key)
+        xprefix, oprefix = _xattr_prefix(pool_id, namespace, key), _omap_prefix(pool_id, namespace, key)
+        found, attrs, omap = self.state.etcd.txn([], [Op.get(okey), Op.get_prefix(xprefix),
+                                                      Op.get_prefix(oprefix)])[1]
+        st = ObjectState()
+        if found is not None:
+            st.data, st.mtime = _split_object(found.value)
+            st.exists, st.version = True, found.mod_revision
+            st.xattrs = {kv.key[len(xprefix):].decode(): kv.value for kv in attrs}
+            st.omap = {kv.key[len(oprefix):]: kv.value for kv in omap}
+        return st, found
+
+    def object_state(self, pool: str, namespace: str, key: str) -> "ObjectState":
+        """The object's bytes, xattrs, omap and revision, read at one etcd revision."""
+        _check_object(pool, namespace, key)
+        return self._read_state(self._pool_id(pool), namespace, key)[0]
+
+    def operate_object(self, pool: str, namespace: str, key: str,
+                       change: Callable[["ObjectState"], "ObjectState | None"]) -> None:
+        """Replace the object's whole state by ``change(state)`` (None: leave it) in one etcd
+        transaction guarded by the object record's revision; retried on a concurrent change. Every
+        path that touches an object's xattrs or omap rewrites its record, so the one guard serialises."""
+        _check_object(pool, namespace, key)
+        pool_id = self._pool_id(pool)
+        name = _object_name(pool, namespace, key)
+        okey = self.state._object_key(pool_id, namespace, key)
+        xprefix, oprefix = _xattr_prefix(pool_id, namespace, key), _omap_prefix(pool_id, namespace, key)
+        for _ in range(CAS_ATTEMPTS):
+            old, found = self._read_state(pool_id, namespace, key)
+            new = change(copy.deepcopy(old))
+            if new is None:
+                return
+            for xname in new.xattrs:
+                _check_xattr(pool, namespace, key, xname)
+            if len(new.data) > MAX_OBJECT:
+                raise Error(errno.EFBIG, f"object {name}: {len(new.data)} bytes exceed the {MAX_OBJECT} byte "
+                                         "limit of an object kept in etcd")
+            ops = [Op.put(okey, object_value(new.data, new.mtime))] if new.exists else [Op.delete(okey)]
+            for prefix, before, after, enc in ((xprefix, old.xattrs, new.xattrs if new.exists else {}, str.encode),
+                                               (oprefix, old.omap, new.omap if new.exists else {}, bytes)):
+                ops += [Op.delete(prefix + enc(k)) for k in before if k not in after]
+                ops += [Op.put(prefix + enc(k), v) for k, v in after.items() if before.get(k) != v]
+            guard = Compare.mod_revision(okey, "=", found.mod_revision) if found else Compare.absent(okey)
+            if self.state.etcd.txn([guard], ops)[0]:
+                return
+        raise Error(errno.EAGAIN, f"object {name}: {CAS_ATTEMPTS} concurrent updates in a row")
 
     def list_objects(self, pool: str, namespace: str | None = None) -> list[tuple[str, str]]:
         return self.state.object_list(self._pool_id(pool), namespace)
@@ -130,6 +182,10 @@ MAX_XATTR_NAME_BYTES = 100     # Ceph's osd_max_attr_name_len
 
 def _xattr_prefix(pool_id: int, namespace: str, key: str) -> bytes:
     return _key("xattr", pool_id, namespace.encode() + b"\0" + key.encode() + b"\0")
+
+
+def _omap_prefix(pool_id: int, namespace: str, key: str) -> bytes:
+    return _key("omap", pool_id, namespace.encode() + b"\0" + key.encode() + b"\0")
 
 
 def _check_xattr(pool: str, namespace: str, key: str, name: Any) -> None:

@@ -31,7 +31,9 @@ and RecoverFile, so no rename or trash step has to touch etcd:
                                         its holder's lease (core/writer_lock.py)
     lockreq/<file id>/<handle>          a handle asking the holder for the lock
     app/<pool dir id>                   JSON {application: {key: value}}: the pool's rados applications
-    xattr/<pool dir id>/<ns>\\0<key>\\0<name>   an object's xattr value (goes with the object)
+    xattr/<pool dir id>/<ns>\\0<key>\\0<name>   an object's xattr value (goes with the object; cls_lock's
+                                        object locks are its xattrs lock.<name>: core/object_ops.py)
+    omap/<pool dir id>/<ns>\\0<key>\\0<omap key>   an object's omap value (raw bytes; goes with the object)
 
 A volume without an ``image/`` record (made by Curve's own tools) is an image
 of its Curve length with default features.
@@ -242,7 +244,7 @@ class RbdState:
             if len(data) > MAX_OBJECT:
                 raise Error(errno.EFBIG, f"object {name}: {len(data)} bytes exceed the {MAX_OBJECT} byte limit "
                                          "of an object kept in etcd")
-            value = json.dumps({"mtime": time.time()}).encode() + b"\n" + data
+            value = object_value(data, time.time())
             guard = Compare.mod_revision(okey, "=", kv.mod_revision) if kv else Compare.absent(okey)
             if self.etcd.txn([guard], [Op.put(okey, value)])[0]:
                 return
@@ -279,6 +281,11 @@ class RbdState:
 
 def _encode(obj: dict) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+
+
+def object_value(data: bytes, mtime: float) -> bytes:
+    """An object record: JSON {mtime} + "\\n" + the object's bytes."""
+    return json.dumps({"mtime": mtime}).encode() + b"\n" + data
 
 
 def _split_object(value: bytes) -> tuple[bytes, float]:

@@ -2,10 +2,11 @@
 classes, and the Rados/Ioctx/Object methods beyond what OpenStack uses (mixins).
 
 Real here: aio_* over the synchronous object calls (run on a thread, completed through
-rados.Completion), writesame, cmpext, application_* and the pool lookups (the core's, as librados'
-C calls: curverbd/core/rados_pools.py), object xattrs (curverbd/core/object_xattrs.py), get_instance_id.
-Objects have no omap, snapshots, watches, locks or class methods in curverbd's catalog: those calls raise rados.OSError with errno EOPNOTSUPP (Pacific's
-rados module has no class for that errno).
+rados.Completion), application_* and the pool lookups (the core's, as librados' C calls:
+curverbd/core/rados_pools.py), object xattrs (curverbd/core/object_xattrs.py), WriteOp / ReadOp,
+omap, writesame, cmpext and object locks (curverbd/core/object_ops.py), get_instance_id.
+Objects have no snapshots, watches or class methods in curverbd's catalog: those calls raise
+rados.OSError with errno EOPNOTSUPP (Pacific's rados module has no class for that errno).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import errno
 import threading
 from functools import wraps
 
-from curverbd.core import advisory_locks, object_xattrs, rados_pools
+from curverbd.core import advisory_locks, object_ops, object_xattrs, rados_pools
+from curverbd.core.object_ops import Step
 from curverbd.errors import Error as CoreError
 
 from .errors import ExtendMismatch, OSError as RadosOSError, rados_errors  # noqa: F401
@@ -53,6 +55,11 @@ __all__ = [name for name in list(globals()) if name.isupper()]   # the constants
 
 def unsupported(what: str) -> RadosOSError:
     return RadosOSError(f"{what} is not supported by curverbd", errno=errno.EOPNOTSUPP)
+
+
+def _max(max_return: int) -> int:
+    """max_return as librados' uint64_t sees it (-1: everything)."""
+    return max_return % (1 << 64)
 
 
 def _unsupported_call(what: str):
@@ -179,19 +186,73 @@ class OpCtx:
 
 
 class WriteOp:
-    """A compound write operation: curverbd runs none (operate_write_op raises EOPNOTSUPP)."""
+    """A compound write operation: its steps, applied by Ioctx.operate_write_op as one atomic update
+    (curverbd/core/object_ops.py, the same code as rados_write_op_operate)."""
+
+    def __init__(self) -> None:
+        self.steps: list = []
+        self.refused = False     # a class method step: the op is EOPNOTSUPP
 
     def create(self):
+        self.steps, self.refused = [], False
         return self
 
     def release(self) -> None:
-        pass
+        self.steps = []
 
-    def _nothing(self, *args, **kwargs) -> None:
-        """Recorded nowhere: operate_write_op refuses every WriteOp."""
+    def _add(self, kind: str, *args) -> None:
+        self.steps.append(Step(kind, args))
 
-    new = remove = set_flags = set_xattr = rm_xattr = append = write = write_full = _nothing
-    writesame = zero = truncate = execute = assert_version = omap_cmp = cmpext = _nothing
+    def new(self, exclusive=None) -> None:
+        self._add("create", bool(exclusive))
+
+    def remove(self) -> None:
+        self._add("remove")
+
+    def set_flags(self, flags: int = 0) -> None:
+        """LIBRADOS_OP_FLAG_* of the step added last."""
+        if self.steps:
+            self.steps[-1] = self.steps[-1]._replace(flags=int(flags))
+
+    def set_xattr(self, xattr_name: str, xattr_value: bytes) -> None:
+        self._add("setxattr", xattr_name, bytes(xattr_value))
+
+    def rm_xattr(self, xattr_name: str) -> None:
+        self._add("rmxattr", xattr_name)
+
+    def append(self, to_write: bytes) -> None:
+        self._add("append", bytes(to_write))
+
+    def write(self, to_write: bytes, offset: int = 0) -> None:
+        self._add("write", bytes(to_write), offset)
+
+    def write_full(self, to_write: bytes) -> None:
+        self._add("write_full", bytes(to_write))
+
+    def writesame(self, to_write: bytes, write_len: int, offset: int = 0) -> None:
+        self._add("writesame", bytes(to_write), write_len, offset)
+
+    def zero(self, offset: int, length: int) -> None:
+        """Pacific's binding hands rados_write_op_zero (length, offset) in that order: kept, so a
+        script sees the same bytes with either module."""
+        self._add("zero", length, offset)
+
+    def truncate(self, offset: int) -> None:
+        self._add("truncate", offset)
+
+    def assert_version(self, version: int) -> None:
+        self._add("assert_version", version)
+
+    def omap_cmp(self, key: str, val: str, cmp_op: int = LIBRADOS_CMPXATTR_OP_EQ) -> None:
+        self._add("omap_cmp", cstr(key, "key"), cmp_op,
+                  val.encode() if isinstance(val, str) else bytes(val))
+
+    def cmpext(self, cmp_buf: bytes, offset: int = 0) -> None:
+        self._add("cmpext", bytes(cmp_buf), offset)
+
+    def execute(self, cls: str, method: str, data: bytes) -> None:
+        """Object class methods: curverbd runs none, so the op fails with EOPNOTSUPP."""
+        self.refused = True
 
 
 class WriteOpCtx(WriteOp, OpCtx):
@@ -199,19 +260,29 @@ class WriteOpCtx(WriteOp, OpCtx):
 
 
 class ReadOp:
-    """A compound read operation: curverbd runs none (operate_read_op raises EOPNOTSUPP)."""
+    """A compound read operation: its steps and the omap iterators they fill when it runs."""
+
+    def __init__(self) -> None:
+        self.steps: list = []
+        self.iterators: list = []
 
     def create(self):
+        self.steps, self.iterators = [], []
         return self
 
     def release(self) -> None:
-        pass
+        self.steps, self.iterators = [], []
+
+    def _add(self, kind: str, *args, iterator=None) -> None:
+        self.steps.append(Step(kind, args))
+        self.iterators.append(iterator)
 
     def set_flags(self, flags: int = 0) -> None:
-        pass
+        if self.steps:
+            self.steps[-1] = self.steps[-1]._replace(flags=int(flags))
 
     def cmpext(self, cmp_buf: bytes, offset: int = 0) -> None:
-        pass
+        self._add("cmpext", bytes(cmp_buf), offset)
 
 
 class ReadOpCtx(ReadOp, OpCtx):
@@ -257,11 +328,18 @@ class XattrIterator(_Empty):
 
 
 class OmapIterator(_Empty):
-    """Omap pairs: curverbd's objects have none."""
+    """(key, value) pairs of an omap read step, filled when its ReadOp runs (empty if it failed)."""
     ioctx = None
 
     def __init__(self, ioctx) -> None:
         self.ioctx = ioctx
+        self._it = iter(())
+
+    def _fill(self, pairs) -> None:
+        self._it = iter([(k.decode("utf-8", "surrogateescape"), v) for k, v in pairs])
+
+    def __next__(self):
+        return next(self._it)
 
 
 class SnapIterator(_Empty):
@@ -452,21 +530,90 @@ class IoctxExtras:
         self.require_ioctx_open()
 
     def writesame(self, key, data, write_len, offset=0) -> None:
-        """Write ``data`` repeated over ``write_len`` bytes at ``offset``."""
-        data = bytes(data)
-        if not data or write_len % len(data):
-            from .errors import InvalidArgumentError
-            raise InvalidArgumentError("write_len must be a multiple of len(data)", errno=errno.EINVAL)
-        self.write(key, data * (write_len // len(data)), offset)
+        """Write ``data`` repeated over ``write_len`` bytes at ``offset`` (a multiple of len(data))."""
+        object_ops.writesame(self._core_ioctx(), key, bytes(data), write_len, offset, self.nspace)
 
     def cmpext(self, key, cmp_buf, offset=0) -> int:
-        """0 if the object's bytes at ``offset`` equal ``cmp_buf``, else -MAX_ERRNO - (first mismatch)."""
-        cmp_buf = bytes(cmp_buf)
-        data = self.read(key, len(cmp_buf), offset).ljust(len(cmp_buf), b"\0")
-        for index, (a, b) in enumerate(zip(data, cmp_buf)):
-            if a != b:
-                return -MAX_ERRNO - index
-        return 0
+        """0 if the object's bytes at ``offset`` equal ``cmp_buf``, else -MAX_ERRNO - (first mismatch).
+        Any other failure is an AssertionError, as in Pacific's binding."""
+        try:
+            return object_ops.cmpext(self._core_ioctx(), key, bytes(cmp_buf), offset, self.nspace)
+        except CoreError:
+            raise AssertionError(f"Ioctx.cmpext({self.name}): failed to compare {key}") from None
+
+    # --- compound ops, omap, object locks (curverbd/core/object_ops.py) ------------------------------
+    def operate_write_op(self, write_op: WriteOp, oid: str, mtime: int = 0,
+                         flags: int = LIBRADOS_OPERATION_NOFLAG) -> None:
+        """Apply the WriteOp's steps to ``oid`` atomically (the first failing step's error; nothing applied)."""
+        if write_op.refused:
+            raise unsupported("object class methods")
+        rc, _ = object_ops.operate_write(self._core_ioctx(), oid, list(write_op.steps), self.nspace,
+                                         mtime=float(mtime) if mtime else None)
+        if rc < 0:
+            from .errors import make_ex
+            raise make_ex(rc, f"Failed to operate write op for oid {oid}")
+
+    def operate_aio_write_op(self, write_op: WriteOp, oid: str, oncomplete=None, onsafe=None, mtime: int = 0,
+                             flags: int = LIBRADOS_OPERATION_NOFLAG) -> Completion:
+        return self._aio(lambda: self.operate_write_op(write_op, oid, mtime, flags), oncomplete, onsafe)
+
+    def operate_read_op(self, read_op: ReadOp, oid: str, flag: int = LIBRADOS_OPERATION_NOFLAG) -> None:
+        """Run the ReadOp's steps on ``oid``, filling their omap iterators."""
+        result = object_ops.operate_read(self._core_ioctx(), oid, list(read_op.steps), self.nspace)
+        if result.rc < 0:
+            from .errors import make_ex
+            raise make_ex(result.rc, f"Failed to operate read op for oid {oid}")
+        for iterator, output in zip(read_op.iterators, result.outputs):
+            if iterator is not None and output is not None:
+                iterator._fill(output[0])
+
+    def operate_aio_read_op(self, read_op: ReadOp, oid: str, oncomplete=None, onsafe=None,
+                            flag: int = LIBRADOS_OPERATION_NOFLAG) -> Completion:
+        return self._aio(lambda: self.operate_read_op(read_op, oid, flag), oncomplete, onsafe)
+
+    def _omap_read(self, read_op: ReadOp, kind: str, *args) -> tuple:
+        iterator = OmapIterator(self)
+        read_op._add(kind, *args, iterator=iterator)
+        return iterator, 0
+
+    def get_omap_vals(self, read_op: ReadOp, start_after: str, filter_prefix: str, max_return: int) -> tuple:
+        """(OmapIterator, 0): filled with up to ``max_return`` pairs after ``start_after`` when the op runs."""
+        return self._omap_read(read_op, "omap_get_vals", cstr(start_after, "start_after"),
+                               cstr(filter_prefix, "filter_prefix"), _max(max_return))
+
+    def get_omap_keys(self, read_op: ReadOp, start_after: str, max_return: int) -> tuple:
+        return self._omap_read(read_op, "omap_get_keys", cstr(start_after, "start_after"), _max(max_return))
+
+    def get_omap_vals_by_keys(self, read_op: ReadOp, keys) -> tuple:
+        return self._omap_read(read_op, "omap_get_vals_by_keys", [cstr(k, "key") for k in keys])
+
+    def set_omap(self, write_op: WriteOp, keys, values) -> None:
+        keys, values = list(keys), list(values)
+        if len(keys) != len(values):
+            raise Exception("Rados(): keys and values must have the same length")
+        write_op._add("omap_set", [(cstr(k, "key"), v.encode() if isinstance(v, str) else bytes(v))
+                                   for k, v in zip(keys, values)])
+
+    def remove_omap_keys(self, write_op: WriteOp, keys) -> None:
+        write_op._add("omap_rm_keys", [cstr(k, "key") for k in keys])
+
+    def remove_omap_range2(self, write_op: WriteOp, key_begin: str, key_end: str) -> None:
+        write_op._add("omap_rm_range", cstr(key_begin, "key_begin"), cstr(key_end, "key_end"))
+
+    def clear_omap(self, write_op: WriteOp) -> None:
+        write_op._add("omap_clear")
+
+    def lock_exclusive(self, key: str, name: str, cookie: str, desc: str = "", duration=None,
+                       flags: int = 0) -> None:
+        """cls_lock's exclusive lock (EEXIST: held with this cookie, EBUSY: held by another)."""
+        object_ops.lock(self._core_ioctx(), key, name, cookie, True, "", desc, duration or 0, flags, self.nspace)
+
+    def lock_shared(self, key: str, name: str, cookie: str, tag: str, desc: str = "", duration=None,
+                    flags: int = 0) -> None:
+        object_ops.lock(self._core_ioctx(), key, name, cookie, False, tag, desc, duration or 0, flags, self.nspace)
+
+    def unlock(self, key: str, name: str, cookie: str) -> None:
+        object_ops.unlock(self._core_ioctx(), key, name, cookie, self.nspace)
 
     # --- applications (the core's, per pool) ----------------------------------------------------
     def application_enable(self, app_name: str, force: bool = False) -> None:
@@ -545,8 +692,6 @@ class IoctxExtras:
         """Pool snapshots: none."""
         return SnapIterator(self)
 
-    operate_write_op = operate_aio_write_op = _unsupported_call("compound write operations")
-    operate_read_op = operate_aio_read_op = _unsupported_call("compound read operations")
     # --- object xattrs (the core's: curverbd/core/object_xattrs.py) ----------------------------------
     def get_xattr(self, key: str, xattr_name: str) -> bytes:
         """The xattr's value (ObjectNotFound without the object, NoData without the xattr)."""
@@ -571,9 +716,6 @@ class IoctxExtras:
     def aio_rmxattr(self, object_name, xattr_name, oncomplete=None) -> Completion:
         return self._aio(lambda: self.rm_xattr(object_name, xattr_name), oncomplete)
 
-    get_omap_vals = get_omap_keys = get_omap_vals_by_keys = _unsupported_call("object omap")
-    set_omap = remove_omap_keys = remove_omap_range2 = clear_omap = _unsupported_call("object omap")
-    lock = lock_exclusive = lock_shared = unlock = _unsupported_call("object locks")
     create_snap = remove_snap = lookup_snap = snap_rollback = _unsupported_call("pool snapshots")
     create_self_managed_snap = remove_self_managed_snap = _unsupported_call("self-managed snapshots")
     rollback_self_managed_snap = set_self_managed_snap_write = _unsupported_call("self-managed snapshots")
