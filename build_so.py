@@ -132,7 +132,8 @@ def boundary() -> tuple[str, str]:
     """cdef.h as cffi reads it, and as C reads it (extern "Python" -> static forward decls)."""
     cdef = read("cdef.h")
     block = re.search(r'extern "Python"\s*\{(.*?)\n\}', cdef, re.S)
-    decls = [d.strip() for d in block.group(1).split(";") if d.strip()]
+    body = re.sub(r"/\*.*?\*/", "", block.group(1), flags=re.S)   # a comment after a ';' is no declaration
+    decls = [d.strip() for d in body.split(";") if d.strip()]
     c_text = cdef[:block.start()] + "\n".join(f"static {d};" for d in decls) + cdef[block.end():]
     return read("api_structs.h") + cdef, c_text
 

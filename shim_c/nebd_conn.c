@@ -12,6 +12,7 @@
  * read-modify-write's edge reads, lock grants, flushes, the resend after a reconnect) run on
  * the connection's worker thread. */
 #include "internal.h"
+#include "nebd_wire.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -340,16 +341,15 @@ static int reply_errno(const struct crbd_reply *rep)
 static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small, char *cause, size_t cap)
 {
     for (;;) {
-        unsigned char hdr[12];
+        unsigned char hdr[NEBD_HEAD_SIZE];
         int r = recv_all(sock, hdr, sizeof hdr);
         if (r < 0) {
             snprintf(cause, cap, r == -ECONNRESET ? "the daemon closed the connection"
                                                   : "receive failed (%s)", strerror(-r));
             return;
         }
-        uint32_t body = (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
-        uint32_t meta = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 | (uint32_t)hdr[10] << 8 | hdr[11];
-        if (memcmp(hdr, "PRPC", 4) != 0 || meta > body || meta > MAX_SMALL) {
+        uint32_t body, meta;
+        if (nebd_frame_head(hdr, &body, &meta) < 0 || meta > MAX_SMALL) {
             snprintf(cause, cap, "protocol error (bad frame header)");
             return;
         }
@@ -372,8 +372,7 @@ static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small,
         int ret = -reply_errno(&rep);
         if (ret < 0 && req)
             crbd_log("nebd %s fd=%d offset=%llu size=%llu failed: brpc error %d, retCode %d '%s'",
-                     req->op == CRBD_NEBD_READ ? "Read" : req->op == CRBD_NEBD_WRITE ? "Write"
-                     : req->op == CRBD_NEBD_DISCARD ? "Discard" : "Flush", req->fd,
+                     nebd_method_name(req->op), req->fd,
                      (unsigned long long)req->offset, (unsigned long long)req->size,
                      rep.error_code, rep.ret_code, rep.ret_msg);
         if (req && ret == 0 && req->op == CRBD_NEBD_READ) {
