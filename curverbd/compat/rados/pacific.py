@@ -465,6 +465,7 @@ class IoctxExtras:
     locator_key = ""
     safe_completions: list = []
     complete_completions: list = []
+    lock = threading.Lock()     # Pacific's Ioctx.lock: the lock guarding its completion lists (not a call)
 
     # --- aio over the synchronous calls (a thread each) -------------------------------------
     def _aio(self, work, oncomplete=None, onsafe=None, with_result: bool = False) -> Completion:
