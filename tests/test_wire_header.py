@@ -67,10 +67,12 @@ def test_fastloop_declarations_match_python():
     ffi = cffi.FFI()
     ffi.cdef(build_fastpath.cdef())
     consts = ffi.dlopen(None)   # the cdef's enum constants (no symbol of the loop is looked up)
-    assert [consts.CRBD_MORE, consts.CRBD_PYTHON, consts.CRBD_OUT_FULL, consts.CRBD_SPLICE] == \
-        [fastpath.MORE, fastpath.PYTHON, fastpath.OUT_FULL, fastpath.SPLICE]
+    assert [consts.CRBD_PYTHON, consts.CRBD_REBUFFER, consts.CRBD_IDLE, consts.CRBD_CLOSED,
+            consts.CRBD_SPLICE_FAILED, consts.CRBD_SPLICE_REDO, consts.CRBD_FLUSH_FAILED] == \
+        [fastpath.PYTHON, fastpath.REBUFFER, fastpath.IDLE, fastpath.CLOSED,
+         fastpath.SPLICE_FAILED, fastpath.SPLICE_REDO, fastpath.FLUSH_FAILED]
     assert consts.CRBD_WRITE_PIECE == volume.WRITE_PIECE
-    assert ffi.sizeof("struct crbd_batch") > 0   # the structs parse
+    assert ffi.sizeof("struct crbd_conn") > 0   # the structs parse
 
 
 HEADS_C = r"""

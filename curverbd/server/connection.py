@@ -1,19 +1,18 @@
 """One client connection: a thread that cuts baidu_std frames out of one receive buffer and answers them.
 
-Each wakeup is one ``recv_into`` a large buffer; every complete frame in it is
-handled in place (write data goes from this buffer straight to the volume).
-The common data requests (aligned Read/Write/Discard on a plain volume) are
-answered by the C frame loop (fastpath.py, _fastloop.c) when it is built;
-everything else, and everything when it is not, by the Python services.
-A big write the C loop answers whose attachment is still arriving is spliced
-from the socket into the volume instead (its data never enters the buffer);
-right after one, the next wakeup receives only a few KiB, so the head of the
-next big write is seen before its attachment is copied.
-Replies to the frames of one wakeup are gathered and go out together in one
-``sendmsg([head, attachment, head, ...])`` (read data is never copied into a
-frame); replies made on other threads (Flush, from the flush pool) are sent at
-once under the same send lock. A byte stream that is not baidu_std
-closes this connection only.
+With the C I/O loop (fastpath.py, _fastloop.c) the thread lives in C: it receives, answers the
+data requests it can (aligned Read/Write/Discard, and Flush, on the volumes the daemon's table
+lists), batches their replies and sends them, and comes back to Python only for a frame Python
+must answer (every control frame, every refusal) or when the connection ends. Python answers
+that frame from the same buffer and calls the loop again.
+
+Without it (no compiler, $CURVERBD_FASTPATH=0, the MDS service) the loop is Python: each wakeup is
+one ``recv_into`` a large buffer; every complete frame in it is handled in place (write data goes
+from this buffer straight to the volume). Replies to the frames of one wakeup are gathered and go
+out together in one ``sendmsg([head, attachment, head, ...])`` (read data is never copied into a
+frame); replies made on other threads (Flush, from the flush pool) are sent at once under the same
+send lock (the C loop's, when there is one). A byte stream that is not baidu_std closes this
+connection only.
 """
 from __future__ import annotations
 
@@ -24,6 +23,7 @@ import socket
 import struct
 import threading
 
+from ..errors import Error
 from ..nebd import fastwire, framing, messages
 from . import fastpath
 
@@ -31,11 +31,9 @@ log = logging.getLogger("curverbd.server.connection")
 
 BUFFER = 1 << 20   # default receive buffer; grows for one frame larger than it
 BIG_BUFFER = (4 << 20) + (64 << 10)  # grown size: several 1 MiB writes per wakeup
-MAX_KEPT = 16 << 20  # a buffer grown beyond this is dropped once its frame is done
+MAX_KEPT = 16 << 20  # a buffer grown beyond this is dropped once its frame is done (the C loop's too)
 SEND_BUFFER = 4 << 20  # socket send buffer asked for
 MAX_PARTS = 512    # buffers per sendmsg, well below IOV_MAX
-HEAD_RECV = 4096   # bytes received right after a spliced write: the next frame's head, little data
-SMALL_PENDING = 64 << 10  # a partial frame this small is moved to the front, not given a bigger buffer
 HEADER = framing.HEADER_SIZE
 
 # Fault injection, so tests can show that one connection's failure stays its own on the real daemon
@@ -71,6 +69,20 @@ def describe_peer(sock: socket.socket) -> str:
         return "unknown peer"
 
 
+class _CSendLock:
+    """The C loop's send lock as a context manager: Python's sends on the socket take it too."""
+    __slots__ = ("lock", "unlock", "c")
+
+    def __init__(self, loop) -> None:
+        self.lock, self.unlock, self.c = loop.lib.crbd_send_lock, loop.lib.crbd_send_unlock, loop.c
+
+    def __enter__(self):
+        self.lock(self.c)   # cffi drops the GIL while it waits
+
+    def __exit__(self, *exc) -> None:
+        self.unlock(self.c)
+
+
 class Connection:
     """Serve one socket until its peer goes away or sends something that is not baidu_std."""
 
@@ -89,12 +101,14 @@ class Connection:
         self._async_done = threading.Condition()
         self._reader = 0      # the connection thread's id: its replies are batched
         self._batch: list = []
-        self.fast = None
+        self.loop = None      # the C I/O loop (fastpath.Loop), if the daemon has one
+        self.python_frames = 0
         inject_fault("setup")
         file_service = services.get(messages.FILE_SERVICE)
-        loaded = fastpath.load() if file_service is not None else None
-        if loaded is not None:
-            self.fast = fastpath.FastLoop(*loaded, file_service.files)
+        table = file_service.files.fast if file_service is not None else None
+        if table is not None:
+            self.loop = fastpath.Loop(table.ffi, table.lib, table, sock.fileno())
+            self.send_lock = _CSendLock(self.loop)
 
     # --- replies --------------------------------------------------------------------------------
     def reply(self, cid: int, payload: bytes, attachment=None) -> None:
@@ -111,15 +125,18 @@ class Connection:
             self._send(parts)
             return
         self._batch += parts
+        if self.loop is not None:
+            self.loop.c.py_pending = 1   # the C loop lets them out before it waits for the peer
         if len(self._batch) >= MAX_PARTS:
             self.flush_replies()
 
     def flush_replies(self) -> None:
         """Send the replies gathered on the connection thread (the C loop's first)."""
-        fast = self.fast
-        if fast is not None and fast.pending():
-            with self.send_lock:
-                err = fast.send(self.sock.fileno() if self.alive else None)
+        loop = self.loop
+        if loop is not None:
+            loop.c.py_pending = 0
+            if self.alive:
+                err = loop.lib.crbd_flush(loop.c)
                 if err:
                     self.alive = False
                     log.info("%s: reply not delivered: %s", self.peer, os.strerror(-err))
@@ -168,36 +185,36 @@ class Connection:
         except Exception as exc:
             log.exception("%s: replies before the close not delivered", self.peer)
             cause += f"; replies not delivered: {exc}"
-        if self.fast is not None:
-            try:
-                self.fast.close()
-            except OSError as exc:
-                log.error("%s: closing the C loop's pipe failed: %s", self.peer, exc)
-            if self.fast.spliced:
-                cause += f" ({self.fast.spliced} big writes spliced)"
+        if self.loop is not None:
+            c = self.loop.c
+            cause += f" ({c.served} frames answered in C, {self.python_frames} in Python)"
+            if c.spliced:
+                cause += f" ({c.spliced} big writes spliced)"
         log.info("connection from %s closed: %s", self.peer, cause)
         with self._async_done:
             self._async_done.wait_for(lambda: self._async == 0, timeout=60)
         with self.send_lock:
             self.alive = False
             self.sock.close()
+        if self.loop is not None:
+            self.loop.close()
         self.on_exit(self)
 
     def _serve(self) -> str:
         inject_fault("serve")
+        if self.loop is not None:
+            return self._serve_c()
         buf = bytearray(BUFFER)
         view = memoryview(buf)
         start = end = 0
         recv_into = self.sock.recv_into
-        fast = self.fast
         while True:
             if end == len(buf):  # full: move the partial frame to the front, growing for a big frame
                 pending = end - start
                 need = HEADER
                 if pending >= HEADER:
                     need += framing.parse_header(view[start:start + HEADER])[0]
-                # a short partial frame may be a big write the C loop splices: its head is enough
-                if need > len(buf) and (pending >= SMALL_PENDING or fast is None):
+                if need > len(buf):
                     buf = bytearray(max(need, BIG_BUFFER))
                     new = memoryview(buf)
                     new[:pending] = view[start:end]
@@ -205,38 +222,17 @@ class Connection:
                 else:
                     view[:pending] = view[start:end]
                 start, end = 0, pending
-            if fast is not None and fast.expect_big and start == end:
-                fast.expect_big = False
-                n = recv_into(view[end:end + HEAD_RECV])
-            else:
-                n = recv_into(view[end:])
+            n = recv_into(view[end:])
             if n == 0:
                 return "peer closed mid-frame" if end > start else "peer closed"
             end += n
-            if fast is not None:
-                fast.refresh()
             while end - start >= HEADER:
-                if fast is not None:
-                    rc, start = fast.serve(buf, start, end)
-                    if rc == fastpath.MORE:
-                        break
-                    if rc == fastpath.OUT_FULL:
-                        self.flush_replies()
-                        continue
-                    if rc == fastpath.SPLICE:
-                        cause = self._splice()
-                        if cause:
-                            return cause
-                        start = end
-                        break
                 body_size, meta_size = framing.parse_header(view[start:start + HEADER])
                 stop = start + HEADER + body_size
                 if stop > end:
                     break
                 self._handle(view[start + HEADER:stop], meta_size)
                 start = stop
-                if fast is not None:
-                    fast.refresh()  # that frame may have opened, closed or named a volume
             self.flush_replies()
             if start == end:
                 start = end = 0
@@ -244,22 +240,93 @@ class Connection:
                     buf = bytearray(BUFFER)
                     view = memoryview(buf)
 
-    def _splice(self) -> str | None:
-        """The big write at the C loop's position, its attachment spliced from the socket (after the
-        replies so far are out: it may wait for the peer). None, or why the connection must close."""
-        self.flush_replies()
-        if not self.alive:
-            return "reply not delivered"
-        err, cid = self.fast.splice(self.sock.fileno())
-        if err < 0:
-            if err == -errno.EPIPE:
-                return "peer closed mid-frame"
-            return f"socket error in a write's attachment: {os.strerror(-err)}"
-        if err > 0:  # the file refused the data; answered as the Python service answers a failed write
-            msg = f"Write: {OSError(err, os.strerror(err))}"
+    def _serve_c(self) -> str:
+        """Serve in the C loop, answering here the frames it hands back."""
+        loop = self.loop
+        c = loop.c
+        run = loop.lib.crbd_run
+        loop.set_buffer(bytearray(BUFFER), 0, 0)
+        view = memoryview(loop.buf)
+        while True:
+            rc = run(c)
+            if rc == fastpath.PYTHON:
+                start, end = c.pos, c.end
+                body_size, meta_size = framing.parse_header(view[start:start + HEADER])
+                stop = start + HEADER + body_size
+                if stop > end:
+                    raise RuntimeError(f"the C loop handed over a partial frame ({end - start} of {stop - start} bytes)")
+                self.python_frames += 1
+                self._handle(view[start + HEADER:stop], meta_size)
+                c.pos = stop
+            elif rc == fastpath.IDLE:
+                self.flush_replies()
+            elif rc == fastpath.REBUFFER:
+                pending = c.end - c.pos
+                buf = bytearray(max(c.need, BIG_BUFFER) if c.need else BUFFER)
+                buf[:pending] = view[c.pos:c.end]
+                loop.set_buffer(buf, 0, pending)
+                view = memoryview(buf)
+            elif rc == fastpath.CLOSED:
+                if c.err == 0 or c.err in (errno.EPIPE, errno.ECONNRESET):
+                    return "peer closed mid-frame" if c.end > c.pos else "peer closed"
+                return f"socket error: {os.strerror(c.err)}"
+            elif rc == fastpath.SPLICE_FAILED:   # the file refused the data: answered as the Python service would
+                self.python_frames += 1
+                msg = f"Write: {OSError(c.err, os.strerror(c.err))}"
+                log.info("Write failed: %s", msg)
+                self.services[messages.FILE_SERVICE].fail_later("Write", self, c.big.cid, msg)
+            elif rc == fastpath.SPLICE_REDO:
+                self.python_frames += 1
+                try:
+                    self._redo_spliced(c.big)
+                finally:
+                    loop.lib.crbd_big_release(c)
+            elif rc == fastpath.FLUSH_FAILED:
+                self.python_frames += 1
+                self._flush_failed(view, c)
+            else:
+                raise RuntimeError(f"the C loop returned {rc}")
+
+    def _redo_spliced(self, big) -> None:
+        """A spliced write whose volume got a new head meanwhile: write its data, read back from the
+        old head, again through the volume, and answer it."""
+        service = self.services[messages.FILE_SERVICE]
+        size, offset = big.size, big.offset
+        data = bytearray(size)
+        view = memoryview(data)
+        try:
+            done = 0
+            while done < size:
+                n = os.preadv(big.old_fd, [view[done:]], offset + done)
+                if n <= 0:
+                    break  # past the old file's end: zeros
+                done += n
+            _, vol = service.files.get(big.nebd_fd)
+            vol.write(offset, data)
+        except OSError as exc:
+            msg = exc.strerror if isinstance(exc, Error) else f"Write: {exc}"
             log.info("Write failed: %s", msg)
-            self.services[messages.FILE_SERVICE].fail_later("Write", self, cid, msg)
-        return None
+            service.fail_later("Write", self, big.cid, msg)
+            return
+        self.reply(big.cid, service.table["Write"][4])
+
+    def _flush_failed(self, view: memoryview, c) -> None:
+        """The C loop's fsync of the Flush at c.pos failed: answered as the flusher pool answers it."""
+        start = c.pos
+        body_size, meta_size = framing.parse_header(view[start:start + HEADER])
+        stop = start + HEADER + body_size
+        frame = framing.parse_body(view[start + HEADER:stop], meta_size)
+        c.pos = stop
+        service = self.services[messages.FILE_SERVICE]
+        fd = messages.FlushRequest.decode(frame.payload)["fd"]
+        cid = frame.meta.get("correlation_id", 0)
+        try:
+            name = service.files.get(fd)[0].name
+        except OSError:
+            name = f"fd {fd}"
+        exc = OSError(c.err, os.strerror(c.err))
+        log.error("flush of %s failed: %s", name, exc)
+        service.fail_later("Flush", self, cid, f"{name}: flush failed: {exc}")
 
     def _handle(self, body: memoryview, meta_size: int) -> None:
         plain = fastwire.request_meta(body[:meta_size])
@@ -284,8 +351,6 @@ class Connection:
         if service is None:
             self.reply_error(cid, messages.ENOSERVICE, f"no service {service_name!r}")
             return
-        if self.fast is not None and service.name == messages.FILE_SERVICE:
-            self.fast.learn(method, payload)
         try:
             service.handle(self, cid, method, payload, attachment)
         except Exception as exc:  # a bug in a handler: answer EINTERNAL, keep the connection

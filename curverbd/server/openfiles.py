@@ -12,6 +12,10 @@ open that names its opener (curverbd's clients do: messages.py) counts once
 however often it is re-sent, and so does its close; that keeps a request re-sent
 after a restart (its first reply lost) from leaving a file open forever or
 closing another client's.
+
+The C I/O loops serve the open volumes' data requests from the daemon's table
+(fastpath.Table, ``fast``): a volume is put in it when its handle opens and taken
+out when it closes, so the first request on a volume is already served in C.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ import time
 
 from ..errors import CurveError, CurveStatus, Error
 from ..nebd.names import parse_name
-from . import metafile
+from . import fastpath, metafile
 from .store import Store
 from .volume import Volume
 
@@ -31,7 +35,7 @@ INT_MAX = 2**31 - 1
 
 class OpenFile:
     """One record: the nebd name, the Curve path and owner it names, and the backend handle if open."""
-    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen", "opens", "openers")
+    __slots__ = ("fd", "name", "path", "owner", "flags", "volume", "last_seen", "opens", "openers", "used")
 
     def __init__(self, fd: int, name: str, flags: dict | None, opens: int = 1,
                  openers: list[str] | None = None) -> None:
@@ -41,6 +45,7 @@ class OpenFile:
         self.path, self.owner = parsed.path, parsed.owner
         self.volume: Volume | None = None
         self.last_seen = time.monotonic()
+        self.used = 0   # requests the C loops had answered on it when the heartbeat checker last looked
 
     def record(self) -> dict:
         rec = {"filename": self.name, "fd": self.fd, "session": "", "opens": self.opens,
@@ -60,6 +65,7 @@ class OpenFiles:
         # lock for both keeps a single lock order
         self.lock = store.db.lock
         self._files: dict[int, OpenFile] = {}
+        self.fast = fastpath.new_table()   # the C I/O loops' view of the open volumes (None: no C loop)
         for rec in records:
             try:
                 f = OpenFile(rec["fd"], rec["filename"], rec.get("openflags"), rec.get("opens", 1),
@@ -69,11 +75,20 @@ class OpenFiles:
                 continue
             self._files[f.fd] = f
             try:
-                f.volume = store.open(f.path, f.owner)
+                self._set_volume(f, store.open(f.path, f.owner))
                 log.info("reopened %s as fd %d", f.name, f.fd)
             except Error as exc:  # like nebd: logged, the record stays, the next request retries
                 log.error("reopen of %s (fd %d) failed: %s", f.name, f.fd, exc.strerror)
         self._last_fd = max(self._files, default=0)
+
+    def _set_volume(self, f: OpenFile, vol: Volume | None) -> None:
+        """Give ``f`` its backend handle (or drop it), telling the C loops."""
+        old, f.volume = f.volume, vol
+        if self.fast is not None:
+            if old is not None:
+                self.fast.detach(f.fd, old)
+            if vol is not None:
+                self.fast.attach(f.fd, vol)
 
     def _save(self) -> None:
         metafile.save(self.meta_path, [f.record() for f in sorted(self._files.values(), key=lambda f: f.fd)])
@@ -95,7 +110,7 @@ class OpenFiles:
                     if f.flags != flags:
                         raise Error(errno.EBUSY, f"{name}: already open with different flags")
                     if f.volume is None:
-                        f.volume = self.store.open(f.path, f.owner)
+                        self._set_volume(f, self.store.open(f.path, f.owner))
                     f.last_seen = time.monotonic()
                     if opener:
                         f.openers.add(opener)
@@ -104,9 +119,10 @@ class OpenFiles:
                     self._save()
                     return f.fd
             f = OpenFile(0, name, flags, 0 if opener else 1, [opener] if opener else None)
-            f.volume = self.store.open(f.path, f.owner)
+            vol = self.store.open(f.path, f.owner)
             f.fd = self._next_fd()
             self._files[f.fd] = f
+            self._set_volume(f, vol)
             self._save()
             log.info("opened %s as fd %d", name, f.fd)
             return f.fd
@@ -123,10 +139,13 @@ class OpenFiles:
                 vol = f.volume
                 if vol is None:
                     try:
-                        vol = f.volume = self.store.open(f.path, f.owner)
+                        vol = self.store.open(f.path, f.owner)
                     except Error as exc:
                         raise Error(exc.errno, f"{f.name}: reopen failed: {exc.strerror}") from exc
+                    self._set_volume(f, vol)
                     log.info("reopened %s (fd %d) on demand", f.name, fd)
+        elif self.fast is not None:
+            self.fast.check(fd, vol)
         return f, vol
 
     def close(self, fd: int, opener: str | None = None) -> None:
@@ -145,7 +164,7 @@ class OpenFiles:
                 f.opens = max(0, f.opens - 1)
             if f.opens == 0 and not f.openers:
                 del self._files[fd]
-                f.volume = None
+                self._set_volume(f, None)
                 log.info("closed %s (fd %d)", f.name, fd)
             self._save()
 
@@ -158,11 +177,16 @@ class OpenFiles:
 
     def expire(self, timeout: float) -> None:
         """Close the backend handle of files silent for ``timeout`` seconds; keep their records."""
-        limit = time.monotonic() - timeout
+        now = time.monotonic()
+        limit = now - timeout
         with self.lock:
             for f in self._files.values():
+                if f.volume is not None and self.fast is not None:
+                    used = self.fast.used(f.fd)   # requests the C loops answered count as seen
+                    if used != f.used:
+                        f.used, f.last_seen = used, now
                 if f.volume is not None and f.last_seen < limit:
-                    f.volume = None
+                    self._set_volume(f, None)
                     log.warning("no heartbeat for %s (fd %d) in %.0fs: backend closed", f.name, f.fd, timeout)
 
     def busy(self, path: str) -> bool:
@@ -186,4 +210,4 @@ class OpenFiles:
     def close_all(self) -> None:
         with self.lock:
             for f in self._files.values():
-                f.volume = None
+                self._set_volume(f, None)

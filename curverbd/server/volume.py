@@ -14,7 +14,7 @@ import os
 import threading
 
 from ..errors import CurveError, CurveStatus, Error
-from . import layers
+from . import fastpath, layers
 from .layers import punch_hole
 
 # Writes go to the page cache in pieces of at most this size: on ext4 with large folios, a later 4 KiB
@@ -29,13 +29,39 @@ class FileState:
     rollback replaces it under ``lock``, which writers of a head with a parent
     also hold. Writers of a head without a parent (the fast path) take no lock
     and redo their write if the head was replaced under them.
+    A new head or length is told to the C I/O loops serving the file (``watchers``:
+    fastpath.Table entries, (table, nebd fd) -> align_check), the old head withdrawn
+    from them before the new one is in place.
     """
-    __slots__ = ("id", "path", "length", "blocksize", "head", "lock", "__weakref__")
+    __slots__ = ("id", "path", "_length", "blocksize", "_head", "lock", "watchers", "__weakref__")
 
     def __init__(self, file_id: int, path: str, length: int, blocksize: int, head) -> None:
-        self.id, self.path, self.length, self.blocksize = file_id, path, length, blocksize
-        self.head = head
+        self.id, self.path, self._length, self.blocksize = file_id, path, length, blocksize
+        self._head = head
         self.lock = threading.Lock()
+        self.watchers: dict = {}
+
+    @property
+    def head(self):
+        return self._head
+
+    @head.setter
+    def head(self, layer) -> None:
+        if self.watchers:
+            fastpath.head_moving(self)
+        self._head = layer
+        if self.watchers:
+            fastpath.changed(self)
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    @length.setter
+    def length(self, length: int) -> None:
+        self._length = length
+        if self.watchers:
+            fastpath.changed(self)
 
 
 class Volume:
@@ -118,7 +144,7 @@ class Volume:
 class ReadOnlyVolume(Volume):
     """A handle that refuses every change (EROFS naming the file and why); reads as a Volume does.
 
-    The data path (fastpath.py) serves only exact ``Volume`` objects, so writes to these always
+    The C I/O loop (fastpath.py) serves only exact ``Volume`` objects, so writes to these always
     come here."""
     why = "read-only"
 
