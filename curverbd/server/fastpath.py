@@ -51,7 +51,7 @@ def load():
             return _loaded
         _tried = True
         if os.environ.get("CURVERBD_FASTPATH", "1") == "0":
-            log.info("C I/O loop off ($CURVERBD_FASTPATH=0): every request is served in Python (slower)")
+            log.info("C frame loop off ($CURVERBD_FASTPATH=0): every request is served in Python (slower)")
             return None
         try:
             from . import build_fastpath
@@ -59,7 +59,7 @@ def load():
             for struct in ("crbd_conn", "crbd_bigwrite"):
                 mod.ffi.sizeof(f"struct {struct}")  # a build disagreeing with the cdef fails here, not per connection
         except Exception as exc:  # no compiler, no C source in this install, read-only install, ...
-            log.warning("C I/O loop unavailable (%s: %s); every request is served in Python, which is "
+            log.warning("C frame loop unavailable (%s: %s); every request is served in Python, which is "
                         "slower (a C compiler and cffi let the daemon build it: python3 -m "
                         "curverbd.server.build_fastpath)", type(exc).__name__, exc)
             return None
