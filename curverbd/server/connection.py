@@ -197,7 +197,10 @@ class Connection:
             self.alive = False
             self.sock.close()
         if self.loop is not None:
-            self.loop.close()
+            with self._async_done:
+                idle = self._async == 0
+            if idle:   # else a late Flush reply still takes the loop's send lock: its state stays
+                self.loop.close()
         self.on_exit(self)
 
     def _serve(self) -> str:

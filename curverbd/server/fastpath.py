@@ -131,20 +131,25 @@ class Table:
         self.servable[fd] = data_fd >= 0
 
 
-def head_moving(state) -> None:
-    """``state``'s head is about to be replaced: the C loops stop using it (writes they are doing on
-    it go again through Python). Called by FileState with its new head not yet in place."""
-    if state.watchers:
+def replace_head(state, layer) -> None:
+    """Give ``state`` the head ``layer``, the C loops told: they stop using the old head before it
+    is replaced (writes they are doing on it go again through Python), then get the new one.
+    Under the publish lock throughout, so an open publishing the head meanwhile cannot put the old
+    one back."""
+    with _publish_lock:
         for (table, fd) in list(state.watchers):
             table.lib.crbd_table_move(table.t, fd)
+        state._head = layer
+        for (table, fd), align in list(state.watchers.items()):
+            table._publish(fd, state, align)
 
 
-def changed(state) -> None:
-    """``state`` has a new head or length: publish it to every table serving it."""
-    if state.watchers:
-        with _publish_lock:
-            for (table, fd), align in list(state.watchers.items()):
-                table._publish(fd, state, align)
+def set_length(state, length: int) -> None:
+    """``state`` grew: the C loops serve up to its new length."""
+    with _publish_lock:
+        state._length = length
+        for (table, fd), align in list(state.watchers.items()):
+            table._publish(fd, state, align)
 
 
 class Loop:

@@ -47,11 +47,7 @@ class FileState:
 
     @head.setter
     def head(self, layer) -> None:
-        if self.watchers:
-            fastpath.head_moving(self)
-        self._head = layer
-        if self.watchers:
-            fastpath.changed(self)
+        fastpath.replace_head(self, layer)   # the C loops drop the old head first, then get this one
 
     @property
     def length(self) -> int:
@@ -59,9 +55,7 @@ class FileState:
 
     @length.setter
     def length(self, length: int) -> None:
-        self._length = length
-        if self.watchers:
-            fastpath.changed(self)
+        fastpath.set_length(self, length)    # and the C loops serve up to it
 
 
 class Volume:
