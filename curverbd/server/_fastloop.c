@@ -588,6 +588,8 @@ static int serve(struct crbd_conn *c, struct crbd_conn_state *s, struct vol *big
         if (c->state->out_len + NEBD_REPLY_HEAD_MAX > OUT_SIZE)
             return whole ? OUT_FULL : MORE;
         if (r.op == NEBD_READ) {
+            if (r.size > NEBD_MAX_BODY - NEBD_REPLY_HEAD_MAX)   /* no reply frame holds it: Python's */
+                return refuse;
             if (r.size >= SPLICE_MIN ? s->nsplices >= MAX_SPLICES
                                      : OUT_SIZE - s->out_len < NEBD_REPLY_HEAD_MAX + r.size)
                 return s->out_len ? OUT_FULL : CRBD_PYTHON;
