@@ -1,7 +1,9 @@
 /* The boundary between the C exports and the embedded Python control plane (cffi cdef).
- * build_so.py feeds this file (after api_structs.h) to cffi, and turns the extern "Python"
- * block into the static forward declarations the C sources need. Handles are integers
- * naming Python objects in curverbd.capi.handles. Every callback returns 0 or -errno. */
+ * build_so.py feeds this file (after api_structs.h) to cffi, and writes it as C into
+ * crbd_boundary.h (included by internal.h): the extern "Python+C" block, which cffi's module
+ * unit defines (non-static, hidden), becomes plain declarations for the other units.
+ * Handles are integers naming Python objects in curverbd.capi.handles. Every callback returns
+ * 0 or -errno. */
 
 /* What rbd_open learns from the core Image. */
 struct crbd_open_info {
@@ -58,7 +60,7 @@ enum crbd_op_step {
 /* A malloc'ed byte string handed from Python to C (C frees it). */
 struct crbd_blob { char *data; size_t len; };
 
-extern "Python" {
+extern "Python+C" {
     int crbd_py_cluster_create(const char *user, uint64_t *handle);
     int crbd_py_conf_read_file(uint64_t cluster, const char *path);
     int crbd_py_conf_set(uint64_t cluster, const char *key, const char *value);
@@ -187,5 +189,5 @@ int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
 void crbd_image_write_lock_set(void *c_image, int held);
 void crbd_log_write(const char *line, size_t len);
 int crbd_log_set_path(const char *path);
-int crbd_embedded(void);
-const char *crbd_library_path(void);   /* the file this library was loaded from */   /* 1 if the library started the interpreter (the host is not Python) */
+int crbd_embedded(void);   /* 1 if the library started the interpreter (the host is not Python) */
+const char *crbd_library_path(void);   /* the file this library was loaded from */

@@ -15,6 +15,9 @@
  *    if it cannot import _cffi_backend, the build interpreter's copy is appended to its
  *    sys.path, as in our own interpreter.
  * CRBD_PYTHON_EXE, CRBD_LIBPYTHON and CRBD_CFFI_DIR come from build_so.py. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>   /* first, as Python asks */
+
 #include "internal.h"
 
 #include <dlfcn.h>
@@ -127,7 +130,7 @@ static void init_python(void)
         PyEval_SaveThread();   /* cffi and our callbacks take the GIL when they need it */
     }
     find_cffi_backend();
-    if (cffi_start_python() != 0) {
+    if (crbd_cffi_start_python() != 0) {
         crbd_log("the curverbd control plane failed to load (see the traceback above); "
                  "every call returns -EIO");
         return;

@@ -14,7 +14,9 @@
 #include "internal.h"
 #include "nebd_wire.h"
 
+#include <limits.h>   /* IOV_MAX */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>

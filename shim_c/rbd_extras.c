@@ -15,8 +15,6 @@
 #define RBD_SNAP_NAMESPACE_TYPE_TRASH 2
 #define RBD_SNAP_NAMESPACE_TYPE_MIRROR 3
 
-/* put_string, empty_string, put_fixed, empty_fixed_buf: rbd_image.c (earlier in the unity build) */
-
 static void set_timespec(struct timespec *ts, double seconds)
 {
     double whole = floor(seconds);
@@ -64,15 +62,15 @@ CRBD_API int rbd_snap_get_name(rbd_image_t image, uint64_t snap_id, char *snapna
 {
     struct crbd_image *img = crbd_image_get(image);
     if (!img || !name_len) {
-        empty_string(snapname, name_len);
+        crbd_empty_string(snapname, name_len);
         return -EINVAL;
     }
     char *name = NULL;
     int r = snap_find(img, NULL, snap_id, NULL, &name, NULL);
     if (r == 0)
-        r = put_string(snapname, name_len, name);
+        r = crbd_put_string(snapname, name_len, name);
     else
-        empty_string(snapname, name_len);
+        crbd_empty_string(snapname, name_len);
     free(name);
     return r;
 }
@@ -183,14 +181,14 @@ CRBD_API int rbd_snap_group_namespace_cleanup(rbd_snap_group_namespace_t *group_
 CRBD_API int rbd_snap_get_trash_namespace(rbd_image_t image, uint64_t snap_id, char *original_name, size_t max_length)
 {
     struct crbd_image *img = crbd_image_get(image);
-    empty_fixed_buf(original_name, max_length);
+    crbd_empty_fixed(original_name, max_length);
     if (!img)
         return -EINVAL;
     int type = 0;
     struct crbd_blob blob = { 0 };
     int r = crbd_py_snap_namespace(img->py, snap_id, RBD_SNAP_NAMESPACE_TYPE_TRASH, &type, &blob);
     if (r == 0)
-        r = put_fixed(original_name, max_length, blob.data ? blob.data : "");
+        r = crbd_put_fixed(original_name, max_length, blob.data ? blob.data : "");
     free(blob.data);
     return r;
 }
@@ -356,8 +354,8 @@ int crbd_pairs_reply(int r, struct crbd_blob *blob, char *keys, size_t *key_len,
     if (r == 0) {
         r = put_pairs(blob, keys, key_len, values, vals_len);
     } else {
-        empty_string(keys, key_len);
-        empty_string(values, vals_len);
+        crbd_empty_string(keys, key_len);
+        crbd_empty_string(values, vals_len);
     }
     free(blob->data);
     return r;
@@ -398,9 +396,9 @@ CRBD_API int rbd_deep_copy_with_progress(rbd_image_t image, rados_ioctx_t dest_i
     struct crbd_ioctx *io = crbd_ioctx_get(dest_io_ctx);
     if (!img || !io || !destname)
         return -EINVAL;
-    /* option() (rbd_options.c): 0 if not given, and then the source's features / order are kept */
-    uint64_t features = option(dest_opts, RBD_IMAGE_OPTION_FEATURES);
-    int order = (int)option(dest_opts, RBD_IMAGE_OPTION_ORDER);
+    /* 0 if not given, and then the source's features / order are kept */
+    uint64_t features = crbd_image_option(dest_opts, RBD_IMAGE_OPTION_FEATURES);
+    int order = (int)crbd_image_option(dest_opts, RBD_IMAGE_OPTION_ORDER);
     crbd_io_wait_idle(img);   /* the copy includes every write submitted before it */
     return crbd_py_deep_copy(img->py, io->py, destname, features, order, cb, cbdata);
 }
@@ -457,20 +455,20 @@ CRBD_API ssize_t rbd_list_lockers(rbd_image_t image, int *exclusive, char *tag, 
     if (exclusive)
         *exclusive = 0;
     if (!img || !exclusive || !tag_len || !clients_len || !cookies_len || !addrs_len) {
-        empty_string(tag, tag_len);
-        empty_string(clients, clients_len);
-        empty_string(cookies, cookies_len);
-        empty_string(addrs, addrs_len);
+        crbd_empty_string(tag, tag_len);
+        crbd_empty_string(clients, clients_len);
+        crbd_empty_string(cookies, cookies_len);
+        crbd_empty_string(addrs, addrs_len);
         return -EINVAL;
     }
     struct crbd_blob blob = { 0 };   /* "tag\0" then "client\0cookie\0address\0" per locker */
     int excl = 0;
     int r = crbd_py_lockers(img->py, &excl, &blob);
     if (r < 0) {
-        empty_string(tag, tag_len);
-        empty_string(clients, clients_len);
-        empty_string(cookies, cookies_len);
-        empty_string(addrs, addrs_len);
+        crbd_empty_string(tag, tag_len);
+        crbd_empty_string(clients, clients_len);
+        crbd_empty_string(cookies, cookies_len);
+        crbd_empty_string(addrs, addrs_len);
         return r;
     }
     const char *p = blob.data;

@@ -14,52 +14,6 @@ struct crbd_image *crbd_image_get(void *handle)
     return img && img->magic == CRBD_MAGIC_IMAGE ? img : NULL;
 }
 
-/* ---- caller buffers (the unity build's later sources use these too) ---- */
-
-/* librbd's -ERANGE protocol: a caller's buffer of *len bytes gets s (with its NUL); -ERANGE with
- * *len = bytes needed if it does not fit (then an empty string, if there is room for one). */
-static int put_string(char *buf, size_t *len, const char *s)
-{
-    size_t need = strlen(s) + 1, have = *len;
-    *len = need;
-    if (!buf || have < need) {
-        if (buf && have)
-            buf[0] = 0;
-        return -ERANGE;
-    }
-    memcpy(buf, s, need);
-    return 0;
-}
-
-/* The empty answer of a (buf, *len) output: "" if there is room, length 0. */
-static void empty_string(char *buf, size_t *len)
-{
-    if (buf && len && *len)
-        buf[0] = 0;
-    if (len)
-        *len = 0;
-}
-
-/* A caller's buffer of a fixed len bytes (no length output): s if it fits, else "" (if there is room)
- * and -ERANGE. */
-static int put_fixed(char *buf, size_t len, const char *s)
-{
-    size_t need = strlen(s) + 1;
-    if (!buf || need > len) {
-        if (buf && len)
-            buf[0] = 0;
-        return -ERANGE;
-    }
-    memcpy(buf, s, need);
-    return 0;
-}
-
-static void empty_fixed_buf(char *buf, size_t len)
-{
-    if (buf && len)
-        buf[0] = 0;
-}
-
 CRBD_API void rbd_version(int *major, int *minor, int *extra)
 {
     if (major)
@@ -363,14 +317,14 @@ CRBD_API int rbd_get_parent_info(rbd_image_t image, char *parent_poolname, size_
     char *bufs[3] = { parent_poolname, parent_name, parent_snapname };
     size_t lens[3] = { ppoolnamelen, pnamelen, psnapnamelen };
     for (int i = 0; i < 3; i++)
-        empty_fixed_buf(bufs[i], lens[i]);
+        crbd_empty_fixed(bufs[i], lens[i]);
     if (!img)
         return -EINVAL;
     struct crbd_blob blob = { 0 };
     int r = crbd_py_parent_info(img->py, &blob);
     const char *field = blob.data;
     for (int i = 0; r == 0 && i < 3 && field; i++) {
-        if (bufs[i] && put_fixed(bufs[i], lens[i], field) < 0)
+        if (bufs[i] && crbd_put_fixed(bufs[i], lens[i], field) < 0)
             r = -ERANGE;
         field += strlen(field) + 1;
     }

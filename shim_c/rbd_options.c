@@ -40,7 +40,7 @@ CRBD_API int rbd_image_options_set_string(rbd_image_options_t opts, int optname,
     return opts && optname >= 0 && optname < CRBD_IMAGE_OPTIONS_MAX ? 0 : -EINVAL;
 }
 
-static uint64_t option(rbd_image_options_t opts, int optname)
+uint64_t crbd_image_option(rbd_image_options_t opts, int optname)
 {
     struct crbd_image_options *o = opts;
     return o && (o->set & (1ULL << optname)) ? o->value[optname] : 0;
@@ -51,10 +51,10 @@ CRBD_API int rbd_create4(rados_ioctx_t ioctx, const char *name, uint64_t size, r
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
     if (!io || !name)
         return -EINVAL;
-    if (option(opts, RBD_IMAGE_OPTION_FORMAT) == 1)
+    if (crbd_image_option(opts, RBD_IMAGE_OPTION_FORMAT) == 1)
         return -EINVAL;   /* format 1 images have been gone since Mimic */
-    return crbd_py_image_create(io->py, name, size, (int)option(opts, RBD_IMAGE_OPTION_ORDER),
-                                option(opts, RBD_IMAGE_OPTION_FEATURES));
+    return crbd_py_image_create(io->py, name, size, (int)crbd_image_option(opts, RBD_IMAGE_OPTION_ORDER),
+                                crbd_image_option(opts, RBD_IMAGE_OPTION_FEATURES));
 }
 
 CRBD_API int rbd_clone3(rados_ioctx_t p_ioctx, const char *p_name, const char *p_snapname, rados_ioctx_t c_ioctx,
@@ -64,7 +64,7 @@ CRBD_API int rbd_clone3(rados_ioctx_t p_ioctx, const char *p_name, const char *p
     if (!pio || !cio || !p_name || !p_snapname || !c_name)
         return -EINVAL;
     return crbd_py_image_clone(pio->py, p_name, p_snapname, cio->py, c_name,
-                               option(c_opts, RBD_IMAGE_OPTION_FEATURES),
-                               (int)option(c_opts, RBD_IMAGE_OPTION_ORDER),
-                               (int)option(c_opts, RBD_IMAGE_OPTION_CLONE_FORMAT));
+                               crbd_image_option(c_opts, RBD_IMAGE_OPTION_FEATURES),
+                               (int)crbd_image_option(c_opts, RBD_IMAGE_OPTION_ORDER),
+                               (int)crbd_image_option(c_opts, RBD_IMAGE_OPTION_CLONE_FORMAT));
 }

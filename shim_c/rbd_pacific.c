@@ -23,13 +23,13 @@ CRBD_API int rbd_list(rados_ioctx_t ioctx, char *names, size_t *size)
 {
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
     if (!io || !size) {
-        empty_string(names, size);
+        crbd_empty_string(names, size);
         return -EINVAL;
     }
     struct crbd_blob blob = { 0 };
     int r = crbd_py_image_list(io->py, &blob);   /* "id\0name\0" per image */
     if (r < 0) {
-        empty_string(names, size);
+        crbd_empty_string(names, size);
         return r;
     }
     size_t need = 0;
@@ -306,14 +306,14 @@ static int image_names(struct crbd_image *img, const char **id, const char **nam
 CRBD_API int rbd_get_id(rbd_image_t image, char *id, size_t id_len)
 {
     struct crbd_image *img = crbd_image_get(image);
-    empty_fixed_buf(id, id_len);
+    crbd_empty_fixed(id, id_len);
     if (!img)
         return -EINVAL;
     struct crbd_blob blob = { 0 };
     const char *image_id, *name;
     int r = image_names(img, &image_id, &name, &blob);
     if (r == 0)
-        r = put_fixed(id, id_len, image_id);
+        r = crbd_put_fixed(id, id_len, image_id);
     free(blob.data);
     return r;
 }
@@ -323,16 +323,16 @@ CRBD_API int rbd_get_name(rbd_image_t image, char *name, size_t *name_len)
 {
     struct crbd_image *img = crbd_image_get(image);
     if (!img || !name_len) {
-        empty_string(name, name_len);
+        crbd_empty_string(name, name_len);
         return -EINVAL;
     }
     struct crbd_blob blob = { 0 };
     const char *image_id, *image_name;
     int r = image_names(img, &image_id, &image_name, &blob);
     if (r == 0)
-        r = put_string(name, name_len, image_name);
+        r = crbd_put_string(name, name_len, image_name);
     else
-        empty_string(name, name_len);
+        crbd_empty_string(name, name_len);
     free(blob.data);
     return r;
 }
@@ -341,10 +341,10 @@ CRBD_API int rbd_get_block_name_prefix(rbd_image_t image, char *prefix, size_t p
 {
     struct crbd_image *img = crbd_image_get(image);
     if (!img) {
-        empty_fixed_buf(prefix, prefix_len);
+        crbd_empty_fixed(prefix, prefix_len);
         return -EINVAL;
     }
-    return put_fixed(prefix, prefix_len, img->block_name_prefix);
+    return crbd_put_fixed(prefix, prefix_len, img->block_name_prefix);
 }
 
 CRBD_API int rbd_get_op_features(rbd_image_t image, uint64_t *op_features)

@@ -1,7 +1,6 @@
 /* Pool calls of Pacific's librbd beyond the image life cycle: pool init, metadata, config and
  * statistics, feature names, the trash (get, purge, restore), and rados_get_instance_id. Each forwards to the core
- * (core/pool_meta.py through capi/pacific_calls.py); every output is set on every return.
- * Comes after rbd_extras.c in the unity build (put_pairs; put_string, empty_string: rbd_image.c). */
+ * (core/pool_meta.py through capi/pacific_calls.py); every output is set on every return. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -22,15 +21,15 @@ CRBD_API int rbd_pool_metadata_get(rados_ioctx_t io_ctx, const char *key, char *
 {
     struct crbd_ioctx *io = crbd_ioctx_get(io_ctx);
     if (!io || !key || !val_len) {
-        empty_string(value, val_len);
+        crbd_empty_string(value, val_len);
         return -EINVAL;
     }
     struct crbd_blob blob = { 0 };
     int r = crbd_py_pool_metadata_get(io->py, key, &blob);
     if (r == 0)
-        r = put_string(value, val_len, blob.data ? blob.data : "");
+        r = crbd_put_string(value, val_len, blob.data ? blob.data : "");
     else
-        empty_string(value, val_len);
+        crbd_empty_string(value, val_len);
     free(blob.data);
     return r;
 }
@@ -130,9 +129,9 @@ CRBD_API int rbd_features_to_string(uint64_t features, char *str_features, size_
     struct crbd_blob blob = { 0 };
     int r = crbd_py_features_to_string(features, &blob);
     if (r == 0)
-        r = put_string(str_features, size, blob.data ? blob.data : "");
+        r = crbd_put_string(str_features, size, blob.data ? blob.data : "");
     else
-        empty_string(str_features, size);
+        crbd_empty_string(str_features, size);
     free(blob.data);
     return r;
 }
