@@ -1,5 +1,5 @@
 /* Internal objects behind the opaque handles, shared by the C sources of the library. Each
- * shim_c/*.c is its own compilation unit (build_so.py) and includes this file: what units
+ * C file of shim_c is its own compilation unit (build_so.py) and includes this file: what units
  * share is declared here (or in cdef.h) and defined once; -fvisibility=hidden keeps it internal.
  * Ownership in one sentence each:
  *  - a cluster owns its nebd connections (CRBD_LANES sockets, one receiver thread each);
