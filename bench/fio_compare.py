@@ -13,10 +13,15 @@ qemu-nbd both do buffered I/O), so the raw file runs buffered too.
 The table gives IOPS, mean and p99 latency, CPU microseconds per I/O in the fio process
 (our libraries and the embedded interpreter live there) and in the server process (curverbd-server,
 qemu-nbd), and curverbd's ratio to each other path. Then (unless --no-host) qemu-img convert of a
-1 GiB raw image into rbd vs to a local raw file, and the RSS and time our libraries add to
-qemu-img's first open. Last, issue 7's targets, met or not; the JSON report goes to --out and a
-chart next to it (same name, .png). ``CURVERBD_FASTPATH=0`` in the environment measures the daemon's
-pure-Python path (no C frame loop).
+1 GiB raw image into rbd vs to a local raw file, the same 1 GiB written in 8 MiB chunks through our
+Python rbd module and through Debian's python3-rbd over our libraries (bench/pymod_cost.py), and the
+RSS and time our libraries add to qemu-img's first open. Last, issue 15's speed targets, met or not;
+the JSON report goes to --out and a chart next to it (same name, .png).
+Every face uses the one build of our libraries that ``curverbd.core.engine.library_dir()`` names
+($CURVERBD_LIB_DIR if set, else the per-source-hash build the core's C data engine loads too), and the
+load average at start and end is printed and kept in the JSON (the ratios are only side by side on a
+shared machine). ``CURVERBD_FASTPATH=0`` in the environment measures the daemon's pure-Python path
+(no C frame loop). The chart needs matplotlib (``pip install .[bench]``).
 """
 from __future__ import annotations
 
@@ -38,7 +43,9 @@ from daemon import new_daemon, remove  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import host_cost  # noqa: E402
+import pymod_cost  # noqa: E402
 import report  # noqa: E402
+from curverbd.core.engine import library_dir  # noqa: E402
 
 JOBS = [  # name, rw, block size, iodepth
     ("4k-randread-qd1", "randread", "4k", 1),
@@ -88,7 +95,8 @@ def summarise(result: dict, rw: str, cpu: float, server_cpu: float) -> dict:
 
 def backends(work: str, size: str, lib: str, daemon) -> dict[str, tuple[list[str], dict]]:
     env = dict(os.environ)
-    rbd_env = dict(env, LD_LIBRARY_PATH=lib, CURVERBD_SOCKET=daemon.socket, PYTHONPATH=ROOT)
+    rbd_env = dict(env, LD_LIBRARY_PATH=lib, CURVERBD_SOCKET=daemon.socket, PYTHONPATH=ROOT,
+                   CURVERBD_LIB_DIR=lib)
     raw = os.path.join(work, "raw.img")
     nbd_sock = os.path.join(work, "nbd.sock")
     return {
@@ -112,15 +120,18 @@ def main() -> int:
     parser.add_argument("--backends", default="curverbd,raw-file,qemu-nbd",
                         help="comma-separated subset to run (the ratios need all three)")
     parser.add_argument("--jobs", default="", help="comma-separated subset of the job names")
-    parser.add_argument("--no-host", action="store_true", help="skip the qemu-img convert / first-open part")
+    parser.add_argument("--no-host", action="store_true",
+                        help="skip the qemu-img convert / Python module / first-open part")
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "out", "fio_compare.json"))
     parser.add_argument("--daemon-args", default="", help="extra curverbd-server options, e.g. '--writeback-interval 0'")
     opts = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="crbd-bench-")
-    lib = os.path.join(work, "lib")
-    subprocess.run([sys.executable, os.path.join(ROOT, "build_so.py"), "--out", lib], check=True,
-                   stdout=subprocess.DEVNULL)
+    lib = library_dir()                      # the build the core's engine uses (built once per source hash)
+    os.environ["CURVERBD_LIB_DIR"] = lib     # and the daemon, fio's and qemu-img's interpreters, our module
+    load = os.getloadavg()
+    print(f"libraries: {lib}; load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+          f"({os.cpu_count()} CPUs)")
     daemon = new_daemon(*opts.daemon_args.split()).start()
     nbd = None
     try:
@@ -154,6 +165,10 @@ def main() -> int:
         if not opts.no_host:
             rbd_env = paths["curverbd"][1]
             host["convert"] = host_cost.convert(work, 1 << 30, rbd_env, dict(os.environ))
+            host["pymod"] = pymod_cost.write_1g(ROOT, lib, daemon.socket, "bench")
+            if "ours_mbps" in host["pymod"]:
+                host["pymod"]["ratio_convert"] = round(
+                    host["pymod"]["ours_mbps"] / host["convert"]["rbd_mbps"], 2)
             host["first_open"] = host_cost.first_open(raw, "rbd:bench/img", rbd_env, dict(os.environ))
     finally:
         if nbd:
@@ -175,19 +190,29 @@ def main() -> int:
         c = host["convert"]
         print(f"\nqemu-img convert 1 GiB: raw file {c['local_s']} s (+ fsync: {c['local_durable_s']} s), "
               f"rbd {c['rbd_s']} s (closing the image flushes) (best: {c['local_mbps']} vs {c['rbd_mbps']} MB/s)")
+    if host.get("pymod"):
+        p = host["pymod"]
+        debian = (f"Debian's python3-rbd over our libraries {p['debian_s']} s ({p['debian_mbps']} MB/s)"
+                  if "debian_s" in p else p.get("debian_missing", "Debian's: n/a"))
+        print(f"1 GiB in 8 MiB rbd.Image.write chunks, open to close: our module {p['ours_s']} s "
+              f"({p['ours_mbps']} MB/s), {debian}; ours vs Debian's {p.get('ratio_debian', 'n/a')}x, "
+              f"vs qemu-img convert into rbd {p.get('ratio_convert', 'n/a')}x")
     if host.get("first_open"):
         f = host["first_open"]
         print(f"qemu-img info: raw file {f['raw_ms']} ms, rbd {f['rbd_ms']} ms; our libraries add "
               f"{f['added_ms']} ms and {f['added_rss_mb']} MB RSS")
+    load_end = os.getloadavg()
+    print(f"load average at end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}")
     rows = report.targets(results, host)
     report.print_targets(rows)
     os.makedirs(os.path.dirname(opts.out), exist_ok=True)
     with open(opts.out, "w") as f:
-        json.dump({"runtime_s": opts.runtime, "size": opts.size, "results": results, "host": host,
+        json.dump({"runtime_s": opts.runtime, "size": opts.size, "libraries": lib, "cpus": os.cpu_count(),
+                   "load_average": {"start": load, "end": load_end}, "results": results, "host": host,
                    "targets": rows}, f, indent=2)
     print(f"report: {opts.out}")
     png = os.path.splitext(opts.out)[0] + ".png"
-    if report.chart(results, rows, png):
+    if report.chart(results, rows, png, host):
         print(f"chart: {png}")
     return 0
 
