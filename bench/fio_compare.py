@@ -165,10 +165,7 @@ def main() -> int:
         if not opts.no_host:
             rbd_env = paths["curverbd"][1]
             host["convert"] = host_cost.convert(work, 1 << 30, rbd_env, dict(os.environ))
-            host["pymod"] = pymod_cost.write_1g(ROOT, lib, daemon.socket, "bench")
-            if "ours_mbps" in host["pymod"]:
-                host["pymod"]["ratio_convert"] = round(
-                    host["pymod"]["ours_mbps"] / host["convert"]["rbd_mbps"], 2)
+            host["pymod"] = pymod_cost.write_1g(ROOT, lib, daemon.socket, "bench", work)
             host["first_open"] = host_cost.first_open(raw, "rbd:bench/img", rbd_env, dict(os.environ))
     finally:
         if nbd:
@@ -194,9 +191,10 @@ def main() -> int:
         p = host["pymod"]
         debian = (f"Debian's python3-rbd over our libraries {p['debian_s']} s ({p['debian_mbps']} MB/s)"
                   if "debian_s" in p else p.get("debian_missing", "Debian's: n/a"))
-        print(f"1 GiB in 8 MiB rbd.Image.write chunks, open to close: our module {p['ours_s']} s "
-              f"({p['ours_mbps']} MB/s), {debian}; ours vs Debian's {p.get('ratio_debian', 'n/a')}x, "
-              f"vs qemu-img convert into rbd {p.get('ratio_convert', 'n/a')}x")
+        print(f"1 GiB in 8 MiB rbd.Image.write chunks, open to close (median MB/s of interleaved runs): "
+              f"our module {p['ours_s']} s ({p['ours_mbps']} MB/s), {debian}, qemu-img convert into rbd "
+              f"{p['convert_s']} s ({p['convert_mbps']} MB/s); ours vs Debian's {p.get('ratio_debian', 'n/a')}x, "
+              f"vs qemu-img convert {p.get('ratio_convert', 'n/a')}x")
     if host.get("first_open"):
         f = host["first_open"]
         print(f"qemu-img info: raw file {f['raw_ms']} ms, rbd {f['rbd_ms']} ms; our libraries add "

@@ -64,22 +64,18 @@ def chart(results: dict, rows: list[dict], path: str, host: dict | None = None) 
     colours = {"curverbd": "tab:blue", "qemu-nbd": "tab:orange", "raw-file": "tab:gray"}
     jobs = list(results)
     host = host or {}
-    writes = []   # (label, MB/s) of the 1 GiB writes into rbd
-    if host.get("pymod"):
-        writes += [("our Python\nmodule", host["pymod"].get("ours_mbps")),
-                   ("Debian\npython3-rbd", host["pymod"].get("debian_mbps"))]
-    if host.get("convert"):
-        writes.append(("qemu-img\nconvert", host["convert"]["rbd_mbps"]))
-    writes = [(label, v) for label, v in writes if v is not None]
+    pymod = host.get("pymod", {})
+    writes = [(label, pymod.get(key), colour) for label, key, colour in (   # the 1 GiB writes into rbd
+        ("our Python\nmodule", "ours_mbps", "tab:blue"), ("Debian\npython3-rbd", "debian_mbps", "tab:purple"),
+        ("qemu-img\nconvert", "convert_mbps", "tab:orange")) if pymod.get(key) is not None]
     if writes:
         fig, (left, middle, right) = plt.subplots(1, 3, figsize=(19, 5.5),
                                                    gridspec_kw={"width_ratios": [3, 1, 2]}, layout="constrained")
-        bars = middle.bar(range(len(writes)), [v for _, v in writes],
-                          color=["tab:blue", "tab:purple", "tab:orange"][:len(writes)])
+        bars = middle.bar(range(len(writes)), [v for _, v, _ in writes], color=[c for _, _, c in writes])
         middle.bar_label(bars, fmt="%.0f", fontsize=8)
-        middle.set_xticks(range(len(writes)), [label for label, _ in writes], fontsize=8)
+        middle.set_xticks(range(len(writes)), [label for label, _, _ in writes], fontsize=8)
         middle.set_ylabel("MB/s")
-        middle.set_title("1 GiB into rbd, 8 MiB writes\n(open to close)", fontsize=10)
+        middle.set_title("1 GiB into rbd, 8 MiB writes\n(median of interleaved runs)", fontsize=10)
     else:
         fig, (left, right) = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [3, 2]},
                                           layout="constrained")
