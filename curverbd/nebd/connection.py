@@ -34,7 +34,7 @@ import weakref
 from typing import Callable, Sequence
 
 from ..errors import Error
-from . import fastwire, framing, messages, retry
+from . import framing, messages, retry
 from .protobuf import DecodeError
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,6 @@ class Connection:
         self._draining = False                 # the flusher owns the send side while True
         self._flusher: threading.Thread | None = None
         self._receiver: threading.Thread | None = None
-        self._heads: dict[tuple[str, str], fastwire.HeadEncoder] = {}
         self._down: str | None = "not connected"   # why the connection cannot be used; None when usable
         self._lost: tuple[float, str] | None = None  # (when, why) while reconnecting
         self._connected_at = 0.0                   # when the current socket was made
@@ -182,10 +181,7 @@ class Connection:
         size = 0
         for buf in attachment:
             size += len(buf)
-        encoder = self._heads.get((service, method))
-        if encoder is None:
-            encoder = self._heads[(service, method)] = fastwire.HeadEncoder(service, method)
-        head = encoder.head(cid, payload, size)
+        head = framing.request_head(service, method, cid, payload, size)
         request = Request(cid, service, method, [head, *attachment], into, on_reply)
         with self._lock:
             reason = self._down
@@ -275,7 +271,7 @@ class Connection:
         view = memoryview(buf)
         start = end = 0
         inflight = self._inflight
-        parse_meta = fastwire.response_meta
+        parse_meta = framing.response_meta
 
         def fill(n: int) -> None:
             """Make at least ``n`` bytes available at view[start:end]."""

@@ -72,6 +72,16 @@ def parse_header(head) -> tuple[int, int]:
     return body, meta
 
 
+def response_meta(raw) -> tuple[int, int, int, str]:
+    """(correlation_id, attachment_size, error_code, error_text) of a reply's RpcMeta."""
+    meta = messages.RpcMeta.decode(raw)
+    response = meta.get("response")
+    if response is None:
+        return meta.get("correlation_id", 0), meta.get("attachment_size", 0), 0, ""
+    return (meta.get("correlation_id", 0), meta.get("attachment_size", 0), response.get("error_code", 0),
+            response.get("error_text", ""))
+
+
 def parse_body(body: memoryview, meta_size: int) -> Frame:
     """Split a frame body into meta, payload and attachment (views, no copies)."""
     try:

@@ -71,102 +71,153 @@ _VARINT_DECODE: dict[str, Callable[[int], Any]] = {
 
 
 class Message:
-    """A proto2 message type: ``encode(dict) -> bytes`` and ``decode(bytes) -> dict``."""
+    """A proto2 message type: ``encode(dict) -> bytes`` and ``decode(bytes) -> dict``.
+
+    Each field's key bytes and converter are worked out once, here, so encoding and decoding are one
+    loop over the fields or the bytes with no per-field dispatch on kinds (this codec also serves the
+    daemon's data frames when its C loop is unavailable, so a frame's cost matters: bench/codec_cost.py).
+    """
 
     def __init__(self, name: str, *fields: Field) -> None:
         self.name = name
         self.fields = fields
         self.by_number = {f.number: f for f in fields}
+        self._encoders = tuple((f.name, _key(f), _ENCODE[f.kind], f.message, f.required, f.repeated)
+                               for f in fields)
+        # key (field number << 3 | wire type) -> (name, length-delimited?, converter, repeated)
+        self._decoders = {(f.number << 3) | _wire(f): (f.name, _wire(f) == LENGTH, _converter(f), f.repeated)
+                          for f in fields}
+        self._required = tuple(f.name for f in fields if f.required)
 
     def __repr__(self) -> str:
         return f"<Message {self.name}>"
 
     def encode(self, values: dict[str, Any]) -> bytes:
         out = bytearray()
-        for field in self.fields:
-            value = values.get(field.name)
+        get = values.get
+        for name, key, encode, message, required, repeated in self._encoders:
+            value = get(name)
             if value is None:
-                if field.required:
-                    raise ValueError(f"{self.name}.{field.name} is required")
+                if required:
+                    raise ValueError(f"{self.name}.{name} is required")
                 continue
-            for item in (value if field.repeated else (value,)):
-                _encode_field(out, field, item)
+            if repeated:
+                for item in value:
+                    out += key
+                    encode(out, item, message)
+            else:
+                out += key
+                encode(out, value, message)
         return bytes(out)
 
     def decode(self, data, check_required: bool = True) -> dict[str, Any]:
         values: dict[str, Any] = {}
+        decoders = self._decoders
         pos, end = 0, len(data)
         while pos < end:
-            key, pos = decode_varint(data, pos)
-            number, wire = key >> 3, key & 7
-            if number == 0:
-                raise DecodeError(f"{self.name}: field number 0")
-            field = self.by_number.get(number)
-            if wire == VARINT:
-                raw, pos = decode_varint(data, pos)
-                if field is not None:
-                    _expect(field, wire, self)
-                    _store(values, field, _VARINT_DECODE[field.kind](raw))
-            elif wire == LENGTH:
-                size, pos = decode_varint(data, pos)
-                if pos + size > end:
-                    raise DecodeError(f"{self.name}: truncated length-delimited field {number}")
-                chunk = data[pos:pos + size]
-                pos += size
-                if field is not None:
-                    _expect(field, wire, self)
-                    _store(values, field, _decode_length(field, chunk))
-            elif wire == FIXED64:
-                pos += 8
-            elif wire == FIXED32:
-                pos += 4
+            key = data[pos]
+            if key < 0x80:
+                pos += 1
             else:
-                raise DecodeError(f"{self.name}: unsupported wire type {wire}")
-            if pos > end:
-                raise DecodeError(f"{self.name}: truncated fixed field {number}")
+                key, pos = decode_varint(data, pos)
+            entry = decoders.get(key)
+            if entry is None:  # an unknown field, or a known one in another wire type
+                pos = self._skip(data, key, pos, end)
+                continue
+            name, length, convert, repeated = entry
+            if pos < end and data[pos] < 0x80:
+                raw = data[pos]
+                pos += 1
+            else:
+                raw, pos = decode_varint(data, pos)
+            if length:
+                if pos + raw > end:
+                    raise DecodeError(f"{self.name}: truncated length-delimited field {key >> 3}")
+                value = convert(data[pos:pos + raw])
+                pos += raw
+            else:
+                value = convert(raw)
+            if repeated:
+                values.setdefault(name, []).append(value)
+            else:
+                values[name] = value
         if check_required:
-            for field in self.fields:
-                if field.required and field.name not in values:
-                    raise DecodeError(f"{self.name}: required field {field.name} missing")
+            for name in self._required:
+                if name not in values:
+                    raise DecodeError(f"{self.name}: required field {name} missing")
         return values
 
-
-def _encode_field(out: bytearray, field: Field, value: Any) -> None:
-    kind = field.kind
-    if kind in ("string", "bytes", "message"):
-        if kind == "string":
-            raw = value.encode()
-        elif kind == "message":
-            raw = field.message.encode(value)
+    def _skip(self, data, key: int, pos: int, end: int) -> int:
+        """The position after a field this message has no decoder for (unknown ones are skipped)."""
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise DecodeError(f"{self.name}: field number 0")
+        field = self.by_number.get(number)
+        if wire == VARINT:
+            _, pos = decode_varint(data, pos)
+        elif wire == LENGTH:
+            size, pos = decode_varint(data, pos)
+            if pos + size > end:
+                raise DecodeError(f"{self.name}: truncated length-delimited field {number}")
+            pos += size
+        elif wire == FIXED64:
+            pos += 8
+        elif wire == FIXED32:
+            pos += 4
         else:
-            raw = bytes(value)
-        out += encode_varint((field.number << 3) | LENGTH)
-        out += encode_varint(len(raw))
-        out += raw
+            raise DecodeError(f"{self.name}: unsupported wire type {wire}")
+        if field is not None and wire in (VARINT, LENGTH):
+            raise DecodeError(f"{self.name}.{field.name}: wire type {wire}, expected {_wire(field)}")
+        if pos > end:
+            raise DecodeError(f"{self.name}: truncated fixed field {number}")
+        return pos
+
+
+def _wire(field: Field) -> int:
+    return LENGTH if field.kind in ("string", "bytes", "message") else VARINT
+
+
+def _key(field: Field) -> bytes:
+    return encode_varint((field.number << 3) | _wire(field))
+
+
+def _put_varint(out: bytearray, value, message=None) -> None:
+    value = int(value)
+    if 0 <= value < 0x80:
+        out.append(value)
     else:
-        out += encode_varint(field.number << 3)
-        out += encode_varint(int(value))
+        out += encode_varint(value)
 
 
-def _expect(field: Field, wire: int, message: Message) -> None:
-    want = LENGTH if field.kind in ("string", "bytes", "message") else VARINT
-    if wire != want:
-        raise DecodeError(f"{message.name}.{field.name}: wire type {wire}, expected {want}")
+def _put_chunk(out: bytearray, raw: bytes) -> None:
+    size = len(raw)
+    if size < 0x80:
+        out.append(size)
+    else:
+        out += encode_varint(size)
+    out += raw
 
 
-def _decode_length(field: Field, chunk) -> Any:
+_ENCODE: dict[str, Callable[[bytearray, Any, Any], None]] = {
+    **{kind: _put_varint for kind in _VARINT_DECODE},
+    "string": lambda out, value, message: _put_chunk(out, value.encode()),
+    "bytes": lambda out, value, message: _put_chunk(out, bytes(value)),
+    "message": lambda out, value, message: _put_chunk(out, message.encode(value)),
+}
+
+
+def _converter(field: Field) -> Callable[[Any], Any]:
     if field.kind == "string":
-        try:
-            return bytes(chunk).decode()
-        except UnicodeDecodeError as exc:
-            raise DecodeError(f"{field.name}: invalid UTF-8") from exc
+        name = field.name
+
+        def string(chunk) -> str:
+            try:
+                return str(chunk, "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DecodeError(f"{name}: invalid UTF-8") from exc
+        return string
     if field.kind == "message":
-        return field.message.decode(chunk)
-    return bytes(chunk)
-
-
-def _store(values: dict[str, Any], field: Field, value: Any) -> None:
-    if field.repeated:
-        values.setdefault(field.name, []).append(value)
-    else:
-        values[field.name] = value
+        return field.message.decode
+    if field.kind == "bytes":
+        return bytes
+    return _VARINT_DECODE[field.kind]

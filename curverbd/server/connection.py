@@ -24,7 +24,7 @@ import struct
 import threading
 
 from ..errors import Error
-from ..nebd import fastwire, framing, messages
+from ..nebd import framing, messages
 from . import fastpath
 
 log = logging.getLogger("curverbd.server.connection")
@@ -113,7 +113,7 @@ class Connection:
     # --- replies --------------------------------------------------------------------------------
     def reply(self, cid: int, payload: bytes, attachment=None) -> None:
         size = len(attachment) if attachment is not None else 0
-        head = fastwire.response_head(cid, payload, size)
+        head = framing.response_head(cid, payload, size)
         self._queue([head, attachment] if size else [head])
 
     def reply_error(self, cid: int, code: int, text: str) -> None:
@@ -332,24 +332,16 @@ class Connection:
         service.fail_later("Flush", self, cid, f"{name}: flush failed: {exc}")
 
     def _handle(self, body: memoryview, meta_size: int) -> None:
-        plain = fastwire.request_meta(body[:meta_size])
-        if plain is not None:  # the common form, decoded without the generic codec
-            service_name, method, cid, attachment_size = plain
-            if attachment_size < 0 or attachment_size > len(body) - meta_size:
-                framing.parse_body(body, meta_size)  # raises FrameError naming the sizes
-            split = len(body) - attachment_size
-            payload, attachment = body[meta_size:split], body[split:]
-        else:
-            frame = framing.parse_body(body, meta_size)
-            request = frame.meta.get("request")
-            if request is None:
-                raise framing.FrameError("frame carries no request meta")
-            cid = frame.meta.get("correlation_id", 0)
-            if frame.meta.get("compress_type", 0):
-                self.reply_error(cid, messages.EREQUEST, "compressed requests are not supported")
-                return
-            service_name, method = request["service_name"], request["method_name"]
-            payload, attachment = frame.payload, frame.attachment
+        frame = framing.parse_body(body, meta_size)
+        request = frame.meta.get("request")
+        if request is None:
+            raise framing.FrameError("frame carries no request meta")
+        cid = frame.meta.get("correlation_id", 0)
+        if frame.meta.get("compress_type", 0):
+            self.reply_error(cid, messages.EREQUEST, "compressed requests are not supported")
+            return
+        service_name, method = request["service_name"], request["method_name"]
+        payload, attachment = frame.payload, frame.attachment
         service = self.services.get(service_name)
         if service is None:
             self.reply_error(cid, messages.ENOSERVICE, f"no service {service_name!r}")

@@ -13,14 +13,12 @@ from concurrent.futures import Executor
 
 from ..errors import Error
 from ..nebd import messages as M
-from ..nebd.fastwire import io_request_fields
 from ..nebd.protobuf import DecodeError, Message
 from .config import CHUNK_SIZE
 from .openfiles import OpenFiles
 from .store import Store
 
 log = logging.getLogger("curverbd.server.nebd")
-_IO_METHODS = frozenset(("Read", "Write", "Discard"))  # {fd, offset, size}: decoded by fastwire when plain
 
 
 def _code_fields(msg: Message) -> tuple[str, str]:
@@ -45,7 +43,7 @@ class _Service:
             return
         req_msg, resp, code, text, ok, fn = entry
         try:
-            req = (method in _IO_METHODS and io_request_fields(payload)) or req_msg.decode(payload)
+            req = req_msg.decode(payload)
         except DecodeError as exc:
             conn.reply_error(cid, M.EREQUEST, f"{method}: bad {req_msg.name}: {exc}")
             return
