@@ -7,6 +7,7 @@
 
 /* What rbd_open learns from the core Image. */
 struct crbd_open_info {
+    void *c_image;                /* the core Image's C image (engine.c): the caller's rbd_image_t */
     uint64_t handle;              /* the Python Image */
     int32_t nebd_fd;              /* the volume's fd on the daemon (server-wide) */
     uint32_t block_size;          /* Curve's I/O alignment, 4096 */
@@ -65,7 +66,7 @@ extern "Python+C" {
     int crbd_py_conf_read_file(uint64_t cluster, const char *path);
     int crbd_py_conf_set(uint64_t cluster, const char *key, const char *value);
     int crbd_py_conf_get(uint64_t cluster, const char *key, struct crbd_blob *value);
-    int crbd_py_connect(uint64_t cluster, struct crbd_blob *socket_path);
+    int crbd_py_connect(uint64_t cluster);
     int crbd_py_cluster_shutdown(uint64_t cluster);
     int crbd_py_cluster_stat(uint64_t cluster, struct rados_cluster_stat_t *stat);
     int crbd_py_ioctx_create(uint64_t cluster, const char *pool, uint64_t *handle);
@@ -77,16 +78,16 @@ extern "Python+C" {
     int crbd_py_image_clone(uint64_t p_ioctx, const char *p_name, const char *p_snap, uint64_t c_ioctx,
                             const char *c_name, uint64_t features, int order,
                             int clone_format);   /* 0: conf rbd_default_clone_format */
-    /* c_image: the C image being opened, for crbd_image_write_lock_set */
-    int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only, void *c_image,
+    int crbd_py_image_open(uint64_t ioctx, const char *name, const char *snap, int read_only,
                            struct crbd_open_info *info);
     int crbd_py_image_lock_writes(uint64_t image);   /* take the image's write lock (writer_lock.py), waiting for it */
+    int crbd_py_io_done(uint64_t token, int64_t ret);   /* a core aio call (crbd_image_submit) completed */
     int crbd_py_image_close(uint64_t image);
     int crbd_py_image_geometry(uint64_t image, struct crbd_image_geometry *geometry);
     int crbd_py_image_resize(uint64_t image, uint64_t size);
     int crbd_py_image_size(uint64_t image, uint64_t *size);
     int crbd_py_snap_list(uint64_t image, struct crbd_blob *snaps);
-    int crbd_py_snap_op(uint64_t image, int op, const char *name, int *result, struct crbd_open_info *info);
+    int crbd_py_snap_op(uint64_t image, int op, const char *name, int *result);
     int crbd_py_parent_info(uint64_t image, struct crbd_blob *spec);
     int crbd_py_diff_iterate(uint64_t image, const char *fromsnap, uint64_t ofs, uint64_t len,
                              int include_parent, int whole_object, rbd_diff_cb_t cb, void *arg);
@@ -95,7 +96,7 @@ extern "Python+C" {
     int crbd_py_children(uint64_t image, int descendants, struct crbd_blob *specs);   /* descendants: clones of clones too */
     int crbd_py_image_rename(uint64_t ioctx, const char *src, const char *dst);
     int crbd_py_snap_rename(uint64_t image, const char *src, const char *dst);
-    int crbd_py_snap_set(uint64_t image, const char *name, struct crbd_open_info *info);   /* NULL: the image */
+    int crbd_py_snap_set(uint64_t image, const char *name);   /* NULL: the image */
     int crbd_py_image_copy(uint64_t image, uint64_t dest_ioctx, const char *dest_name);
     int crbd_py_cluster_fsid(uint64_t cluster, struct crbd_blob *fsid);
     int crbd_py_pool_list(uint64_t cluster, struct crbd_blob *names);
@@ -116,12 +117,11 @@ extern "Python+C" {
     /* the removals with librbd's progress callback (NULL: none); non-zero from it cancels (-ECANCELED) */
     int crbd_py_image_remove2(uint64_t ioctx, const char *name, librbd_progress_fn_t cb, void *arg);
     int crbd_py_trash_remove2(uint64_t ioctx, const char *id, int force, librbd_progress_fn_t cb, void *arg);
-    int crbd_py_snap_remove2(uint64_t image, const char *name, uint32_t flags, struct crbd_open_info *info);
-    /* librbd's client-side encryption (capi/crypto_calls.py): format writes a LUKS header and loads it */
-    int crbd_py_encryption_format(uint64_t image, int format, int alg, const char *passphrase, size_t passphrase_len,
-                                  struct crbd_crypto_info *info);
-    int crbd_py_encryption_load(uint64_t image, int format, const char *passphrase, size_t passphrase_len,
-                                struct crbd_crypto_info *info);
+    int crbd_py_snap_remove2(uint64_t image, const char *name, uint32_t flags);
+    /* librbd's client-side encryption (capi/crypto_calls.py): format writes a LUKS header and loads it;
+     * the core hands the key to the engine (crbd_image_set_crypto) */
+    int crbd_py_encryption_format(uint64_t image, int format, int alg, const char *passphrase, size_t passphrase_len);
+    int crbd_py_encryption_load(uint64_t image, int format, const char *passphrase, size_t passphrase_len);
     /* Pacific's extras (capi/pacific_calls.py): the snapshot named `name`, or with id snap_id if name is NULL */
     int crbd_py_snap_find(uint64_t image, const char *name, uint64_t snap_id, uint64_t *id, double *timestamp,
                           struct crbd_blob *found_name);
@@ -185,6 +185,20 @@ extern "Python+C" {
 
 /* C helpers the Python side calls. */
 int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
+/* The data engine as the core drives it (engine.c): a core Cluster's data connections, and per core
+ * Image its C image (the rbd_image_t of the C ABI too), its state pushed by the core, and its I/O
+ * (kind: enum crbd_op_kind READ 0, WRITE 1, DISCARD 2, ZERO 3, FLUSH 4). */
+int crbd_lanes_open(const char *socket_path, void **lanes);
+void crbd_lanes_close(void *lanes);
+int crbd_image_new(void *lanes, const struct crbd_open_info *info, int read_only, void **c_image);
+void crbd_image_free(void *c_image);
+void crbd_image_set_file(void *c_image, int32_t nebd_fd, uint64_t size, int read_only);
+void crbd_image_set_size(void *c_image, uint64_t size);
+void crbd_image_refuse(void *c_image, int errnum);   /* every I/O fails with -errnum (0: none) */
+int crbd_image_set_crypto(void *c_image, const struct crbd_crypto_info *info);
+int crbd_image_wait_idle(void *c_image, unsigned timeout_ms);
+int crbd_image_submit(void *c_image, int kind, uint64_t off, uint64_t len, char *buf, uint64_t token, int copy);
+int64_t crbd_image_sync(void *c_image, int kind, uint64_t off, uint64_t len, char *buf);
 /* The write lock came (held 1) or goes (held 0: returns once the image's writes in flight are done). */
 void crbd_image_write_lock_set(void *c_image, int held);
 void crbd_log_write(const char *line, size_t len);

@@ -124,9 +124,6 @@ struct crbd_cluster {
     uint32_t magic;
     uint64_t py;                /* Python Cluster handle */
     int connected;
-    char *socket_path;
-    struct crbd_conn *lanes[CRBD_LANES];
-    pthread_mutex_t lock;
 };
 
 struct crbd_ioctx {
@@ -140,14 +137,15 @@ struct crbd_op;
 
 struct crbd_image {
     uint32_t magic;
-    uint64_t py;
-    struct crbd_cluster *cluster;
-    struct crbd_conn *lanes[CRBD_LANES];   /* the cluster's */
+    uint64_t py;                /* the core Image's handle (its callbacks) */
+    struct crbd_lanes *data;    /* the core Cluster's data connections (engine.c), a reference held */
+    struct crbd_conn *lanes[CRBD_LANES];   /* data's */
     int32_t nebd_fd;
     uint32_t block_size;
     _Atomic uint64_t size;
     int read_only;              /* writes refused: opened so, or set to a snapshot */
-    int opened_read_only;
+    int refuse;                 /* errno every I/O fails with (0: none): the snapshot read was removed */
+    int no_range_lock;          /* $CURVERBD_TEST_DISABLE_RANGE_LOCK: the tests show what the lock prevents */
     char block_name_prefix[24];
     int copy_writes;            /* aio writes copy the caller's buffer at submission (librbd's default) */
     unsigned close_timeout_ms;  /* bound of rbd_close's / rbd_flush's waits (0: none) */
@@ -222,6 +220,10 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
  * starting at or past the end (an empty request is always valid). */
 int crbd_io_clip(struct crbd_image *img, uint64_t off, uint64_t *len);
 void crbd_io_wait_idle(struct crbd_image *img);
+/* A synchronous call (rbd_io.c), as librbd returns it: the bytes read, the clipped length written
+ * (discarded, zeroed), 0 for a flush, or -errno; a flush waits at most the close timeout. */
+ssize_t crbd_io_sync(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
+                     int iovcnt);
 /* Like crbd_io_wait_idle, giving up after timeout_ms (0: never): 0, or -ETIMEDOUT. */
 int crbd_io_wait_idle_for(struct crbd_image *img, unsigned timeout_ms);
 
@@ -271,7 +273,6 @@ uint64_t crbd_image_option(rbd_image_options_t opts, int optname);
 /* handle lookups (rados.c) */
 struct crbd_cluster *crbd_cluster_get(void *handle);
 struct crbd_ioctx *crbd_ioctx_get(void *handle);
-int crbd_cluster_lanes(struct crbd_cluster *c, struct crbd_conn *out[CRBD_LANES]);
 
 static inline struct crbd_conn *crbd_image_lane(const struct crbd_image *img, uint64_t offset)
 {

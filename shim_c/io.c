@@ -451,6 +451,10 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
     int notify = flags & CRBD_IO_NOTIFY;
     if (!img || !comp)
         return -EINVAL;
+    if (img->refuse && kind != CRBD_OP_FLUSH) {
+        complete_now(comp, -img->refuse, img, notify);
+        return 0;
+    }
     if (is_write_kind(kind) && img->read_only) {
         complete_now(comp, -EROFS, img, notify);
         return 0;

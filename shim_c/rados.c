@@ -1,5 +1,5 @@
-/* librados: cluster and pool handles. The control plane is the Python core (crbd_py_*);
- * C keeps the handle structs and, per connected cluster, the nebd data connection. */
+/* librados: cluster and pool handles. The control plane is the Python core (crbd_py_*), which
+ * also owns the nebd data connections (engine.c); C keeps the handle structs. */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -15,36 +15,6 @@ struct crbd_ioctx *crbd_ioctx_get(void *handle)
 {
     struct crbd_ioctx *io = handle;
     return io && io->magic == CRBD_MAGIC_IOCTX ? io : NULL;
-}
-
-/* Open every data connection not open yet (all of them at connect). */
-static int connect_lanes(struct crbd_cluster *c)
-{
-    for (int i = 0; i < CRBD_LANES; i++) {
-        if (!c->lanes[i]) {
-            int r = crbd_conn_open(c->socket_path, &c->lanes[i]);
-            if (r < 0)
-                return r;
-        }
-    }
-    return 0;
-}
-
-static void close_lanes(struct crbd_cluster *c)
-{
-    for (int i = 0; i < CRBD_LANES; i++) {
-        crbd_conn_close(c->lanes[i]);
-        c->lanes[i] = NULL;
-    }
-}
-
-int crbd_cluster_lanes(struct crbd_cluster *c, struct crbd_conn *out[CRBD_LANES])
-{
-    pthread_mutex_lock(&c->lock);
-    int r = c->connected ? connect_lanes(c) : -ENOTCONN;
-    memcpy(out, c->lanes, sizeof c->lanes);
-    pthread_mutex_unlock(&c->lock);
-    return r;
 }
 
 static int cluster_new(const char *user, rados_t *out)
@@ -63,7 +33,6 @@ static int cluster_new(const char *user, rados_t *out)
         return r;
     }
     c->magic = CRBD_MAGIC_CLUSTER;
-    pthread_mutex_init(&c->lock, NULL);
     *out = c;
     return 0;
 }
@@ -122,20 +91,9 @@ CRBD_API int rados_connect(rados_t cluster)
         return -EINVAL;
     if (c->connected)
         return -EISCONN;
-    struct crbd_blob path = { 0 };
-    int r = crbd_py_connect(c->py, &path);
-    if (r == 0 && !path.data)
-        r = -EIO;
-    if (r == 0) {
-        c->socket_path = path.data;
-        r = connect_lanes(c);
-        if (r == 0)
-            c->connected = 1;
-        else
-            close_lanes(c);
-    } else {
-        free(path.data);
-    }
+    int r = crbd_py_connect(c->py);   /* the core Cluster opens the data connections (engine.c) */
+    if (r == 0)
+        c->connected = 1;
     return r;
 }
 
@@ -145,10 +103,7 @@ CRBD_API void rados_shutdown(rados_t cluster)
     if (!c)
         return;
     c->magic = CRBD_MAGIC_DEAD;
-    close_lanes(c);
     crbd_py_cluster_shutdown(c->py);
-    pthread_mutex_destroy(&c->lock);
-    free(c->socket_path);
     free(c);
 }
 

@@ -23,8 +23,8 @@ void crbd_range_acquire(struct crbd_op *op)
 {
     struct crbd_image *img = op->img;
     pthread_mutex_lock(&img->lock);
-    int granted = !conflicts(img->held, NULL, op->lock0, op->lock1) &&
-                  !conflicts(img->waiting, NULL, op->lock0, op->lock1);
+    int granted = img->no_range_lock || (!conflicts(img->held, NULL, op->lock0, op->lock1) &&
+                                         !conflicts(img->waiting, NULL, op->lock0, op->lock1));
     op->lock_next = NULL;
     if (granted) {
         op->lock_next = img->held;

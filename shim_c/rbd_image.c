@@ -4,7 +4,6 @@
  * (to the empty state its cleanup call accepts: python3-rbd frees what a failed call filled). */
 #include "internal.h"
 
-#include <openssl/crypto.h>   /* OPENSSL_cleanse: the volume key of rbd_encryption_* */
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +116,7 @@ CRBD_API int rbd_namespace_exists(rados_ioctx_t ioctx, const char *namespace_nam
 
 /* ---- open / close ---- */
 
+/* The core opens the image and makes its C image (engine.c), which is the caller's handle. */
 static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image, const char *snap, int read_only)
 {
     struct crbd_ioctx *io = crbd_ioctx_get(ioctx);
@@ -124,40 +124,12 @@ static int image_open(rados_ioctx_t ioctx, const char *name, rbd_image_t *image,
         *image = NULL;
     if (!io || !name || !image)
         return -EINVAL;
-    /* made first: the core hands the write lock to it (crbd_image_write_lock_set) as it opens */
-    struct crbd_image *img = calloc(1, sizeof *img);
-    if (!img)
-        return -ENOMEM;
-    pthread_mutex_init(&img->lock, NULL);
-    pthread_cond_init(&img->idle, NULL);
     struct crbd_open_info info;
     memset(&info, 0, sizeof info);
-    int r = crbd_py_image_open(io->py, name, snap, read_only, img, &info);
-    if (r == 0) {
-        r = crbd_cluster_lanes(io->cluster, img->lanes);
-        if (r < 0)
-            crbd_py_image_close(info.handle);
-    }
-    if (r < 0) {
-        pthread_mutex_destroy(&img->lock);
-        pthread_cond_destroy(&img->idle);
-        free(img);
-        return r;
-    }
-    img->py = info.handle;
-    img->cluster = io->cluster;
-    img->nebd_fd = info.nebd_fd;
-    img->block_size = info.block_size ? info.block_size : 4096;
-    atomic_init(&img->size, info.size);
-    img->read_only = img->opened_read_only = read_only || (snap && *snap);
-    memcpy(img->block_name_prefix, info.block_name_prefix, sizeof img->block_name_prefix);
-    img->block_name_prefix[sizeof img->block_name_prefix - 1] = 0;
-    img->copy_writes = info.copy_writes;
-    img->close_timeout_ms = info.close_timeout_ms;
-    img->event_fd = -1;
-    img->magic = CRBD_MAGIC_IMAGE;
-    *image = img;
-    return 0;
+    int r = crbd_py_image_open(io->py, name, snap, read_only, &info);
+    if (r == 0)
+        *image = info.c_image;
+    return r;
 }
 
 CRBD_API int rbd_open(rados_ioctx_t io, const char *name, rbd_image_t *image, const char *snap_name)
@@ -170,37 +142,13 @@ CRBD_API int rbd_open_read_only(rados_ioctx_t io, const char *name, rbd_image_t 
     return image_open(io, name, image, snap_name, 1);
 }
 
+/* Like librbd: the I/O in flight is waited for, then flushed, both within the image's close
+ * timeout, so a client closing at exit never hangs on an unreachable daemon (the core's close;
+ * it frees the C image, or abandons it with -ETIMEDOUT while requests still point at it). */
 CRBD_API int rbd_close(rbd_image_t image)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (!img)
-        return -EINVAL;
-    /* like librbd: close waits for the I/O in flight, then flushes; both within the image's
-     * close timeout, so a client closing at exit never hangs on an unreachable daemon */
-    int r = crbd_io_wait_idle_for(img, img->close_timeout_ms);
-    if (r == 0 && !img->read_only) {
-        r = rbd_flush(image);
-        if (r != -ETIMEDOUT)
-            r = 0;   /* the core's close flushes again and reports what fails */
-    }
-    if (r == -ETIMEDOUT) {
-        /* ops still in flight point at img: it is abandoned, not freed; so is the core's image,
-         * whose close would flush through the same unreachable daemon */
-        img->magic = CRBD_MAGIC_DEAD;
-        crbd_log("rbd_close: I/O did not finish within %u ms (daemon away?); the image handle is "
-                 "abandoned and rbd_close returns -ETIMEDOUT", img->close_timeout_ms);
-        return -ETIMEDOUT;
-    }
-    img->magic = CRBD_MAGIC_DEAD;
-    r = crbd_py_image_close(img->py);
-    for (size_t i = 0; i < img->nevents; i++)
-        crbd_completion_put(img->events[i]);
-    free(img->events);
-    crbd_crypto_free(img->crypto);
-    pthread_mutex_destroy(&img->lock);
-    pthread_cond_destroy(&img->idle);
-    free(img);
-    return r;
+    return img ? crbd_py_image_close(img->py) : -EINVAL;
 }
 
 /* ---- info ---- */
@@ -361,20 +309,9 @@ static int snap_op(rbd_image_t image, int op, const char *name, int *result)
     if (!img || !name)
         return -EINVAL;
     int dummy = 0;
-    if (op == CRBD_SNAP_CREATE || op == CRBD_SNAP_ROLLBACK)
-        crbd_io_wait_idle(img);   /* the snapshot / rollback sees every write submitted before it */
-    struct crbd_open_info info;
-    memset(&info, 0, sizeof info);
-    int r = crbd_py_snap_op(img->py, op, name, result ? result : &dummy, &info);
-    if (r < 0)
-        return r;
-    /* a rollback brings back the snapshot's size, and on mainline Curve a new volume (Recover
-     * replaces it), reopened under a new fd */
-    pthread_mutex_lock(&img->lock);
-    img->nebd_fd = info.nebd_fd;
-    atomic_store(&img->size, info.size);
-    pthread_mutex_unlock(&img->lock);
-    return r;
+    /* the core flushes first (a snapshot or rollback sees every write submitted before it) and
+     * hands the engine the file and size a rollback brings back */
+    return crbd_py_snap_op(img->py, op, name, result ? result : &dummy);
 }
 
 CRBD_API int rbd_snap_create(rbd_image_t image, const char *name) { return snap_op(image, CRBD_SNAP_CREATE, name, NULL); }
@@ -480,25 +417,6 @@ CRBD_API int rbd_diff_iterate2(rbd_image_t image, const char *fromsnapname, uint
 struct crbd_luks_format_opts { int alg; const char *passphrase; size_t passphrase_size; };   /* 24 bytes */
 struct crbd_luks_load_opts { const char *passphrase; size_t passphrase_size; };              /* 16 bytes */
 
-/* After the core formatted or loaded: the engine encrypts from now on, the size is the data area's. */
-static int encryption_set(struct crbd_image *img, const struct crbd_crypto_info *info, const char *what)
-{
-    struct crbd_crypto *crypto = NULL;
-    int r = -EINVAL;
-    if (info->sector_size && img->block_size % info->sector_size == 0)
-        r = crbd_crypto_new(info->key, info->key_len, info->sector_size, info->data_offset, &crypto);
-    else
-        crbd_log("%s: sector size %u does not divide the volume's block size %u", what, info->sector_size,
-                 img->block_size);
-    if (r < 0)
-        return r;
-    pthread_mutex_lock(&img->lock);
-    img->crypto = crypto;
-    pthread_mutex_unlock(&img->lock);
-    current_size(img);   /* the core's size is the data area's now */
-    return 0;
-}
-
 /* Common checks: 0, or the errno (logged) that librbd gives. */
 static int encryption_check(struct crbd_image *img, rbd_encryption_format_t format, const void *opts,
                             size_t opts_size, int load, const char *what)
@@ -536,15 +454,8 @@ CRBD_API int rbd_encryption_format(rbd_image_t image, rbd_encryption_format_t fo
     }
     if (img->read_only)
         return -EROFS;
-    crbd_io_wait_idle(img);   /* writes in flight go to the unencrypted layout */
-    struct crbd_crypto_info info;
-    memset(&info, 0, sizeof info);
-    r = crbd_py_encryption_format(img->py, format, o->alg, o->passphrase ? o->passphrase : "", o->passphrase_size,
-                                  &info);
-    if (r == 0)
-        r = encryption_set(img, &info, "rbd_encryption_format");
-    OPENSSL_cleanse(&info, sizeof info);
-    return r;
+    return crbd_py_encryption_format(img->py, format, o->alg, o->passphrase ? o->passphrase : "",
+                                     o->passphrase_size);
 }
 
 CRBD_API int rbd_encryption_load(rbd_image_t image, rbd_encryption_format_t format, rbd_encryption_options_t opts,
@@ -567,12 +478,5 @@ CRBD_API int rbd_encryption_load(rbd_image_t image, rbd_encryption_format_t form
         crbd_log("rbd_encryption_load: NULL passphrase of %zu bytes", o.passphrase_size);
         return -EINVAL;
     }
-    crbd_io_wait_idle(img);
-    struct crbd_crypto_info info;
-    memset(&info, 0, sizeof info);
-    r = crbd_py_encryption_load(img->py, format, o.passphrase ? o.passphrase : "", o.passphrase_size, &info);
-    if (r == 0)
-        r = encryption_set(img, &info, "rbd_encryption_load");
-    OPENSSL_cleanse(&info, sizeof info);
-    return r;
+    return crbd_py_encryption_load(img->py, format, o.passphrase ? o.passphrase : "", o.passphrase_size);
 }

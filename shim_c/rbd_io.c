@@ -21,10 +21,9 @@ static int aio(rbd_image_t image, int kind, uint64_t off, uint64_t len, const st
     return crbd_io_submit(img, kind, off, len, iov, iovcnt, comp, flags);
 }
 
-static ssize_t sync_io(rbd_image_t image, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
-                       int iovcnt)
+ssize_t crbd_io_sync(struct crbd_image *img, int kind, uint64_t off, uint64_t len, const struct iovec *iov,
+                     int iovcnt)
 {
-    struct crbd_image *img = crbd_image_get(image);
     if (!img)
         return -EINVAL;
     uint64_t clipped = len;
@@ -104,13 +103,13 @@ CRBD_API int rbd_aio_flush(rbd_image_t image, rbd_completion_t c)
 CRBD_API ssize_t rbd_read(rbd_image_t image, uint64_t ofs, size_t len, char *buf)
 {
     struct iovec v = { buf, len };
-    return buf || !len ? sync_io(image, CRBD_OP_READ, ofs, len, &v, 1) : -EINVAL;
+    return buf || !len ? crbd_io_sync(crbd_image_get(image), CRBD_OP_READ, ofs, len, &v, 1) : -EINVAL;
 }
 
 CRBD_API ssize_t rbd_write(rbd_image_t image, uint64_t ofs, size_t len, const char *buf)
 {
     struct iovec v = { (void *)buf, len };
-    return buf || !len ? sync_io(image, CRBD_OP_WRITE, ofs, len, &v, 1) : -EINVAL;
+    return buf || !len ? crbd_io_sync(crbd_image_get(image), CRBD_OP_WRITE, ofs, len, &v, 1) : -EINVAL;
 }
 
 /* librbd returns the clipped length in an int: a length it cannot carry is -EINVAL. */
@@ -118,7 +117,7 @@ CRBD_API int rbd_discard(rbd_image_t image, uint64_t ofs, uint64_t len)
 {
     if (len > INT_MAX)
         return -EINVAL;
-    return (int)sync_io(image, CRBD_OP_DISCARD, ofs, len, NULL, 0);
+    return (int)crbd_io_sync(crbd_image_get(image), CRBD_OP_DISCARD, ofs, len, NULL, 0);
 }
 
 CRBD_API int rbd_write_zeroes(rbd_image_t image, uint64_t ofs, size_t len, int zero_flags, int op_flags)
@@ -127,12 +126,12 @@ CRBD_API int rbd_write_zeroes(rbd_image_t image, uint64_t ofs, size_t len, int z
     (void)op_flags;
     if (len > INT_MAX)
         return -EINVAL;
-    return (int)sync_io(image, CRBD_OP_ZERO, ofs, len, NULL, 0);
+    return (int)crbd_io_sync(crbd_image_get(image), CRBD_OP_ZERO, ofs, len, NULL, 0);
 }
 
 CRBD_API int rbd_flush(rbd_image_t image)
 {
-    return (int)sync_io(image, CRBD_OP_FLUSH, 0, 0, NULL, 0);
+    return (int)crbd_io_sync(crbd_image_get(image), CRBD_OP_FLUSH, 0, 0, NULL, 0);
 }
 
 CRBD_API int rbd_set_image_notification(rbd_image_t image, int fd, int type)

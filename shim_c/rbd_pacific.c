@@ -116,15 +116,7 @@ CRBD_API int rbd_snap_remove2(rbd_image_t image, const char *snap_name, uint32_t
     struct crbd_image *img = crbd_image_get(image);
     if (!img || !snap_name)
         return -EINVAL;
-    struct crbd_open_info info;
-    memset(&info, 0, sizeof info);
-    int r = crbd_py_snap_remove2(img->py, snap_name, flags, &info);   /* flags: RBD_SNAP_REMOVE_UNPROTECT */
-    if (r == 0) {   /* as snap_op: the handle's file and size after it */
-        pthread_mutex_lock(&img->lock);
-        img->nebd_fd = info.nebd_fd;
-        atomic_store(&img->size, info.size);
-        pthread_mutex_unlock(&img->lock);
-    }
+    int r = crbd_py_snap_remove2(img->py, snap_name, flags);   /* flags: RBD_SNAP_REMOVE_UNPROTECT */
     return progress_done(cb, cbdata, r);
 }
 
@@ -374,25 +366,12 @@ CRBD_API int rbd_rename(rados_ioctx_t src_io_ctx, const char *srcname, const cha
 }
 
 /* Reads go to snapshot snapname from now on (writes fail with -EROFS), or to the image again
- * (NULL). The core opens the snapshot's view; the data path switches to its nebd fd once the
- * requests in flight have finished on the old one. */
+ * (NULL). The core opens the snapshot's view and moves the engine to its nebd fd (core/image.py
+ * _switch_file: the old one is closed once the requests in flight on it have finished). */
 CRBD_API int rbd_snap_set(rbd_image_t image, const char *snapname)
 {
     struct crbd_image *img = crbd_image_get(image);
-    if (!img)
-        return -EINVAL;
-    crbd_io_wait_idle(img);
-    struct crbd_open_info info;
-    memset(&info, 0, sizeof info);
-    int r = crbd_py_snap_set(img->py, snapname, &info);
-    if (r < 0)
-        return r;
-    pthread_mutex_lock(&img->lock);
-    img->nebd_fd = info.nebd_fd;
-    atomic_store(&img->size, info.size);
-    img->read_only = img->opened_read_only || snapname != NULL;
-    pthread_mutex_unlock(&img->lock);
-    return 0;
+    return img ? crbd_py_snap_set(img->py, snapname) : -EINVAL;
 }
 
 CRBD_API int rbd_snap_rename(rbd_image_t image, const char *snapname, const char *dstsnapsname)

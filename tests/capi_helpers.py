@@ -12,18 +12,16 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from curverbd.core import Cluster  # noqa: E402
+from curverbd.core import Cluster, engine  # noqa: E402
 
 CLIENT_TIMEOUT = 120   # seconds: a client that hangs fails the test instead of the CI job
 
 
 @pytest.fixture(scope="session")
-def capi_libs(tmp_path_factory) -> str:
-    """A directory holding freshly built librados.so.2 and librbd.so.1."""
-    out = tmp_path_factory.mktemp("capi-libs")
-    subprocess.run([sys.executable, os.path.join(ROOT, "build_so.py"), "--out", str(out)], check=True,
-                   stdout=subprocess.DEVNULL)
-    return str(out)
+def capi_libs() -> str:
+    """A directory holding librados.so.2 and librbd.so.1 built from this tree: the build the core's
+    data engine uses in this process too (core/engine.py: one per source hash, built once)."""
+    return engine.library_dir()
 
 
 @pytest.fixture

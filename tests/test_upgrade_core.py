@@ -56,7 +56,7 @@ def _writer(img, size: int, model: bytearray, stop: threading.Event, errors: lis
         flush = img.aio_flush()              # flushes are retried like the rest
         for comp, off, data in comps:
             ret = comp.wait()
-            if ret != len(data):
+            if ret != 0:   # librbd: an aio write completes with 0
                 errors.append((off, ret))
             model[off:off + len(data)] = data
         if flush.wait() != 0:
@@ -88,8 +88,6 @@ def test_aio_writes_survive_restarts(live, caplog):
     assert img.read(0, size) == bytes(model)
     img.flush()
     assert c.list_pools() == ["p"]
-    reconnects = [r for r in caplog.records if "reconnected to curverbd-server" in r.getMessage()]
-    assert len(reconnects) >= RESTARTS   # the catalog/heartbeat side may add a line, never fewer
     print(f"\npython core: {RESTARTS} restarts, longest aio batch wait {max(pauses):.3f}s, "
           f"longest restart {max(took):.3f}s")
     img.close()
@@ -116,12 +114,22 @@ def test_control_call_gives_up_data_waits(live):
     img.close()
 
 
-def test_shutdown_while_down_fails_pending(live):
+def test_close_while_down_is_bounded(live):
+    """A client giving up while the daemon is away does not hang: close returns ETIMEDOUT within the
+    close timeout (curverbd_close_timeout), like rbd_close; the write it abandoned is still sent when
+    the daemon comes back (nothing is lost)."""
     d, c, io = live
+    c.conf_set("curverbd_close_timeout", "1")
     io.create_image("i", MiB)
     img = io.open_image("i")
     d.stop(signal.SIGKILL)
     pending = img.aio_write(0, b"y" * BLOCK)
-    c._nebd.close()                          # the client gives up: what waited fails, nothing hangs
-    assert pending.wait() == -errno.ENOTCONN
+    t0 = time.monotonic()
+    with pytest.raises(Error) as exc:
+        img.close()
+    assert exc.value.errno == errno.ETIMEDOUT and time.monotonic() - t0 < 10
+    assert not pending.is_complete()
     d.start()
+    assert pending.wait(60) == 0
+    with io.open_image("i", read_only=True) as again:
+        assert again.read(0, BLOCK) == b"y" * BLOCK

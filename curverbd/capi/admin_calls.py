@@ -65,11 +65,8 @@ def register(ffi, lib) -> None:
         HANDLES.get(ioctx, IoCtx).trash_remove(text(ffi, image_id), bool(force), progress_of(cb, arg))
         return 0
 
-    def crbd_py_snap_remove2(image, name, flags, info):
-        img = HANDLES.get(image, Image)
-        img.remove_snap(text(ffi, name), flags)
-        info.nebd_fd = img.nebd_fd
-        info.size = img.size()
+    def crbd_py_snap_remove2(image, name, flags):
+        HANDLES.get(image, Image).remove_snap(text(ffi, name), flags)
         return 0
 
     _register(ffi, [crbd_py_image_remove2, crbd_py_trash_remove2, crbd_py_snap_remove2])

@@ -29,13 +29,12 @@ def register(ffi, lib) -> None:
         set_blob(lib, value_out, str(value).encode())
         return 0
 
-    def crbd_py_connect(cluster, path_out):
+    def crbd_py_connect(cluster):
         c = HANDLES.get(cluster, Cluster)
         log_file = c.conf.lookup("log_file")
         if log_file:
             log.set_path(lib, log_file)
         c.connect()
-        set_blob(lib, path_out, c.socket_path.encode())
         return 0
 
     def crbd_py_cluster_shutdown(cluster):

@@ -7,41 +7,12 @@ import logging
 import struct
 import sys
 
-from ..core import Image, IoCtx
+from ..core import Image, IoCtx, engine
 from ..errors import Error
 from .externs import register as _register, set_blob, strings, text
 from .handles import HANDLES
 
 LOG = logging.getLogger("curverbd.capi")
-
-# rbd_close / rbd_flush give up after this many seconds (conf curverbd_close_timeout; 0: wait forever)
-CLOSE_TIMEOUT = 30.0
-TRUE_WORDS = ("true", "yes", "on", "1")
-
-
-def _conf(io: IoCtx, key: str) -> str | None:
-    try:
-        value = io.cluster.conf.lookup(key)
-    except Error:
-        return None
-    return None if value is None else str(value).strip()
-
-
-def _copy_writes(io: IoCtx) -> bool:
-    """librbd's rbd_disable_zero_copy_writes (default true: aio writes copy the caller's buffer)."""
-    value = _conf(io, "rbd_disable_zero_copy_writes")
-    return True if not value else value.lower() in TRUE_WORDS
-
-
-def _close_timeout_ms(io: IoCtx) -> int:
-    value = _conf(io, "curverbd_close_timeout")
-    try:
-        seconds = float(value) if value else CLOSE_TIMEOUT
-    except ValueError:
-        LOG.warning("curverbd_close_timeout %r is not a number of seconds; using %s", value, CLOSE_TIMEOUT)
-        seconds = CLOSE_TIMEOUT
-    return max(0, min(int(seconds * 1000), 0xFFFFFFFF))
-
 
 def _abandon(img: Image) -> None:
     """Keep ``img`` alive for good: at interpreter exit nothing may close it (see crbd_py_image_close);
@@ -88,26 +59,14 @@ def register(ffi, lib) -> None:
                                           clone_format=clone_format or None)
         return 0
 
-    def crbd_py_image_open(ioctx, name, snap, read_only, c_image, info):
+    def crbd_py_image_open(ioctx, name, snap, read_only, info):
         io = HANDLES.get(ioctx, IoCtx)
         snap_name = text(ffi, snap) or None
         img = io.open_image(text(ffi, name), read_only=bool(read_only) or snap_name is not None,
                             snapshot=snap_name)
-        try:
-            if img.writer is not None:
-                # the C engine writes this image: only while the handle holds the write lock
-                img.writer.attach(lambda: lib.crbd_image_write_lock_set(c_image, 1),
-                                  lambda: lib.crbd_image_write_lock_set(c_image, 0))
-            info.nebd_fd = img.nebd_fd
-            info.block_size = img.block_size
-            info.size = img.size()
-            info.block_name_prefix = f"rbd_data.{img.id}".encode()[:23]
-            info.copy_writes = int(_copy_writes(io))
-            info.close_timeout_ms = _close_timeout_ms(io)
-            info.handle = HANDLES.add(img)
-        except BaseException:
-            img.close()
-            raise
+        HANDLES.hold(img.handle)   # the C caller holds it until rbd_close
+        info.c_image = img.c_image
+        info.handle = img.handle
         return 0
 
     def crbd_py_image_lock_writes(image):
@@ -117,14 +76,20 @@ def register(ffi, lib) -> None:
         img.writer.acquire()
         return 0
 
+    def crbd_py_io_done(token, ret):
+        engine.io_done(token, ret)
+        return 0
+
     def crbd_py_image_close(image):
         img = HANDLES.pop(image, Image)
         if sys.is_finalizing():
             # The host's interpreter is exiting (Debian's binding closes an image left open from
-            # its finalizer): the core's I/O threads can no longer run, so its close (a flush, then
-            # closing the file on the daemon) would wait forever. The C side has flushed already;
-            # the daemon drops the file with this process's connection.
-            LOG.info("%s closed at interpreter exit: flushed by the C side, the core's close skipped", img)
+            # its finalizer): the core's threads can no longer run, so its close (giving the write
+            # lock back, closing the file on the daemon) would wait forever. The data is flushed
+            # (the engine needs no Python for that); the daemon drops the file with this process's
+            # connection.
+            img.flush_at_exit()
+            LOG.info("%s closed at interpreter exit: flushed, the core's close skipped", img)
             _abandon(img)
             return 0
         img.close()
@@ -156,14 +121,12 @@ def register(ffi, lib) -> None:
         set_blob(lib, snaps_out, bytes(out))
         return 0
 
-    def crbd_py_snap_op(image, op, name, result, info):
+    def crbd_py_snap_op(image, op, name, result):
         img = HANDLES.get(image, Image)
         if op not in snap_methods:
             raise Error(errno.EINVAL, f"{img}: unknown snapshot operation {op}")
         value = getattr(img, snap_methods[op])(text(ffi, name))
         result[0] = int(bool(value)) if value is not None else 0
-        info.nebd_fd = img.nebd_fd
-        info.size = img.size()
         return 0
 
     def crbd_py_parent_info(image, spec_out):
@@ -239,11 +202,8 @@ def register(ffi, lib) -> None:
         HANDLES.get(image, Image).rename_snap(text(ffi, src), text(ffi, dst))
         return 0
 
-    def crbd_py_snap_set(image, name, info):
-        img = HANDLES.get(image, Image)
-        img.set_snap(text(ffi, name))
-        info.nebd_fd = img.nebd_fd
-        info.size = img.size()
+    def crbd_py_snap_set(image, name):
+        HANDLES.get(image, Image).set_snap(text(ffi, name))
         return 0
 
     def crbd_py_image_copy(image, dest_ioctx, dest_name):
@@ -251,7 +211,7 @@ def register(ffi, lib) -> None:
         return 0
 
     _register(ffi, [crbd_py_image_create, crbd_py_image_remove, crbd_py_image_list, crbd_py_image_clone,
-                    crbd_py_image_open, crbd_py_image_lock_writes, crbd_py_image_close, crbd_py_image_geometry, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
+                    crbd_py_image_open, crbd_py_image_lock_writes, crbd_py_io_done, crbd_py_image_close, crbd_py_image_geometry, crbd_py_image_resize, crbd_py_image_size, crbd_py_snap_list,
                     crbd_py_snap_op, crbd_py_parent_info, crbd_py_diff_iterate, crbd_py_image_names,
                     crbd_py_image_flatten, crbd_py_children, crbd_py_image_rename, crbd_py_snap_rename,
                     crbd_py_snap_set, crbd_py_image_copy])

@@ -18,6 +18,7 @@ from ..errors import Error
 from ..nebd import messages
 from ..nebd.client import NebdClient
 from ..nebd.connection import block_signals
+from . import engine
 from .catalog import Catalog
 from .ioctx import IoCtx
 
@@ -38,6 +39,7 @@ class Cluster:
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
         self._locks: LockSession | None = None     # the etcd lease of this client's image write locks
+        self._lanes: Any = None                    # the C engine's data connections (engine.py), first image
 
     def __repr__(self) -> str:
         return f"<Cluster client.{self.user}>"
@@ -105,11 +107,27 @@ class Cluster:
             self._locks = LockSession(self._require_catalog().state.etcd)
         return self._locks
 
+    def _data_lanes(self) -> Any:
+        """The C data engine's connections to curverbd-server, shared by this handle's images
+        (engine.c; opened on first use, kept until the last image is gone)."""
+        with self._files_lock:
+            if self._lanes is None:
+                mod = engine.module()
+                out = mod.ffi.new("void **")
+                r = mod.lib.crbd_lanes_open(self.conf.socket.encode(), out)
+                if r < 0:
+                    raise Error(-r, f"{self}: the data connections to {self.conf.socket} were not made")
+                self._lanes = out[0]
+            return self._lanes
+
     def shutdown(self) -> None:
         """Close the files still open and the connection (open images become unusable)."""
         nebd = self._nebd
         if nebd is None:
             return
+        lanes, self._lanes = self._lanes, None
+        if lanes is not None:
+            engine.module().lib.crbd_lanes_close(lanes)   # the images still open keep them until closed
         with self._files_lock:
             opens, self._files = [(fd, opener) for fd, _, opener in self._files.values()], {}
         for fd, opener in opens:

@@ -1,31 +1,22 @@
 """Image: an RBD image backed by the Curve file ``/<pool>/<image>``.
 
-The logical size lives in the catalog (exactly what the user asked for); the
-Curve file is at least 10 GiB and grows by whole segments. I/O is bounded by
-the logical size like librbd's clip_io and padded here to the file's block
-size (Curve refuses unaligned I/O):
+The logical size lives in the catalog (exactly what the user asked for); the Curve file is at least
+10 GiB and grows by whole segments. Every read and write goes through the C data engine
+(engine.py: shim_c/io.c, the same code QEMU's I/O runs through): it clips I/O to the logical size
+like librbd's clip_io, pads it to Curve's 4 KiB blocks (read-modify-write of partial edge blocks
+under a range lock, so overlapping writes never lose each other's bytes), orders flushes after the
+writes submitted before them, encrypts with a loaded LUKS key, and takes the image's write lock
+(writer_lock.py) before a write. This class keeps the state the engine runs on (the file, its size,
+read-only, encryption) and pushes it there when it changes.
 
-- read: the covering blocks are read; the padding bytes land in a scratch
-  buffer and the asked-for bytes straight in the caller's buffer;
-- write: the partial edge blocks are read first, then the whole covering range
-  is written as [head padding, caller's data, tail padding] (one gathered send);
-- discard / write_zeroes: partial edge blocks get zeros by read-modify-write,
-  whole blocks are discarded (a discarded block reads as zeros).
-
-An image opened at a snapshot (or ``set_snap``) reads a read-only clone of it
-(Curve opens no snapshot; catalog_snapshots.py) and refuses writes with EROFS; snapshot, clone and whole-image
+An image opened at a snapshot (or ``set_snap``) reads a read-only clone of it (Curve opens no
+snapshot; catalog_snapshots.py) and refuses writes with EROFS; snapshot, clone and whole-image
 operations are in snapshots.py.
-
-Writes, discards and zeroes hold a lock on the blocks they touch from
-submission until their last sub-request completes, so overlapping
-read-modify-writes never lose each other's bytes. Flush waits for the
-mutations submitted before it, then flushes the file.
 """
 from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import logging
 import sys
 import threading
@@ -34,14 +25,12 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .. import features as feature_bits
 from ..errors import Error
-from .alignment import RangeLock, covering, cut, inner, pieces
+from . import engine
 from .completion import Completion
-from .op import Op, Step
 from .snapshots import ImageSnapshots
 from .writer_lock import WriterLock, break_lock, lock_owner
 
 log = logging.getLogger("curverbd.image")
-CLOSE_FLUSH_S = 30.0          # how long close() waits for its flush
 OPEN_LOCK_WAIT_S = 2.0        # how long open waits for another handle to hand the write lock over
 RESERVED_PREFIX = ".curverbd."               # curverbd's own metadata keys (advisory_locks.py, snapshot limit)
 SNAP_LIMIT_KEY = RESERVED_PREFIX + "snap_limit"
@@ -49,18 +38,12 @@ NO_SNAP_LIMIT = (1 << 64) - 1                # librbd's "no snapshot limit"
 COPY_CHUNK = 4 << 20                         # bytes read per step by sparsify and deep_copy
 
 
-def _call(method: weakref.WeakMethod) -> None:
-    """Call a weakly held method if its object still lives."""
-    bound = method()
-    if bound is not None:
-        bound()
-
 if TYPE_CHECKING:
     from .ioctx import IoCtx
 
-MAX_IO = 32 << 20  # bytes per nebd request (libnebd's NEBD_MAX_BUF_LEN); frames stay under brpc's 64 MiB
-
 Callback = Callable[[Completion], Any] | None
+OPERATION = {engine.READ: "read", engine.WRITE: "write", engine.DISCARD: "discard", engine.ZERO: "write_zeroes",
+             engine.FLUSH: "flush"}
 
 
 def _bytes_view(data, writable: bool = False) -> memoryview:
@@ -102,21 +85,22 @@ class Image(ImageSnapshots):
             if self._view is not None:
                 self._catalog.close_view(self._view)
             raise
-        self._locks = RangeLock()
         self._crypto = None    # luks.Encryption once encryption_load / encryption_format ran (luks.py)
         self._encryption_lock = threading.Lock()
-        self._zeros = memoryview(bytes(self._block))
-        self._sink = memoryview(bytearray(self._block))  # padding bytes nobody reads
-        self._seqs = itertools.count(1)
-        self._mutations: set[int] = set()                # seq of writes/discards in flight
-        self._flushes: list[tuple[int, Op]] = []         # (last seq before the flush, op)
-        self._state = threading.Lock()
-        self._idle = threading.Condition(self._state)    # no mutation in flight
         self._closed = False
-        # one writer at a time, across clients (writer_lock.py); taken at the first write
-        drain = weakref.WeakMethod(self._drain_writes)   # the lock's watch thread must not keep the image
-        self.writer = None if self.read_only else WriterLock(cluster._lock_session(), self._record["file_id"],
-                                                             repr(self), lambda: _call(drain))
+        try:
+            self._c = engine.open_image(self)          # the C image all I/O goes through
+        except BaseException:
+            cluster._close_file(self._file)
+            if self._view is not None:
+                self._catalog.close_view(self._view)
+            raise
+        # one writer at a time, across clients (writer_lock.py): the engine writes only while it holds it
+        c_image, lib = self._c, engine.module().lib
+        self.writer = None if self.read_only else WriterLock(
+            cluster._lock_session(), self._record["file_id"], repr(self),
+            allow=lambda: lib.crbd_image_write_lock_set(c_image, 1),
+            stop=lambda: lib.crbd_image_write_lock_set(c_image, 0))
         if self.writer is not None:
             # taken now, while the cluster answers, so that writes submitted while the daemon (and the
             # embedded etcd) restarts need nothing from etcd; a holder that keeps it is asked again at
@@ -182,14 +166,16 @@ class Image(ImageSnapshots):
         """The catalog's ImageRecord (refreshes the cached size)."""
         self._check_open()
         self._record = self._catalog.stat_image(self.ioctx.pool, self.name)
-        if self._snap is None:
+        if self._snap is None and self._size != self._record["size"]:
             self._size = self._record["size"]
+            self._push_state()
         return dict(self._record)
 
     def _on_change(self, state: dict | None) -> None:
         """The image's RBD record changed (here or on another host): take its size."""
-        if state is not None and self._snap is None:
+        if state is not None and self._snap is None and not self._closed:
             self._size = state["size"]
+            self._push_state()
         if state is not None and self._view is not None:
             self._snapshots_changed(state)   # its snapshot removed? (snapshots.py)
 
@@ -212,6 +198,7 @@ class Image(ImageSnapshots):
                 self.write_zeroes(max(size, skip) - skip, old - max(size, skip))
         self._record = self._catalog.resize_image(self.ioctx.pool, self.name, size)
         self._size = self._record["size"]
+        self._push_state()
 
     def metadata_get(self, key: str) -> str:
         self._check_open()
@@ -265,118 +252,136 @@ class Image(ImageSnapshots):
 
     @contextlib.contextmanager
     def _encryption_change(self):
-        """Serialises format/load, after this handle's mutations in flight (they used the old mapping)."""
+        """Serialises format/load, after this handle's I/O in flight (it used the old mapping); the
+        engine encrypts with the key loaded meanwhile, and the size is the data area's."""
         with self._encryption_lock:
-            with self._state:
-                self._idle.wait_for(lambda: not self._mutations)
+            engine.module().lib.crbd_image_wait_idle(self._c, 0)
             yield
+            if self._crypto is not None:
+                engine.set_encryption(self._c, self._crypto)
+                self._push_state()
 
-    # --- synchronous I/O ---------------------------------------------------------
-    def _wait(self, completion: Completion) -> int:
-        """The result of a synchronous call (which a completion callback must not make)."""
-        if not completion.is_complete() and self._nebd.connection.on_receiver_thread():
-            raise Error(errno.EDEADLK, f"{self}: synchronous I/O from a completion callback")
-        return completion.result()
+    # --- I/O: the C engine ---------------------------------------------------------
+    def _push_state(self) -> None:
+        """Hand the engine what it runs on now: the file, the size I/O is clipped to, read-only."""
+        engine.module().lib.crbd_image_set_file(self._c, self._fd, self.size(),
+                                                int(self.read_only or self._snap is not None))
+
+    def _io_error(self, kind: int, offset: int, length: int, ret: int) -> Error:
+        if ret == -errno.EINVAL and length and offset >= self.size():
+            return Error(errno.EINVAL, f"{self}: offset {offset} is at or beyond the image size {self.size()}")
+        what = OPERATION[kind] + ("" if kind == engine.FLUSH else f" of {length} bytes at {offset}")
+        return Error(-ret, f"{self}: {what} failed")
+
+    def _checked(self, kind: int, offset: int, length: int) -> None:
+        self._check_open()
+        if kind == engine.READ:
+            self._check_snap_exists()
+        if offset < 0 or length < 0:
+            raise Error(errno.EINVAL, f"{self}: negative offset {offset} or length {length}")
+
+    def _sync(self, kind: int, offset: int = 0, length: int = 0, buffer=None) -> int:
+        """One synchronous engine call: bytes read, the clipped length written / discarded / zeroed,
+        0 for a flush."""
+        self._checked(kind, offset, length)
+        mod = engine.module()
+        data = mod.ffi.NULL if buffer is None else mod.ffi.from_buffer(buffer)
+        ret = mod.lib.crbd_image_sync(self._c, kind, offset, length, data)
+        if ret < 0:
+            raise self._io_error(kind, offset, length, ret)
+        return ret
+
+    def _aio(self, kind: int, offset: int, length: int, buffer, completion: Completion,
+             finish: Callable[[int], None] | None = None, copy: bool = False) -> Completion:
+        """Submit one engine call; ``completion`` completes with its result (``finish(ret)`` first)."""
+        try:
+            self._checked(kind, offset, length)
+        except Error as exc:
+            return completion._fail(exc)
+
+        def done(ret: int) -> None:
+            if finish is not None:
+                finish(ret)
+            if ret < 0:
+                completion._fail(self._io_error(kind, offset, length, ret))
+            else:
+                completion._finish(ret)
+        mod = engine.module()
+        token = engine.track(done, (self, buffer))   # both kept until the engine is done with them
+        data = mod.ffi.NULL if buffer is None else mod.ffi.from_buffer(buffer)
+        ret = mod.lib.crbd_image_submit(self._c, kind, offset, length, data, token, int(copy))
+        if ret < 0:
+            engine.untrack(token)
+            completion._fail(self._io_error(kind, offset, length, ret))
+        return completion
+
+    def _read_buffer(self, offset: int, length: int) -> bytearray:
+        """A buffer for reading ``length`` bytes at ``offset``: as many as the image has there (at least
+        one, so that the engine answers a read at or past the end as librbd does)."""
+        if length <= 0:
+            return bytearray(0)
+        return bytearray(max(1, min(length, self.size() - offset)))
 
     def read(self, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes at ``offset`` (fewer at the end of the image)."""
-        completion = self.aio_read(offset, length)
-        self._wait(completion)
-        return completion.data
+        buffer = self._read_buffer(offset, length)
+        n = self._sync(engine.READ, offset, len(buffer) if length >= 0 else length, buffer)
+        return bytes(memoryview(buffer)[:n])
 
     def readinto(self, offset: int, buffer) -> int:
-        return self._wait(self.aio_readinto(offset, buffer))
+        view = _bytes_view(buffer, writable=True)
+        return self._sync(engine.READ, offset, len(view), view)
 
     def write(self, offset: int, data) -> int:
-        return self._wait(self.aio_write(offset, data))
+        view = _bytes_view(data)
+        return self._sync(engine.WRITE, offset, len(view), view)
 
     def discard(self, offset: int, length: int) -> int:
-        return self._wait(self.aio_discard(offset, length))
+        return self._sync(engine.DISCARD, offset, length)
 
     def write_zeroes(self, offset: int, length: int) -> int:
-        return self._wait(self.aio_write_zeroes(offset, length))
+        return self._sync(engine.ZERO, offset, length)
 
     def flush(self) -> None:
-        self._wait(self.aio_flush())
+        self._sync(engine.FLUSH)
 
-    # --- asynchronous I/O ------------------------------------------------------
     def aio_read(self, offset: int, length: int, callback: Callback = None) -> Completion:
         """Read into a new buffer; the bytes end up in ``completion.data``."""
         completion = Completion(callback)
-        try:
-            self._check_open()
-            self._check_snap_exists()
-            length = self._clip(offset, length)
-        except Error as exc:
-            return completion._fail(exc)
-        buffer = bytearray(length)
+        buffer = self._read_buffer(offset, length)
 
-        def finish(op: Op) -> None:
-            completion.data = bytes(buffer) if op.error is None else None
-        self._read(Op(completion, length, finish), offset, memoryview(buffer))
-        return completion
+        def finish(ret: int) -> None:
+            completion.data = bytes(memoryview(buffer)[:ret]) if ret >= 0 else None
+        return self._aio(engine.READ, offset, len(buffer) if length >= 0 else length, buffer, completion, finish)
 
     def aio_readinto(self, offset: int, buffer, callback: Callback = None) -> Completion:
         """Read ``len(buffer)`` bytes (clipped at the end of the image) straight into ``buffer``."""
         completion = Completion(callback)
         try:
-            self._check_open()
-            self._check_snap_exists()
             view = _bytes_view(buffer, writable=True)
-            length = self._clip(offset, len(view))
         except Error as exc:
             return completion._fail(exc)
-        self._read(Op(completion, length), offset, view[:length])
-        return completion
+        return self._aio(engine.READ, offset, len(view), view, completion)
 
     def aio_write(self, offset: int, data, callback: Callback = None) -> Completion:
-        """Write ``data`` (not copied: keep it unchanged until completion) at ``offset``."""
+        """Write ``data`` at ``offset``; a buffer the caller may change (not bytes) is copied at
+        submission, as librbd does."""
         completion = Completion(callback)
         try:
-            self._check_writable()
             view = _bytes_view(data)
-            length = self._clip(offset, len(view))
         except Error as exc:
             return completion._fail(exc)
-        view = view[:length]
-        return self._mutate(Op(completion, length, self._mutation_done), offset, length,
-                            lambda op: self._write(op, offset, view))
+        return self._aio(engine.WRITE, offset, len(view), view, completion, copy=not isinstance(data, bytes))
 
     def aio_discard(self, offset: int, length: int, callback: Callback = None) -> Completion:
-        return self._aio_zero(offset, length, callback)
+        return self._aio(engine.DISCARD, offset, length, None, Completion(callback))
 
     def aio_write_zeroes(self, offset: int, length: int, callback: Callback = None) -> Completion:
-        # Same effect as discard here: both leave zeros (discarded blocks read as zeros).
-        return self._aio_zero(offset, length, callback)
+        return self._aio(engine.ZERO, offset, length, None, Completion(callback))
 
     def aio_flush(self, callback: Callback = None) -> Completion:
-        """Flush once every mutation submitted before this call has completed."""
-        completion = Completion(callback)
-        try:
-            self._check_open()
-        except Error as exc:
-            return completion._fail(exc)
-        op = Op(completion, 0)
-        with self._state:
-            barrier = next(self._seqs)
-            if any(seq < barrier for seq in self._mutations):
-                self._flushes.append((barrier, op))
-                return completion
-        self._send_flush(op)
-        return completion
-
-    # --- data path internals -----------------------------------------------------
-    def _clip(self, offset: int, length: int) -> int:
-        """librbd's clip_io: a zero-length request is always valid; one starting at or past the end is
-        EINVAL; a range over the end is cut."""
-        if offset < 0 or length < 0:
-            raise Error(errno.EINVAL, f"{self}: negative offset {offset} or length {length}")
-        if length == 0:
-            return 0
-        size = self.size()
-        if offset >= size:
-            raise Error(errno.EINVAL, f"{self}: offset {offset} is at or beyond the image size {size}")
-        return min(length, size - offset)
+        """Flush once every write submitted before this call has completed."""
+        return self._aio(engine.FLUSH, 0, 0, None, Completion(callback))
 
     def _check_open(self) -> None:
         if self._closed:
@@ -394,207 +399,9 @@ class Image(ImageSnapshots):
         cluster = self.ioctx.cluster
         fd = cluster._open_file(name)
         old, self._file, self._fd, self._size = self._file, name, fd, size
+        self._push_state()
+        engine.module().lib.crbd_image_wait_idle(self._c, 0)   # the requests still on the old file
         cluster._close_file(old)
-
-    def _read(self, op: Op, offset: int, dest: memoryview) -> None:
-        length = len(dest)
-        if length == 0:
-            op.finish()
-            return
-        if self._crypto is not None:
-            self._read_encrypted(op, offset, dest, self._crypto)
-            return
-        start, end = covering(offset, length, self._block)
-        segments = [dest]
-        if offset > start:
-            segments.insert(0, self._sink[:offset - start])
-        if end > offset + length:
-            segments.append(self._sink[:end - offset - length])
-        op.run(self._chunked("aio_read", start, end, segments))
-
-    def _chunked(self, method: str, start: int, end: int, segments: list) -> list[Step]:
-        """Read or write steps for [start, end) over ``segments``, at most MAX_IO each."""
-        function = getattr(self._nebd, method)
-        fd = self._fd
-        if end - start <= MAX_IO:
-            return [(function, (fd, start, segments))]
-        return [(function, (fd, lo, cut(segments, lo - start, hi - start))) for lo, hi in pieces(start, end, MAX_IO)]
-
-    def _mutate(self, op: Op, offset: int, length: int, body: Callable[[Op], None]) -> Completion:
-        """Run ``body(op)`` once the blocks of [offset, offset+length) are locked for it."""
-        if length == 0:
-            op.on_finish = None
-            op.finish()
-            return op.completion
-        op.lock_range = covering(offset, length, self._block)
-        while True:
-            with self._state:
-                if self.writer is None or self.writer.held:   # checked where the mutation registers
-                    op.seq = next(self._seqs)
-                    self._mutations.add(op.seq)
-                    break
-            self.writer.acquire()
-        self._locks.acquire(*op.lock_range, lambda: self._start(op, body))
-        return op.completion
-
-    @staticmethod
-    def _start(op: Op, body: Callable[[Op], None]) -> None:
-        try:
-            body(op)
-        except Exception as exc:
-            op.error = exc if isinstance(exc, Error) else Error(errno.EIO, f"internal error: {exc!r}")
-            op.finish()
-
-    def _drain_writes(self) -> None:
-        """The write lock goes to another client: wait for this handle's writes in flight."""
-        with self._state:
-            self._idle.wait_for(lambda: not self._mutations)
-
-    def _mutation_done(self, op: Op) -> None:
-        """Unlock the blocks; start the flushes that were waiting for this mutation."""
-        self._locks.release(*op.lock_range)
-        ready = []
-        with self._state:
-            self._mutations.discard(op.seq)
-            if not self._mutations:
-                self._idle.notify_all()
-            if self._flushes:
-                oldest = min(self._mutations, default=None)
-                waiting = []
-                for barrier, flush in self._flushes:
-                    (waiting if oldest is not None and oldest < barrier else ready).append((barrier, flush))
-                self._flushes = waiting
-        for _, flush in ready:
-            self._send_flush(flush)
-
-    def _send_flush(self, op: Op) -> None:
-        op.run([(self._nebd.aio_flush, (self._fd,))])
-
-    def _edges(self, start: int, end: int, head: int, tail: int) -> tuple[list[Step], memoryview, memoryview]:
-        """Steps reading the ``head`` bytes at ``start`` and the ``tail`` bytes before ``end``
-        (block-aligned range), and the buffers they land in."""
-        block = self._block
-        prefix = memoryview(bytearray(head))
-        suffix = memoryview(bytearray(tail))
-        read = self._nebd.aio_read
-        if end - start <= 2 * block:  # one small read of the whole range
-            middle = end - start - head - tail
-            into = [prefix, *cut([self._sink] * 2, 0, middle), suffix]
-            return [(read, (self._fd, start, [b for b in into if len(b)]))], prefix, suffix
-        steps: list[Step] = []
-        if head:
-            steps.append((read, (self._fd, start, [prefix, self._sink[:block - head]])))
-        if tail:
-            steps.append((read, (self._fd, end - block, [self._sink[:block - tail], suffix])))
-        return steps, prefix, suffix
-
-    # --- encrypted images (luks.py): a bounce buffer, the data area shifted by the header ---------
-    def _read_encrypted(self, op: Op, offset: int, dest: memoryview, crypto) -> None:
-        """Read the covering blocks of the data area, decrypt them, copy the asked-for bytes out."""
-        start, end = covering(offset, len(dest), self._block)
-        buf = bytearray(end - start)
-        raw = start + crypto.data_offset
-
-        def decrypt() -> None:
-            plain = crypto.decrypt(buf, start)
-            dest[:] = plain[offset - start:offset - start + len(dest)]
-            op.finish()   # the last phase: a ``then`` that starts none finishes the op itself
-        op.run(self._chunked("aio_read", raw, raw + len(buf), [memoryview(buf)]), decrypt)
-
-    def _rmw_encrypted(self, op: Op, crypto, spans: list, extra: list | tuple = ()) -> None:
-        """Write block-aligned spans (start, end, offset, length, data or None for zeros) of the data
-        area: the partial edge blocks are read and decrypted first, each span is encrypted as a whole
-        and written (with the ``extra`` steps, e.g. discards, in the same phase)."""
-        block = self._block
-        reads, plans = [], []
-        for start, end, offset, length, data in spans:
-            buf = bytearray(end - start)
-            view = memoryview(buf)
-            head, tail = offset - start, end - offset - length
-            edges = [0] if head else []
-            if tail and not (head and end - start == block):
-                edges.append(end - start - block)
-            raw = start + crypto.data_offset
-            reads += [(self._nebd.aio_read, (self._fd, raw + at, [view[at:at + block]])) for at in edges]
-            plans.append((start, raw, buf, view, edges, head, length, data))
-
-        def fill() -> None:
-            writes = list(extra)
-            for start, raw, buf, view, edges, head, length, data in plans:
-                for at in edges:
-                    buf[at:at + block] = crypto.decrypt(view[at:at + block], start + at)
-                buf[head:head + length] = bytes(length) if data is None else data
-                cipher = memoryview(crypto.encrypt(buf, start))
-                writes += self._chunked("aio_write", raw, raw + len(buf), [cipher])
-            op.run(writes)
-        op.run(reads, fill)
-
-    def _zero_encrypted(self, op: Op, offset: int, length: int, crypto) -> None:
-        """Whole blocks are discarded (an all-zero raw sector reads as zeros, luks.py), the partial edge
-        blocks get encrypted zeros."""
-        start, end = op.lock_range
-        lo, hi = inner(offset, length, self._block)
-        if lo >= hi:
-            self._rmw_encrypted(op, crypto, [(start, end, offset, length, None)])
-            return
-        spans = []
-        if lo > start:
-            spans.append((start, lo, offset, lo - offset, None))
-        if end > hi:
-            spans.append((hi, end, hi, offset + length - hi, None))
-        discard = [(self._nebd.aio_discard, (self._fd, lo + crypto.data_offset, hi - lo))]
-        self._rmw_encrypted(op, crypto, spans, discard)
-
-    def _write(self, op: Op, offset: int, data: memoryview) -> None:
-        if self._crypto is not None:
-            self._rmw_encrypted(op, self._crypto, [(*op.lock_range, offset, len(data), data)])
-            return
-        start, end = op.lock_range
-        head, tail = offset - start, end - offset - len(data)
-        if not head and not tail:
-            op.run(self._chunked("aio_write", start, end, [data]))
-            return
-        reads, prefix, suffix = self._edges(start, end, head, tail)
-        segments = [b for b in (prefix, data, suffix) if len(b)]
-        op.run(reads, lambda: op.run(self._chunked("aio_write", start, end, segments)))
-
-    def _aio_zero(self, offset: int, length: int, callback: Callback) -> Completion:
-        completion = Completion(callback)
-        try:
-            self._check_writable()
-            length = self._clip(offset, length)
-        except Error as exc:
-            return completion._fail(exc)
-        return self._mutate(Op(completion, length, self._mutation_done), offset, length,
-                            lambda op: self._zero(op, offset, length))
-
-    def _zero(self, op: Op, offset: int, length: int) -> None:
-        """Discard the whole blocks; zero the partial edge blocks by read-modify-write."""
-        if self._crypto is not None:
-            self._zero_encrypted(op, offset, length, self._crypto)
-            return
-        block = self._block
-        start, end = op.lock_range
-        lo, hi = inner(offset, length, block)
-        partial = []  # (block range start, end, bytes kept before, bytes kept after)
-        if lo > hi:   # inside one block
-            partial.append((start, end, offset - start, end - offset - length))
-        else:
-            if lo > start:
-                partial.append((start, lo, offset - start, 0))
-            if end > hi:
-                partial.append((hi, end, 0, end - offset - length))
-        steps: list[Step] = []
-        if lo < hi:
-            steps.append((self._nebd.aio_discard, (self._fd, lo, hi - lo)))
-        writes: list[Step] = []
-        for p_start, p_end, keep_head, keep_tail in partial:
-            reads, prefix, suffix = self._edges(p_start, p_end, keep_head, keep_tail)
-            steps += reads
-            zeros = self._zeros[:p_end - p_start - keep_head - keep_tail]
-            into = [b for b in (prefix, zeros, suffix) if len(b)]
-            writes.append((self._nebd.aio_write, (self._fd, p_start, into)))
-        op.run(steps, (lambda: op.run(writes)) if writes else None)
 
     # --- librbd's exclusive lock (writer_lock.py) -------------------------------------
     def _has_exclusive_lock(self) -> bool:
@@ -745,30 +552,46 @@ class Image(ImageSnapshots):
             progress(steps, steps)
 
     # --- life cycle --------------------------------------------------------------
+    @property
+    def c_image(self) -> Any:
+        """The C image (engine.py) this image's I/O goes through: the C ABI hands it out as rbd_image_t."""
+        return self._c
+
+    def flush_at_exit(self) -> None:
+        """Flush what was written, after the writes in flight, within the close timeout (conf
+        curverbd_close_timeout: ETIMEDOUT when the daemon never answers). Needs no Python thread."""
+        if not self.read_only and self._snap is None:
+            self._sync(engine.FLUSH)
+
     def close(self) -> None:
-        """Close the image (after flushing what was written); closing twice is harmless."""
+        """Close the image: its I/O in flight is waited for and what was written flushed, both within
+        the close timeout (a close never hangs its process); closing twice is harmless."""
         if self._closed:
             return
+        stuck = False   # writes still in flight to an unreachable daemon: they keep the write lock
         try:
-            if not self.read_only and self._snap is None:
-                # bounded: a close must not hang its process when the daemon never answers
-                completion = self.aio_flush()
-                if completion.wait(CLOSE_FLUSH_S) == -errno.EINPROGRESS:
-                    log.error("%s: flush at close not answered in %.0f s; closing anyway", self, CLOSE_FLUSH_S)
-                    raise Error(errno.ETIMEDOUT, f"{self}: flush at close not answered in {CLOSE_FLUSH_S:.0f} s")
-                completion.result()
+            self.flush_at_exit()
+        except Error as exc:
+            stuck = exc.errno == errno.ETIMEDOUT
+            raise
         finally:
             self._closed = True
             self._watch.cancel()
-            if self.writer is not None:
+            if self.writer is not None and stuck:
+                log.error("%s: closed with writes in flight; its write lock goes with this client's lease", self)
+            elif self.writer is not None:
                 try:
                     self.writer.release()
                 except Error as exc:   # its lease ends it anyway
                     log.warning("%s: write lock not given back at close: %s", self, exc)
-            self.ioctx.cluster._close_file(self._file)
-            if self._view is not None:
-                self._catalog.close_view(self._view)
-                self._view = None
+            try:
+                self.ioctx.cluster._close_file(self._file)
+                if self._view is not None:
+                    self._catalog.close_view(self._view)
+                    self._view = None
+            except Error as exc:   # the daemon drops the files of a connection that went away
+                log.warning("%s: file not closed on the daemon: %s", self, exc)
+            engine.close_image(self, engine.close_timeout_ms(self.ioctx.cluster))
 
 
 def _copy_data(source: Image, dest: Image) -> None:

@@ -90,20 +90,16 @@ def _xts(key: bytes, tweak_sector: int, data, encrypt: bool) -> bytes:
     return ctx.update(bytes(data)) + ctx.finalize()
 
 
-def _crypt_sectors(key: bytes, data, sector_size: int, first_offset: int, encrypt: bool,
-                   zero_holes: bool = False) -> bytearray:
-    """aes-xts-plain64 over ``data`` (whole sectors) at byte ``first_offset`` of its area."""
+def _crypt_sectors(key: bytes, data, sector_size: int, first_offset: int, encrypt: bool) -> bytearray:
+    """aes-xts-plain64 over ``data`` (whole sectors) at byte ``first_offset`` of its area (keyslot
+    material here; the image's data is the C engine's: shim_c/crypto.c)."""
     view = memoryview(data)
     if len(view) % sector_size or first_offset % sector_size:
         raise Error(errno.EINVAL, f"encryption of {len(view)} bytes at {first_offset}: not whole "
                                   f"{sector_size}-byte sectors")
     out = bytearray(len(view))
-    zero = bytes(sector_size) if zero_holes else None
     for pos in range(0, len(view), sector_size):
-        chunk = view[pos:pos + sector_size]
-        if zero is not None and chunk == zero:
-            continue   # never written (or discarded): reads as zeros
-        out[pos:pos + sector_size] = _xts(key, (first_offset + pos) // SECTOR, chunk, encrypt)
+        out[pos:pos + sector_size] = _xts(key, (first_offset + pos) // SECTOR, view[pos:pos + sector_size], encrypt)
     return out
 
 
@@ -150,20 +146,12 @@ def _pbkdf2(hash_name: str, secret: bytes, salt: bytes, iterations: int, length:
 # --- the loaded state ---------------------------------------------------------------------------
 @dataclass
 class Encryption:
-    """A loaded LUKS volume key: what the data paths need."""
+    """A loaded LUKS volume key: what the C engine needs (engine.set_encryption)."""
     format: str                     # "LUKS1" / "LUKS2"
     key: bytes = field(repr=False)
     sector_size: int
     data_offset: int                # bytes: where the data area starts in the raw image
     cipher: str = f"{CIPHER}-{MODE}"
-
-    def encrypt(self, data, offset: int) -> bytearray:
-        """Plaintext of whole sectors at ``offset`` of the data area -> ciphertext."""
-        return _crypt_sectors(self.key, data, self.sector_size, offset, True)
-
-    def decrypt(self, data, offset: int) -> bytearray:
-        """Ciphertext -> plaintext; an all-zero raw sector stays zeros (never written)."""
-        return _crypt_sectors(self.key, data, self.sector_size, offset, False, zero_holes=True)
 
 
 # --- format -------------------------------------------------------------------------------------

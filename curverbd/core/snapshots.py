@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import Error
 from ..nebd.names import format_name
+from . import engine
 from .catalog_snapshots import snapshot_identity
 
 if TYPE_CHECKING:
@@ -57,7 +58,9 @@ class ImageSnapshots:
     _view: dict | None         # the read-only clone a snapshot is read through (catalog.open_view)
     _snap_gone: bool = False   # the snapshot this handle reads was removed (reads: ENOENT)
     _watch: Any                # the watch on the image's RBD record
-    # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size), _watch_record()
+    _c: Any                    # the C image (engine.py)
+    # and from Image: _check_open(), _check_writable(), flush(), _switch_file(name, size), _watch_record(),
+    # _push_state()
 
     @property
     def _where(self) -> tuple[str, str]:
@@ -138,7 +141,8 @@ class ImageSnapshots:
         finally:
             self._file = self._nebd_name(None)
             self._fd = cluster._open_file(self._file)
-        self._size = self._record["size"]
+            self._size = self._record["size"]
+            self._push_state()
         if self._record["file_id"] != volume:   # Recover made a new volume: watch its record
             self._watch.cancel()
             self._watch = self._watch_record()
@@ -175,6 +179,8 @@ class ImageSnapshots:
             raise
         old, self._view, self._snap = self._view, view, name
         self._snap_gone = False
+        engine.module().lib.crbd_image_refuse(self._c, 0)
+        self._push_state()   # read-only while set to a snapshot
         if old is not None:
             self._catalog.close_view(old)
 
@@ -191,6 +197,7 @@ class ImageSnapshots:
             return
         self._snap_gone = True
         self._view = None
+        engine.module().lib.crbd_image_refuse(self._c, errno.ENOENT)
         log.info("%s: its snapshot was removed; reads fail with ENOENT", self)
         try:
             self.ioctx.cluster._close_file(self._file)

@@ -93,18 +93,21 @@ class LockSession:
 
 
 class WriterLock:
-    """The exclusive lock of one image for one open handle. The handle's data path calls ``acquire()``
-    before writing while it does not hold it; ``on_revoke()`` (given) must stop new writes and wait for
-    those in flight before it returns, after which the lock goes to the requester."""
+    """The exclusive lock of one image for one open handle. The handle's data path (the C engine)
+    writes only between ``allow()`` (called when the lock comes) and ``stop()`` (called before it goes:
+    it returns once the writes in flight are done, after which the lock goes to the requester); while
+    it does not hold the lock it calls ``acquire()`` before writing."""
 
-    def __init__(self, session: LockSession, file_id: int, label: str, on_revoke: Callable[[], None]) -> None:
+    def __init__(self, session: LockSession, file_id: int, label: str, allow: Callable[[], None],
+                 stop: Callable[[], None]) -> None:
         self.session = session
         self.etcd = session.etcd
         self.key = lock_key(file_id)
         self.requests = lock_requests(file_id)
         self.me = f"{session.client_id}:{uuid.uuid4().hex[:6]}"   # one per handle
         self.label = label
-        self.on_revoke = on_revoke
+        self.allow = allow
+        self.stop = stop
         self.held = False
         self.explicit = False
         self.broken = False                     # another client broke our lock: we are blocklisted
@@ -113,22 +116,8 @@ class WriterLock:
         self._mine = b""                        # the lock key's value while this handle holds it
         self._watch = None
         self._own = None                        # the watch on our own lock key
-        self._others: list[tuple[Callable[[], None], Callable[[], None]]] = []   # attach()
 
     # --- taking and giving back ------------------------------------------------------------------
-    def attach(self, allow: Callable[[], None], stop: Callable[[], None]) -> None:
-        """Another data path writes through this handle (librbd.so.1's C engine): it writes only
-        between ``allow()`` (called when the lock comes, now if it is held) and ``stop()`` (called
-        before the lock goes; it returns once that path's writes in flight are done)."""
-        with self._mutex:
-            self._others.append((allow, stop))
-            if self.held:
-                allow()
-
-    def _stop_others(self) -> None:
-        for _, stop in self._others:
-            stop()
-
     def acquire(self, explicit: bool = False, wait_s: float = WAIT_S) -> None:
         """Hold the lock (waiting for the holder to hand it over); EROFS if a holder keeps it by
         lock_acquire, ETIMEDOUT (logged) if it does not come in ``wait_s``."""
@@ -185,8 +174,7 @@ class WriterLock:
                 self.etcd.delete(request)
             self.held, self.explicit = True, explicit
             self._since = time.monotonic()
-            for allow, _ in self._others:
-                allow()
+            self.allow()
             # requests made while we waited are replayed to the watch: their handles get the lock next
             revision = self.etcd.revision()
             waiting = self.etcd.get_prefix(self.requests, keys_only=True)
@@ -220,11 +208,11 @@ class WriterLock:
         if self.held and any(e.type == "DELETE" for e in events):
             self.held = False
             self.broken = True
-            self._stop_others()
+            self.stop()
             log.error("%s: its lock was broken (or its lease expired): this handle is blocklisted", self.label)
 
     def release(self) -> None:
-        """Stop writing, wait for the writes in flight (on_revoke), then give the lock up. ``held`` turns
+        """Stop writing, wait for the writes in flight (stop), then give the lock up. ``held`` turns
         false first, so a writer that checks it (under its own lock) either got in before (and is waited
         for) or asks for the lock again."""
         with self._mutex:
@@ -232,8 +220,7 @@ class WriterLock:
             watches, self._watch, self._own = (self._watch, self._own), None, None
             try:
                 if held:
-                    self._stop_others()
-                    self.on_revoke()
+                    self.stop()
                     self.etcd.txn([Compare.value(self.key, "=", self._mine)], [Op.delete(self.key)])
             finally:
                 for watch in watches:

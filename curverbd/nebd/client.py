@@ -1,22 +1,17 @@
-"""The nebd client: NebdFileService calls over one pipelined connection.
-
-Control calls (open, close, info, resize) are synchronous; data calls (read,
-write, discard, flush) are asynchronous and report ``done(error)`` on the
-connection's receiver thread, ``error`` being None or an Error. A nebd reply
-with ``retCode = kNoOK`` becomes an Error whose errno comes from the reply
-message (``reply_errno``, the one mapping), and whose message names the call.
+"""The nebd client of the control plane: NebdFileService's open, close, info, resize and
+invalidate calls over one pipelined connection (the data calls are the C engine's: core/engine.py).
+A nebd reply with ``retCode = kNoOK`` becomes an Error whose errno comes from the reply message
+(``reply_errno``, the one mapping), and whose message names the call.
 """
 from __future__ import annotations
 
 import errno
 import re
-from typing import Callable, Sequence
 
 from ..errors import CURVE_TO_ERRNO, CurveStatus, Error
-from . import fastwire, messages
+from . import messages
 from .connection import Connection
 
-Done = Callable[[Error | None], None]
 
 _SERVICE = messages.FILE_SERVICE
 
@@ -107,44 +102,3 @@ class NebdClient:
 
     def invalidate_cache(self, fd: int) -> None:
         self._call("InvalidateCache", {"fd": fd}, f"nebd fd {fd}")
-
-    # --- asynchronous data calls -----------------------------------------------
-    def _submit(self, method: str, fd: int, payload: bytes, done: Done, attachment: Sequence = (),
-                into: list | None = None) -> None:
-        def on_reply(error, reply, att):
-            if error is None and reply != fastwire.REPLY_OK:  # the common kOK reply needs no decoding
-                error = self._reply_error(method, fd, reply)
-            if error is None and att is not None and into is not None:
-                # kOK, but the data did not fit the buffers (they are sized exactly)
-                error = Error(errno.EIO, f"nebd fd {fd}: Read returned {len(att)} bytes, "
-                                         f"expected {sum(len(b) for b in into)}")
-            done(error)
-        self.connection.submit(_SERVICE, method, payload, on_reply, attachment, into)
-
-    @staticmethod
-    def _reply_error(method: str, fd: int, reply: bytes) -> Error | None:
-        try:
-            decoded = messages.FILE_METHODS[method][1].decode(reply, check_required=False)
-        except ValueError as exc:
-            return Error(errno.EIO, f"nebd fd {fd}: undecodable {method} reply: {exc}")
-        return reply_error(method, decoded, f"nebd fd {fd}")
-
-    def aio_read(self, fd: int, offset: int, into: list, done: Done) -> None:
-        """Read ``sum(len(into))`` bytes at ``offset`` straight into the ``into`` buffers."""
-        size = 0
-        for buf in into:
-            size += len(buf)
-        self._submit("Read", fd, fastwire.io_request(fd, offset, size), done, into=into)
-
-    def aio_write(self, fd: int, offset: int, data: Sequence, done: Done) -> None:
-        """Write the concatenation of the ``data`` buffers at ``offset`` (sent without copying)."""
-        size = 0
-        for buf in data:
-            size += len(buf)
-        self._submit("Write", fd, fastwire.io_request(fd, offset, size), done, attachment=data)
-
-    def aio_discard(self, fd: int, offset: int, size: int, done: Done) -> None:
-        self._submit("Discard", fd, fastwire.io_request(fd, offset, size), done)
-
-    def aio_flush(self, fd: int, done: Done) -> None:
-        self._submit("Flush", fd, fastwire.fd_request(fd), done)
