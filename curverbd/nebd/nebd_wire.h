@@ -1,7 +1,7 @@
 /* The nebd wire format in C: the one copy both C sides include (the client library's
  * shim_c/nebd_wire.c and the daemon's frame loop curverbd/server/_fastloop.c), so the two ends of
  * the data path cannot drift apart. The Python codec next to this file (framing.py, protobuf.py,
- * messages.py, fastwire.py) is the reference; tests/test_wire_header.py checks that the constants
+ * messages.py) is the reference; tests/test_wire_header.py checks that the constants
  * both languages state agree. Field numbers: shared/reference/nebd-protocol.md.
  *
  *   frame    = "PRPC" | be32 body_size | be32 meta_size | RpcMeta | payload | attachment
