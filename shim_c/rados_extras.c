@@ -4,6 +4,7 @@
  * (core/rados_pools.py through capi/rados_calls.py). Every output is set on every return. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
@@ -427,4 +428,104 @@ CRBD_API int rados_aio_rmxattr(rados_ioctx_t io, const char *o, rados_completion
 CRBD_API int rados_aio_create_completion2(void *cb_arg, rados_callback_t cb_complete, rados_completion_t *pc)
 {
     return rados_aio_create_completion(cb_arg, cb_complete, NULL, pc);
+}
+
+/* ---- calls with a fixed answer here ---- */
+
+/* Objects take writes at any offset: no pool requires an alignment. */
+CRBD_API int rados_ioctx_pool_requires_alignment2(rados_ioctx_t io, int *req)
+{
+    if (req)
+        *req = 0;
+    return crbd_ioctx_get(io) && req ? 0 : -EINVAL;
+}
+
+CRBD_API int rados_ioctx_pool_required_alignment2(rados_ioctx_t io, uint64_t *alignment)
+{
+    if (alignment)
+        *alignment = 0;
+    return crbd_ioctx_get(io) && alignment ? 0 : -EINVAL;
+}
+
+/* A pool is a Curve directory: no auid, no CRUSH rule to choose. */
+CRBD_API int rados_pool_create_with_auid(rados_t cluster, const char *pool_name, uint64_t auid)
+{
+    (void)auid;
+    return rados_pool_create(cluster, pool_name);
+}
+
+CRBD_API int rados_pool_create_with_crush_rule(rados_t cluster, const char *pool_name, uint8_t crush_rule_num)
+{
+    (void)crush_rule_num;
+    return rados_pool_create(cluster, pool_name);
+}
+
+CRBD_API int rados_pool_create_with_all(rados_t cluster, const char *pool_name, uint64_t auid,
+                                        uint8_t crush_rule_num)
+{
+    (void)auid;
+    (void)crush_rule_num;
+    return rados_pool_create(cluster, pool_name);
+}
+
+/* Curve has no placement groups to be inconsistent: an empty list (the bytes needed, 0). */
+CRBD_API int rados_inconsistent_pg_list(rados_t cluster, int64_t pool, char *buf, size_t len)
+{
+    (void)pool;
+    if (buf && len)
+        buf[0] = 0;
+    return crbd_cluster_get(cluster) ? 0 : -EINVAL;
+}
+
+/* No manager daemon keeps a service map here: registering and reporting status succeed and are
+ * kept nowhere (as with a cluster whose mgr ignores them). */
+CRBD_API int rados_service_register(rados_t cluster, const char *service, const char *daemon,
+                                    const char *metadata_dict)
+{
+    (void)metadata_dict;
+    return crbd_cluster_get(cluster) && service && daemon ? 0 : -EINVAL;
+}
+
+CRBD_API int rados_service_update_status(rados_t cluster, const char *status_dict)
+{
+    (void)status_dict;
+    return crbd_cluster_get(cluster) ? 0 : -EINVAL;
+}
+
+/* This client's address, as lock listings name it (core/advisory_locks.py client_of). */
+CRBD_API int rados_getaddrs(rados_t cluster, char **addrs)
+{
+    if (addrs)
+        *addrs = NULL;
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    uint64_t id = 0;
+    if (!c || !addrs)
+        return -EINVAL;
+    int r = crbd_py_instance_id(c->py, &id);
+    if (r < 0)
+        return r;
+    char buf[64];
+    snprintf(buf, sizeof buf, "127.0.0.1:0/%llu", (unsigned long long)id);
+    *addrs = strdup(buf);
+    return *addrs ? 0 : -ENOMEM;
+}
+
+/* The "monitor" is curverbd-server's control plane, which a connected cluster handle reaches (its
+ * heartbeat would have failed the handle otherwise): healthy while connected, -ENOTCONN before. */
+CRBD_API int rados_ping_monitor(rados_t cluster, const char *mon_id, char **outstr, size_t *outstrlen)
+{
+    if (outstr)
+        *outstr = NULL;
+    if (outstrlen)
+        *outstrlen = 0;
+    struct crbd_cluster *c = crbd_cluster_get(cluster);
+    if (!c || !mon_id || !outstr || !outstrlen)
+        return -EINVAL;
+    if (!c->connected)
+        return -ENOTCONN;
+    static const char pong[] = "{\"health\": {\"status\": \"HEALTH_OK\"}}";
+    if (!(*outstr = strdup(pong)))
+        return -ENOMEM;
+    *outstrlen = sizeof pong - 1;
+    return 0;
 }

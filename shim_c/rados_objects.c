@@ -107,4 +107,16 @@ CRBD_API int rados_aio_remove(rados_ioctx_t io, const char *oid, rados_completio
     return aio_finish(completion, rados_remove(io, oid));
 }
 
+CRBD_API int rados_aio_stat(rados_ioctx_t io, const char *oid, rados_completion_t completion, uint64_t *psize,
+                            time_t *pmtime)
+{
+    if (psize)
+        *psize = 0;
+    if (pmtime)
+        *pmtime = 0;
+    if (!crbd_completion_get(completion))
+        return -EINVAL;
+    return aio_finish(completion, rados_stat(io, oid, psize, pmtime));
+}
+
 /* write ops (fio's rados engine zeroes with one): rados_ops.c */

@@ -284,21 +284,6 @@ CRBD_API int rados_pg_command(rados_t cluster, const char *pgstr, const char **c
     UNSUPPORTED();
 }
 
-CRBD_API int rados_ping_monitor(rados_t cluster, const char *mon_id, char **outstr, size_t *outstrlen)
-{
-    (void)cluster; (void)mon_id;
-    zero_ptr((void **)outstr);
-    zero_count(outstrlen);
-    UNSUPPORTED();
-}
-
-CRBD_API int rados_getaddrs(rados_t cluster, char **addrs)
-{
-    (void)cluster;
-    zero_ptr((void **)addrs);
-    UNSUPPORTED();
-}
-
 CRBD_API int rados_notify2(rados_ioctx_t io, const char *o, const char *buf, int buf_len, uint64_t timeout_ms,
                            char **reply_buffer, size_t *reply_buffer_len)
 {
@@ -338,12 +323,3 @@ CRBD_API int rados_ioctx_selfmanaged_snap_create(rados_ioctx_t io, uint64_t *sna
     UNSUPPORTED();
 }
 
-CRBD_API int rados_aio_stat(rados_ioctx_t io, const char *o, rados_completion_t completion, uint64_t *psize,
-                            time_t *pmtime)
-{
-    (void)io; (void)o; (void)completion;
-    zero_u64(psize);
-    if (pmtime)
-        *pmtime = 0;
-    UNSUPPORTED();
-}

@@ -37,12 +37,25 @@ with rados.Rados(conffile="") as cluster:
     out["base_tier_is_pool"] = cluster.get_pool_base_tier(pid) == pid
     out["base_tier_missing"] = outcome(cluster.get_pool_base_tier, 0)
     out["wait_for_latest_osdmap"] = outcome(cluster.wait_for_latest_osdmap)
+    out["ping_monitor"] = outcome(lambda: "HEALTH_OK" in cluster.ping_monitor("a"))
+    out["get_addrs"] = outcome(lambda: cluster.get_addrs() == f"127.0.0.1:0/{cluster.get_instance_id()}")
+    out["create_pool_with_crush_rule"] = outcome(cluster.create_pool, "ruled", 1)
+    out["pool_exists_after"] = cluster.pool_exists("ruled")
+    out["service_register"] = outcome(cluster.service_daemon_register, "svc", "d1", {"k": "v"})
+    out["service_update"] = outcome(cluster.service_daemon_update, {"s": "ok"})
     out["open_ioctx2_missing"] = outcome(cluster.open_ioctx2, 0)
     with cluster.open_ioctx2(pid) as by_id:
         out["open_ioctx2_name"] = by_id.get_pool_name()
     with cluster.open_ioctx("conf") as ioctx:
         out["get_pool_id"] = ioctx.get_pool_id() == pid
         out["get_last_version"] = outcome(ioctx.get_last_version)
+        out["alignment"] = outcome(ioctx.alignment)
+        ioctx.write_full("st", b"12345")
+        stat = []
+        comp = ioctx.aio_stat("st", lambda c, size, mtime: stat.append(size))
+        comp.wait_for_complete_and_cb()
+        out["aio_stat"] = [comp.get_return_value(), stat]
+        ioctx.remove_object("st")
         out["full_try"] = [outcome(ioctx.set_osdmap_full_try), outcome(ioctx.unset_osdmap_full_try)]
         ioctx.write_full("t", b"hello world")
         out["trunc"] = outcome(ioctx.trunc, "t", 5)
@@ -105,6 +118,14 @@ print(json.dumps(out))
 '''
 
 EXPECTED = {
+    "ping_monitor": ["ok", True],
+    "get_addrs": ["ok", True],
+    "create_pool_with_crush_rule": ["ok", None],
+    "pool_exists_after": True,
+    "service_register": ["ok", None],
+    "service_update": ["ok", None],
+    "alignment": ["ok", None],
+    "aio_stat": [0, [5]],
     "pool_lookup_positive": True,
     "pool_lookup_missing": ["ok", None],
     "pool_reverse_lookup": ["ok", "conf"],

@@ -449,9 +449,17 @@ class RadosExtras:
         return -errno.EINVAL, b"", "curverbd has no placement groups"
 
     blocklist_add = _unsupported_call("blocklisting")
-    ping_monitor = _unsupported_call("pinging a monitor")
+    def ping_monitor(self, mon_id: str) -> str:
+        """The "monitor" is curverbd-server's control plane, reached while connected: healthy."""
+        self.require_state("connected")
+        return '{"health": {"status": "HEALTH_OK"}}'
+
     monitor_log = monitor_log2 = _unsupported_call("monitor logs")
-    service_daemon_register = service_daemon_update = _unsupported_call("service daemons")
+    def service_daemon_register(self, service: str, daemon: str, metadata: dict) -> None:
+        """No manager keeps a service map here: accepted and kept nowhere (as librados with no mgr)."""
+
+    def service_daemon_update(self, status: dict) -> None:
+        """As service_daemon_register: accepted and kept nowhere."""
 
 
 
