@@ -199,6 +199,7 @@ int crbd_image_set_crypto(void *c_image, const struct crbd_crypto_info *info);
 int crbd_image_wait_idle(void *c_image, unsigned timeout_ms);
 int crbd_image_submit(void *c_image, int kind, uint64_t off, uint64_t len, char *buf, uint64_t token, int copy);
 int64_t crbd_image_sync(void *c_image, int kind, uint64_t off, uint64_t len, char *buf);
+void crbd_engine_python_exit(void);   /* the interpreter exits: aio completions no longer call into it */
 /* The write lock came (held 1) or goes (held 0: returns once the image's writes in flight are done). */
 void crbd_image_write_lock_set(void *c_image, int held);
 void crbd_log_write(const char *line, size_t len);

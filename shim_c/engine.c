@@ -160,9 +160,20 @@ int crbd_image_wait_idle(void *image, unsigned timeout_ms)
 
 /* ---- I/O for the core ---- */
 
+/* Set when the interpreter that drives the engine exits (crbd_engine_python_exit): completions
+ * still arriving then are dropped instead of calling into a Python that is being torn down. */
+static atomic_int python_gone;
+
+void crbd_engine_python_exit(void)
+{
+    atomic_store(&python_gone, 1);
+}
+
 /* Completions of the core's aio calls go to crbd_py_io_done with the core's token. */
 static void io_done(rbd_completion_t c, void *token)
 {
+    if (atomic_load(&python_gone))
+        return;
     struct crbd_completion *comp = crbd_completion_get(c);
     crbd_py_io_done((uint64_t)(uintptr_t)token, comp ? (int64_t)comp->ret : -EIO);
 }

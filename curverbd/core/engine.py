@@ -10,6 +10,7 @@ the sources' hash (built once, about 15 s, under a file lock).
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import errno
 import fcntl
@@ -45,6 +46,7 @@ def module() -> Any:
         with _lock:
             if _module is None:
                 _module = sys.modules.get("_curverbd_capi") or _load()
+                atexit.register(_module.lib.crbd_engine_python_exit)
     return _module
 
 
