@@ -51,7 +51,7 @@ def module() -> Any:
 
 
 def _source_hash() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(SOURCE_ROOT.encode())   # a build imports curverbd from the tree it came from
     shim = os.path.join(SOURCE_ROOT, "shim_c")
     inputs = [BUILD_SCRIPT, os.path.join(PACKAGE, "nebd", "nebd_wire.h")]
     inputs += sorted(os.path.join(shim, name) for name in os.listdir(shim))
