@@ -223,7 +223,8 @@ def build(out: str, python: str, keep: str | None = None) -> None:
     rados = os.path.join(out, "librados.so.2")
     run([cc, "-shared", *objects, "-o", rados + ".tmp",
          "-Wl,-soname,librados.so.2", "-Wl,--version-script=" + os.path.join(SHIM, "librados.map"),
-         "-Wl,-z,defs", "-Wl,-z,now", "-L", libdir, "-l" + pylib[3:-3], "-Wl,-rpath," + libdir,
+         # nodelete: its threads and the interpreter's atexit hooks outlive any dlclose of it
+         "-Wl,-z,defs", "-Wl,-z,now", "-Wl,-z,nodelete", "-L", libdir, "-l" + pylib[3:-3], "-Wl,-rpath," + libdir,
          "-lpthread", "-ldl", "-lcrypto"])   # libcrypto: aes-xts of encrypted images (shim_c/crypto.c)
     os.replace(rados + ".tmp", rados)
 
