@@ -57,3 +57,11 @@ def test_readwrite_and_errors(daemon, pool):
     missing = run(daemon, "rbd", "bench", "vms/none", "--io-type", "read", ok=False)
     assert missing.returncode == 2 and "error opening image none" in missing.stderr
     assert json.loads(run(daemon, "rbd", "du", "vms/rw", "--format", "json").stdout)["images"][0]["used_size"] > 0
+
+
+@pytest.mark.parametrize("size, text", [(512, "512 B"), (1 << 30, "1 GiB"), (1.5 * (1 << 20), "1.5 MiB"),
+                                        (999.4 * (1 << 20), "999 MiB"), (1023.9 * (1 << 20), "1024 MiB")])
+def test_sizes_print_as_ceph_does(size, text):
+    """A rate just under 1 GiB/s once printed as '1.01e+03 MiB/s', which no Ceph user parses."""
+    from curverbd.cli.common import format_size
+    assert format_size(size) == text

@@ -137,7 +137,9 @@ def format_size(size: float) -> str:
     for unit, name in ((1 << 50, "PiB"), (1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
         if size >= unit:
             value = size / unit
-            return f"{value:.0f} {name}" if value == int(value) else f"{value:.3g} {name}"
+            if value == int(value) or value >= 999.5:   # 1023.9 MiB is '1024 MiB', never '1.02e+03'
+                return f"{value:.0f} {name}"
+            return f"{value:.3g} {name}"
     return f"{int(size)} B"
 
 
