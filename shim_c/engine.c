@@ -195,11 +195,9 @@ int crbd_image_submit(void *image, int kind, uint64_t off, uint64_t len, char *b
 }
 
 /* A synchronous call: the bytes read, the clipped length written (discarded, zeroed), 0 for a
- * flush, or -errno. -EDEADLK on a completion thread, whose own completion it would wait for. */
+ * flush, or -errno (crbd_io_sync). */
 int64_t crbd_image_sync(void *image, int kind, uint64_t off, uint64_t len, char *buf)
 {
-    if (crbd_conn_on_receiver())
-        return -EDEADLK;
     if (kind < CRBD_OP_READ || kind > CRBD_OP_FLUSH)
         return -EINVAL;
     struct iovec v = { buf, len };

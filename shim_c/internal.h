@@ -105,6 +105,7 @@ int crbd_conn_open(const char *path, struct crbd_conn **out);
 void crbd_conn_close(struct crbd_conn *conn);
 void crbd_conn_submit(struct crbd_conn *conn, struct crbd_req *req);
 int crbd_conn_on_receiver(void);   /* 1 on a connection's receiver thread */
+int crbd_conn_on_engine_thread(void);   /* 1 on a receiver or worker: where completions run */
 void crbd_conn_defer(struct crbd_conn *conn, void (*fn)(void *), void *arg);
 
 /* wire helpers (nebd_wire.c) */

@@ -148,8 +148,22 @@ static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t
 
 /* Sends issued between batch_begin and batch_end complete the stage together:
  * the extra count keeps the op from stepping while sends are still being issued. */
+static void step_deferred(void *op);
+
 static void batch_begin(struct crbd_op *op) { atomic_store(&op->pending, 1); }
-static void batch_end(struct crbd_op *op) { op_put(op); }
+
+/* Replies that all beat the submitter here leave the next stage to it: that stage goes to the
+ * worker, so callbacks always run on the engine's threads, never inside the caller's submit
+ * (librbd's rule, which sync-I/O-from-a-callback refusal and re-entrancy in hosts rely on). */
+static void batch_end(struct crbd_op *op)
+{
+    if (atomic_fetch_sub(&op->pending, 1) != 1)
+        return;
+    if (crbd_conn_on_engine_thread())
+        crbd_op_continue(op);
+    else
+        crbd_conn_defer(crbd_image_lane(op->img, op->off), step_deferred, op);
+}
 
 static void send_bounce(struct crbd_op *op, int nebd_op, uint64_t start, char *buf, uint64_t len)
 {

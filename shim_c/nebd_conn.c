@@ -57,11 +57,16 @@ static long retry_pause_us(unsigned attempt, int err)
     return grown < RETRY_INTERVAL_US ? RETRY_INTERVAL_US : grown;
 }
 
-static __thread int on_receiver;
+static __thread enum { CALLER, RECEIVER, WORKER } engine_thread;   /* what this thread is to us */
 
 int crbd_conn_on_receiver(void)
 {
-    return on_receiver;
+    return engine_thread == RECEIVER;
+}
+
+int crbd_conn_on_engine_thread(void)
+{
+    return engine_thread != CALLER;
 }
 
 void crbd_conn_defer(struct crbd_conn *c, void (*fn)(void *), void *arg)
@@ -85,6 +90,7 @@ void crbd_conn_defer(struct crbd_conn *c, void (*fn)(void *), void *arg)
 static void *worker(void *arg)
 {
     struct crbd_conn *c = arg;
+    engine_thread = WORKER;
     pthread_mutex_lock(&c->lock);
     for (;;) {
         while (!c->work && !c->worker_exit)
@@ -510,7 +516,7 @@ static int reconnect(struct crbd_conn *c, const char *cause)
 static void *receiver(void *arg)
 {
     struct crbd_conn *c = arg;
-    on_receiver = 1;
+    engine_thread = RECEIVER;
     unsigned char *small = malloc(MAX_SMALL);
     char cause[128] = "out of memory";
     if (small) {

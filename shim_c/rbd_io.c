@@ -26,6 +26,8 @@ ssize_t crbd_io_sync(struct crbd_image *img, int kind, uint64_t off, uint64_t le
 {
     if (!img)
         return -EINVAL;
+    if (crbd_conn_on_engine_thread())   /* a completion callback: it would wait for its own thread */
+        return -EDEADLK;
     uint64_t clipped = len;
     if (kind != CRBD_OP_FLUSH && crbd_io_clip(img, off, &clipped) < 0)
         return -EINVAL;   /* librbd's Io::read/write/discard/write_zeroes clip before submitting */
