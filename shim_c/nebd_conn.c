@@ -71,6 +71,10 @@ int crbd_conn_on_engine_thread(void)
 
 void crbd_conn_defer(struct crbd_conn *c, void (*fn)(void *), void *arg)
 {
+    if (c->fork_gen != crbd_fork_generation) {   /* a fork child: the worker thread is not there */
+        fn(arg);
+        return;
+    }
     struct crbd_deferred *d = malloc(sizeof *d);
     if (!d) {   /* nothing better to do than run it here */
         crbd_log("out of memory deferring work; running it on the receiver thread");
