@@ -317,25 +317,73 @@ static int recv_all(int sock, void *buf, size_t n)
     return 0;
 }
 
-static int recv_iov(int sock, const struct iovec *src, int cnt)
+/* The receiver reads the socket in gulps of up to READ_AHEAD bytes beyond what it needs, so a
+ * burst of small replies costs one recv instead of four per reply; a big Read's data beyond
+ * what came with its head is received straight into the caller's buffers. */
+#define READ_AHEAD (64u << 10)
+#define INBUF_CAP (NEBD_HEAD_SIZE + 2 * MAX_SMALL + READ_AHEAD)
+
+struct inbuf {
+    unsigned char *p;
+    size_t start, end;   /* the unread bytes are p[start, end) */
+};
+
+/* At least n (<= 2 * MAX_SMALL + head) unread bytes in b. */
+static int fill(int sock, struct inbuf *b, size_t n)
 {
-    for (int i = 0; i < cnt; i++) {
-        int r = recv_all(sock, src[i].iov_base, src[i].iov_len);
-        if (r < 0)
-            return r;
+    if (b->end - b->start >= n)
+        return 0;
+    if (INBUF_CAP - b->start < n + READ_AHEAD) {
+        memmove(b->p, b->p + b->start, b->end - b->start);
+        b->end -= b->start;
+        b->start = 0;
+    }
+    while (b->end - b->start < n) {
+        size_t missing = n - (b->end - b->start);
+        size_t want = missing > READ_AHEAD ? missing : READ_AHEAD;
+        ssize_t r = recv(sock, b->p + b->end, want, 0);
+        if (r == 0)
+            return -ECONNRESET;
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        b->end += (size_t)r;
     }
     return 0;
 }
 
-static int drain(int sock, size_t n)
+/* The next n bytes of the stream into dst (NULL: dropped): the buffered part copied, the rest
+ * received in place. */
+static int take(int sock, struct inbuf *b, char *dst, size_t n)
 {
+    size_t have = b->end - b->start, k = have < n ? have : n;
+    if (dst)
+        memcpy(dst, b->p + b->start, k);
+    b->start += k;
+    if (b->start == b->end)
+        b->start = b->end = 0;
+    n -= k;
+    if (dst)
+        return n ? recv_all(sock, dst + k, n) : 0;
     char scratch[16384];
     while (n > 0) {
-        size_t k = n < sizeof scratch ? n : sizeof scratch;
-        int r = recv_all(sock, scratch, k);
+        size_t part = n < sizeof scratch ? n : sizeof scratch;
+        int r = recv_all(sock, scratch, part);
         if (r < 0)
             return r;
-        n -= k;
+        n -= part;
+    }
+    return 0;
+}
+
+static int take_iov(int sock, struct inbuf *b, const struct iovec *iov, int cnt)
+{
+    for (int i = 0; i < cnt; i++) {
+        int r = take(sock, b, iov[i].iov_base, iov[i].iov_len);
+        if (r < 0)
+            return r;
     }
     return 0;
 }
@@ -350,33 +398,36 @@ static int reply_errno(const struct crbd_reply *rep)
 }
 
 /* Read replies from sock until it breaks; the cause goes to cause. */
-static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small, char *cause, size_t cap)
+static void receive_replies(struct crbd_conn *c, int sock, struct inbuf *in, char *cause, size_t cap)
 {
+    in->start = in->end = 0;   /* a new socket: nothing of the old one's stream is kept */
     for (;;) {
-        unsigned char hdr[NEBD_HEAD_SIZE];
-        int r = recv_all(sock, hdr, sizeof hdr);
+        int r = fill(sock, in, NEBD_HEAD_SIZE);
         if (r < 0) {
             snprintf(cause, cap, r == -ECONNRESET ? "the daemon closed the connection"
                                                   : "receive failed (%s)", strerror(-r));
             return;
         }
         uint32_t body, meta;
-        if (nebd_frame_head(hdr, &body, &meta) < 0 || meta > MAX_SMALL) {
+        if (nebd_frame_head(in->p + in->start, &body, &meta) < 0 || meta > MAX_SMALL) {
             snprintf(cause, cap, "protocol error (bad frame header)");
             return;
         }
         struct crbd_reply rep = { 0 };
-        if ((r = recv_all(sock, small, meta)) < 0 || crbd_wire_decode_meta(small, meta, &rep) < 0 ||
+        if ((r = fill(sock, in, NEBD_HEAD_SIZE + meta)) < 0 ||
+            crbd_wire_decode_meta(in->p + in->start + NEBD_HEAD_SIZE, meta, &rep) < 0 ||
             rep.attachment_size > body - meta || body - meta - rep.attachment_size > MAX_SMALL) {
             snprintf(cause, cap, r < 0 ? "receive failed" : "protocol error (bad RpcMeta)");
             return;
         }
         uint32_t payload = body - meta - rep.attachment_size;
-        if ((r = recv_all(sock, small, payload)) < 0 ||
-            (rep.error_code == 0 && crbd_wire_decode_payload(small, payload, &rep) < 0)) {
+        if ((r = fill(sock, in, NEBD_HEAD_SIZE + meta + payload)) < 0 ||
+            (rep.error_code == 0 &&
+             crbd_wire_decode_payload(in->p + in->start + NEBD_HEAD_SIZE + meta, payload, &rep) < 0)) {
             snprintf(cause, cap, r < 0 ? "receive failed" : "protocol error (bad reply)");
             return;
         }
+        take(sock, in, NULL, NEBD_HEAD_SIZE + meta + payload);   /* all buffered: cannot fail */
         pthread_mutex_lock(&c->lock);
         struct crbd_req *req = table_take(c, rep.cid);
         pthread_mutex_unlock(&c->lock);
@@ -389,17 +440,17 @@ static void receive_replies(struct crbd_conn *c, int sock, unsigned char *small,
                      rep.error_code, rep.ret_code, rep.ret_msg);
         if (req && ret == 0 && req->op == CRBD_NEBD_READ) {
             if (rep.attachment_size == req->size)
-                r = recv_iov(sock, req->iov, req->iovcnt);
+                r = take_iov(sock, in, req->iov, req->iovcnt);
             else {
                 crbd_log("nebd Read of %llu bytes answered with %u bytes", (unsigned long long)req->size,
                          rep.attachment_size);
                 ret = -EIO;
-                r = drain(sock, rep.attachment_size);
+                r = take(sock, in, NULL, rep.attachment_size);
             }
         } else {
             if (!req)
                 crbd_log("nebd reply for unknown correlation id %llu ignored", (unsigned long long)rep.cid);
-            r = drain(sock, rep.attachment_size);
+            r = take(sock, in, NULL, rep.attachment_size);
         }
         if (r < 0) {
             if (req) {   /* its reply was cut off: back in the table, sent again after the reconnect */
@@ -521,14 +572,14 @@ static void *receiver(void *arg)
 {
     struct crbd_conn *c = arg;
     engine_thread = RECEIVER;
-    unsigned char *small = malloc(MAX_SMALL);
+    struct inbuf in = { malloc(INBUF_CAP), 0, 0 };   /* address space: only what is used is touched */
     char cause[128] = "out of memory";
-    if (small) {
+    if (in.p) {
         do
-            receive_replies(c, c->sock, small, cause, sizeof cause);
+            receive_replies(c, c->sock, &in, cause, sizeof cause);
         while (reconnect(c, cause));
     }
-    free(small);
+    free(in.p);
     conn_fail(c, ENOTCONN, cause);
     return NULL;
 }
