@@ -58,6 +58,7 @@ struct crbd_req {
     uint64_t offset, size;
     struct iovec *iov;          /* write source / read destination (descriptors owned, data not) */
     int iovcnt;
+    struct iovec iov_room[2];   /* iov when it fits here (no allocation) */
     crbd_req_done_t done;       /* called once, from the receiver thread or the submitter */
     void *arg;
     uint64_t gen;               /* connection generation it was last sent on (0: not yet) */
@@ -209,6 +210,12 @@ struct crbd_op {
     struct crbd_op *grant_next; /* ops granted by one release, stepped after unlocking */
     struct crbd_op *wnext;      /* writes / flushes list */
     const struct crbd_crypto *crypto;   /* the image's encryption at submission (NULL: none) */
+    /* The common op (one request, one or two buffers, a small copied write) is one allocation:
+     * the descriptors, its first request and the copied bytes live here. */
+    struct iovec iov_room[2];
+    struct crbd_req req_room;
+    atomic_int req_room_busy;
+    char data[];                /* the copy of a small aio write */
 };
 
 struct crbd_image *crbd_image_get(void *handle);   /* NULL if not an open image */
@@ -243,7 +250,10 @@ uint64_t crbd_crypto_data_offset(const struct crbd_crypto *c);
 int crbd_crypto_run(const struct crbd_crypto *c, int encrypt, unsigned char *buf, uint64_t len, uint64_t raw_off);
 
 /* iovec helpers (io.c) */
-struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt);
+/* Descriptors of bytes [skip, skip+len) of iov: in room (room_cnt entries) if they fit, else
+ * allocated; NULL if iov is shorter or out of memory. */
+struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt,
+                             struct iovec *room, int room_cnt);
 void crbd_iov_to_buf(const struct iovec *iov, int iovcnt, char *dst, uint64_t len);
 void crbd_buf_to_iov(const char *src, const struct iovec *iov, int iovcnt, uint64_t len);
 

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #define DISCARD_CHUNK (64ull << 20)
+#define COPY_INLINE_MAX (64u << 10)   /* a copied aio write up to this size lives in its op */
 
 enum { ST_START, ST_LOCKED, ST_EDGES, ST_DONE };
 
@@ -32,7 +33,8 @@ static int is_write_kind(int kind)
 
 /* ---- iovec helpers ---- */
 
-struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt)
+struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip, uint64_t len, int *outcnt,
+                             struct iovec *room, int room_cnt)
 {
     int i = 0;
     while (i < iovcnt && skip >= iov[i].iov_len) {
@@ -50,7 +52,7 @@ struct iovec *crbd_iov_slice(const struct iovec *iov, int iovcnt, uint64_t skip,
     }
     if (rem)
         return NULL;   /* the caller's buffers are shorter than the range */
-    struct iovec *out = malloc(sizeof *out * (size_t)(n ? n : 1));
+    struct iovec *out = n <= room_cnt ? room : malloc(sizeof *out * (size_t)(n ? n : 1));
     if (!out)
         return NULL;
     n = 0;
@@ -108,9 +110,40 @@ static void sub_done(struct crbd_req *req, int ret)
     struct crbd_op *op = req->arg;
     if (ret < 0)
         op_fail(op, ret);
-    free(req->iov);
-    free(req);
+    if (req->iov != req->iov_room)
+        free(req->iov);
+    if (req == &op->req_room)
+        atomic_store(&op->req_room_busy, 0);
+    else
+        free(req);
     op_put(op);
+}
+
+static struct crbd_req *req_new(struct crbd_op *op)
+{
+    int idle = 0;
+    if (!atomic_compare_exchange_strong(&op->req_room_busy, &idle, 1))
+        return calloc(1, sizeof(struct crbd_req));
+    memset(&op->req_room, 0, sizeof op->req_room);
+    return &op->req_room;
+}
+
+static void req_free(struct crbd_op *op, struct crbd_req *req)
+{
+    if (req == &op->req_room)
+        atomic_store(&op->req_room_busy, 0);
+    else
+        free(req);
+}
+
+static void op_free(struct crbd_op *op)
+{
+    if (op->iov != op->iov_room)
+        free(op->iov);
+    if (op->copy != op->data)
+        free(op->copy);
+    free(op->bounce);
+    free(op);
 }
 
 /* Send [start, start+len) of the volume as requests of at most one chunk; the data comes
@@ -125,9 +158,10 @@ static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t
             n = n < DISCARD_CHUNK ? n : DISCARD_CHUNK;
         else if (n > CRBD_STRIPE)   /* up to the next stripe boundary */
             n = CRBD_STRIPE - (start + done) % CRBD_STRIPE;
-        struct crbd_req *req = calloc(1, sizeof *req);
-        if (req && iov && !(req->iov = crbd_iov_slice(iov, iovcnt, skip + done, n, &req->iovcnt))) {
-            free(req);
+        struct crbd_req *req = req_new(op);
+        if (req && iov && !(req->iov = crbd_iov_slice(iov, iovcnt, skip + done, n, &req->iovcnt,
+                                                      req->iov_room, 2))) {
+            req_free(op, req);
             req = NULL;
         }
         if (!req) {
@@ -201,10 +235,7 @@ static void op_finish(struct crbd_op *op, ssize_t ret)
     }
     crbd_completion_fire(op->comp, ret, op->notify ? img : NULL);
     crbd_completion_put(op->comp);
-    free(op->iov);
-    free(op->bounce);
-    free(op->copy);
-    free(op);
+    op_free(op);
     while (ready) {
         struct crbd_op *f = ready;
         ready = f->wnext;
@@ -483,29 +514,29 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
             return 0;
         }
     }
-    struct crbd_op *op = calloc(1, sizeof *op);
+    int copy = kind == CRBD_OP_WRITE && (flags & CRBD_IO_COPY);
+    size_t room = copy && len <= COPY_INLINE_MAX ? len : 0;
+    struct crbd_op *op = malloc(sizeof *op + room);
     if (!op)
         return -ENOMEM;
-    if (iov) {
-        if (!(op->iov = crbd_iov_slice(iov, iovcnt, 0, len, &op->iovcnt))) {
-            free(op);
-            return -EINVAL;
-        }
+    memset(op, 0, sizeof *op);
+    if (iov && !(op->iov = crbd_iov_slice(iov, iovcnt, 0, len, &op->iovcnt, op->iov_room, 2))) {
+        op_free(op);
+        return -EINVAL;
     }
-    if (kind == CRBD_OP_WRITE && (flags & CRBD_IO_COPY)) {
+    if (copy) {
         /* librbd's default: the data is the caller's as it was at submission */
-        struct iovec *one = malloc(sizeof *one);
-        if (!one || !(op->copy = malloc(len))) {
-            free(one);
-            free(op->iov);
-            free(op);
+        char *to = room ? op->data : malloc(len);
+        if (!to) {
+            op_free(op);
             return -ENOMEM;
         }
-        crbd_iov_to_buf(op->iov, op->iovcnt, op->copy, len);
-        free(op->iov);
-        one->iov_base = op->copy;
-        one->iov_len = len;
-        op->iov = one;
+        crbd_iov_to_buf(op->iov, op->iovcnt, to, len);
+        if (op->iov != op->iov_room)
+            free(op->iov);
+        op->copy = to;
+        op->iov_room[0] = (struct iovec){ to, len };
+        op->iov = op->iov_room;
         op->iovcnt = 1;
     }
     uint64_t bs = img->block_size;
@@ -533,9 +564,7 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
         pthread_mutex_unlock(&img->lock);
         int r = crbd_py_image_lock_writes(img->py);
         if (r < 0) {
-            free(op->iov);
-            free(op->copy);
-            free(op);
+            op_free(op);
             complete_now(comp, r, img, notify);
             crbd_completion_put(comp);
             return 0;
