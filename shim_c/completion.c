@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct crbd_completion *crbd_completion_new(void *arg, rbd_callback_t cb)
@@ -43,8 +44,57 @@ void crbd_completion_put(struct crbd_completion *c)
     }
 }
 
+/* Adds n to the image's event fd: librbd's count of completions to reap (fio reads its
+ * EFD_SEMAPHORE eventfd once per event), in one write. */
+static void signal_fd(int fd, int type, size_t n)
+{
+    ssize_t r = 0;
+    if (type == EVENT_TYPE_EVENTFD) {
+        uint64_t count = n;
+        r = write(fd, &count, sizeof count);
+    } else {
+        char ones[64];
+        memset(ones, 'i', sizeof ones);
+        for (size_t left = n; left && r >= 0; left -= (size_t)r)
+            r = write(fd, ones, left < sizeof ones ? left : sizeof ones);
+    }
+    if (r < 0)
+        crbd_log("writing the completion event fd %d failed (errno %d)", fd, errno);
+}
+
+/* On a receiver thread the fd writes of one burst of replies are summed per image and written
+ * when the receiver is about to wait for more (crbd_completion_signal_flush): one syscall and
+ * one wake-up of the poller per burst, not per completion. An owed write keeps the image busy
+ * (inflight), so it cannot be closed under it. */
+#define OWED_MAX 16
+static __thread struct crbd_image *owed[OWED_MAX];
+static __thread int nowed;
+
+void crbd_completion_signal_flush(void)
+{
+    for (int i = 0; i < nowed; i++) {
+        struct crbd_image *img = owed[i];
+        pthread_mutex_lock(&img->lock);
+        size_t n = img->unsignaled;
+        int fd = img->event_fd, type = img->event_type;
+        img->unsignaled = 0;
+        pthread_mutex_unlock(&img->lock);
+        if (fd >= 0)
+            signal_fd(fd, type, n);
+        pthread_mutex_lock(&img->lock);
+        img->inflight -= n;
+        if (img->inflight == 0)
+            pthread_cond_broadcast(&img->idle);
+        pthread_mutex_unlock(&img->lock);
+    }
+    nowed = 0;
+}
+
 static void notify_image(struct crbd_image *img, struct crbd_completion *c)
 {
+    int defer = crbd_conn_on_receiver();
+    if (defer && nowed == OWED_MAX)
+        crbd_completion_signal_flush();
     pthread_mutex_lock(&img->lock);
     int fd = img->event_fd, type = img->event_type;
     if (fd >= 0) {
@@ -61,20 +111,15 @@ static void notify_image(struct crbd_image *img, struct crbd_completion *c)
         }
         crbd_completion_ref(c);   /* the queue's reference, dropped by rbd_poll_io_events */
         img->events[img->nevents++] = c;
+        if (defer) {
+            if (img->unsignaled++ == 0)
+                owed[nowed++] = img;
+            img->inflight++;
+        }
     }
     pthread_mutex_unlock(&img->lock);
-    if (fd < 0)
-        return;
-    ssize_t n;
-    if (type == EVENT_TYPE_EVENTFD) {
-        uint64_t one = 1;
-        n = write(fd, &one, sizeof one);
-    } else {
-        char one = 'i';
-        n = write(fd, &one, 1);
-    }
-    if (n < 0)
-        crbd_log("writing the completion event fd %d failed (errno %d)", fd, errno);
+    if (fd >= 0 && !defer)
+        signal_fd(fd, type, 1);
 }
 
 void crbd_completion_fire(struct crbd_completion *c, ssize_t ret, struct crbd_image *notify)

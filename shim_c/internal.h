@@ -106,7 +106,8 @@ int crbd_conn_open(const char *path, struct crbd_conn **out);
 void crbd_conn_close(struct crbd_conn *conn);
 void crbd_conn_submit(struct crbd_conn *conn, struct crbd_req *req);
 int crbd_conn_on_receiver(void);   /* 1 on a connection's receiver thread */
-int crbd_conn_on_engine_thread(void);   /* 1 on a receiver or worker: where completions run */
+int crbd_conn_on_engine_thread(void);
+void crbd_completion_signal_flush(void);   /* the event fd writes this receiver owes (completion.c) */   /* 1 on a receiver or worker: where completions run */
 void crbd_conn_defer(struct crbd_conn *conn, void (*fn)(void *), void *arg);
 
 /* wire helpers (nebd_wire.c) */
@@ -164,6 +165,7 @@ struct crbd_image {
     int event_fd, event_type;
     struct crbd_completion **events;
     size_t nevents, events_cap;
+    size_t unsignaled;          /* queued events whose fd write the receiver still owes (each holds inflight) */
     struct crbd_crypto *crypto;   /* loaded encryption (crypto.c); NULL: unencrypted, zero-copy path */
 };
 

@@ -338,6 +338,7 @@ static int fill(int sock, struct inbuf *b, size_t n)
         b->end -= b->start;
         b->start = 0;
     }
+    crbd_completion_signal_flush();   /* before waiting: the pollers learn of this burst's completions */
     while (b->end - b->start < n) {
         size_t missing = n - (b->end - b->start);
         size_t want = missing > READ_AHEAD ? missing : READ_AHEAD;
@@ -365,6 +366,8 @@ static int take(int sock, struct inbuf *b, char *dst, size_t n)
     if (b->start == b->end)
         b->start = b->end = 0;
     n -= k;
+    if (n)
+        crbd_completion_signal_flush();
     if (dst)
         return n ? recv_all(sock, dst + k, n) : 0;
     char scratch[16384];
@@ -575,9 +578,10 @@ static void *receiver(void *arg)
     struct inbuf in = { malloc(INBUF_CAP), 0, 0 };   /* address space: only what is used is touched */
     char cause[128] = "out of memory";
     if (in.p) {
-        do
+        do {
             receive_replies(c, c->sock, &in, cause, sizeof cause);
-        while (reconnect(c, cause));
+            crbd_completion_signal_flush();
+        } while (reconnect(c, cause));
     }
     free(in.p);
     conn_fail(c, ENOTCONN, cause);

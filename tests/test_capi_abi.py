@@ -492,9 +492,10 @@ def test_eventfd_poll_sees_completions_after_their_callback(image):
             op = lib.rbd_aio_read if i % 2 else lib.rbd_aio_write
             assert op(image.image, i * 6000, 6000, bufs[-1], c[0]) == 0
         comps = ffi.new("rbd_completion_t[64]")
-        reaped = []
+        reaped, counts = [], 0
         while len(reaped) < total:
             os.eventfd_read(efd)                       # one count per completion
+            counts += 1
             n = lib.rbd_poll_io_events(image.image, comps, 64)
             for j in range(n):
                 arg = int(ffi.cast("intptr_t", lib.rbd_aio_get_arg(comps[j])))
@@ -505,6 +506,14 @@ def test_eventfd_poll_sees_completions_after_their_callback(image):
                 lib.rbd_aio_release(comps[j])
         assert sorted(reaped) == list(range(total))
         assert lib.rbd_poll_io_events(image.image, comps, 64) == 0
+        os.set_blocking(efd, False)
+        while True:                                    # fio reads its semaphore once per event reaped:
+            try:                                       # the fd must count exactly one per completion,
+                os.eventfd_read(efd)                   # however the writes were batched
+            except BlockingIOError:
+                break
+            counts += 1
+        assert counts == total
     finally:
         os.close(efd)
 
