@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import errno
-import uuid
+import os
 from typing import Any
 
 from ..errors import Error
@@ -25,7 +25,7 @@ class CatalogClient:
         carries a request id, so the daemon carries it out once however often it is re-sent."""
         args["owner"] = self.owner
         if method in CHANGES:
-            args["request_id"] = uuid.uuid4().hex
+            args["request_id"] = os.urandom(16).hex()
         payload, _ = self.connection.call(protocol.SERVICE, method, protocol.encode(args))
         try:
             reply = protocol.decode(payload)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
-import random
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ def instance_id(cluster: "Cluster") -> int:
     """The cluster handle's client instance id (chosen once per handle, like a rados global id)."""
     with _instances_lock:
         if cluster not in _instances:
-            _instances[cluster] = random.randint(4096, (1 << 31) - 1)
+            _instances[cluster] = 4096 + int.from_bytes(os.urandom(4), "little") % ((1 << 31) - 4096)
         return _instances[cluster]
 
 

@@ -28,16 +28,18 @@ from __future__ import annotations
 
 import errno
 import time
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .. import features as feature_bits
 from ..catalog.client import CatalogClient
 from ..curve.mds import MdsClient
 from ..curve.nameserver2 import FileType, StatusCode
 from ..curve.rbd_state import RbdState
-from ..curve.snapshotclone import SnapshotCloneClient
 from ..curve.status import MdsError
 from ..errors import Error
+
+if TYPE_CHECKING:
+    from ..curve.snapshotclone import SnapshotCloneClient
 
 GiB = 1 << 30
 MIN_VOLUME = 10 * GiB           # mds.curvefs.minFileLength

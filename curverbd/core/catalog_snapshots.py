@@ -61,8 +61,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import time
-import uuid
 from typing import Callable, Optional
 
 from .. import features as feature_bits
@@ -159,7 +159,7 @@ class CatalogSnapshots(CatalogBase):
         flavour = self.flavour()
         curve_name = snap
         if any(s["name"] == snap for s, _, _ in existing):   # Curve's name is held by a renamed one
-            curve_name = f"{snap}.{uuid.uuid4().hex[:8]}"
+            curve_name = f"{snap}.{os.urandom(4).hex()}"
         # the record first: a crash before Curve answers leaves a record without a snapshot (overwritten
         # by the next create), never a snapshot without its size
         key = curve_name if isinstance(flavour, LocalSnapshots) else None
@@ -205,6 +205,7 @@ class CatalogSnapshots(CatalogBase):
 
     def _set_pending(self, info: dict, name: str, snap: dict, record: dict, why: str) -> None:
         """Take ``name`` out of RBD's names: its record moves to a UUID key, marked ``pending`` ``why``."""
+        import uuid   # here, not at import: it costs every QEMU start ~5 ms (it imports platform)
         key = str(uuid.uuid4())
         self.state.snap_rename(info["id"], name, key, {**record, "size": record.get("size", snap["length"]),
                                                        "curve": snap["key"], "pending": why,
@@ -483,7 +484,7 @@ class CatalogSnapshots(CatalogBase):
         self._sweep_views(pool)          # first: a swept view may drop Curve's protection of this snapshot
         found, record = self._snapshot(pool, image, info, snap)
         flavour = self.flavour()
-        path = f"/{pool}/{VIEW_PREFIX}{info['id']:x}-{uuid.uuid4().hex[:12]}"
+        path = f"/{pool}/{VIEW_PREFIX}{info['id']:x}-{os.urandom(6).hex()}"
         held = flavour.protects and not self._protected(found, record)
         if held and "protected" not in record:
             self._keep(info, snap, found, record, protected=False)   # RBD's word stays "unprotected"

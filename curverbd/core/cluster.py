@@ -4,14 +4,12 @@ from __future__ import annotations
 import errno
 import os
 import threading
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog.client import CatalogClient
 from ..config import Config, parse_size, user_id
 from ..curve.etcd import Etcd
 from ..curve.mds import MdsClient, parse_addrs
-from ..curve.snapshotclone import SnapshotCloneClient
 from .writer_lock import LockSession
 from ..curve.rbd_state import RbdState
 from ..errors import Error
@@ -21,6 +19,9 @@ from ..nebd.connection import block_signals
 from . import engine
 from .catalog import Catalog
 from .ioctx import IoCtx
+
+if TYPE_CHECKING:
+    from ..curve.snapshotclone import SnapshotCloneClient
 
 HEARTBEAT_INTERVAL = 5.0  # seconds, like nebd's part1 (heartbeat.intervalS)
 
@@ -99,6 +100,7 @@ class Cluster:
             raise Error(errno.EOPNOTSUPP, f"snapshots: this Curve's MDS is mainline, whose snapshots are "
                                           f"snapshotcloneserver's, and its address is {source}; set "
                                           "curve_snapshotclone_addr")
+        from ..curve.snapshotclone import SnapshotCloneClient   # mainline Curve only: not in every start
         return SnapshotCloneClient(lambda: self.conf.snapshotclone_addrs()[0] or addrs, self.user)
 
     def _lock_session(self) -> LockSession:
@@ -193,7 +195,7 @@ class Cluster:
         with self._files_lock:
             entry = self._files.get(name)
             if entry is None:
-                opener = uuid.uuid4().hex
+                opener = os.urandom(16).hex()
                 entry = self._files[name] = [nebd.open_file(name, opener=opener), 0, opener]
             entry[1] += 1
             return entry[0]

@@ -11,14 +11,12 @@ the sources' hash (built once, about 15 s, under a file lock).
 from __future__ import annotations
 
 import atexit
-import ctypes
 import errno
 import fcntl
 import hashlib
 import itertools
 import logging
 import os
-import subprocess
 import sys
 import threading
 from typing import Any, Callable
@@ -75,6 +73,7 @@ def library_dir() -> str:
         with open(cache + ".lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)   # one builder; the others wait and use its build
             if not os.path.exists(os.path.join(cache, LIBRARY)):
+                import subprocess   # imported here: a host that loaded our library never builds it
                 log.info("building the C data engine into %s (once per source change)", cache)
                 proc = subprocess.run([sys.executable, BUILD_SCRIPT, "--out", cache + ".tmp"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -86,6 +85,7 @@ def library_dir() -> str:
 
 
 def _load() -> Any:
+    import ctypes   # only where the library is not loaded yet (our Python module, the CLI)
     path = os.path.join(library_dir(), LIBRARY)
     try:
         lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)

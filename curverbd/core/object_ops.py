@@ -28,7 +28,6 @@ import copy
 import errno
 import json
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import Error
@@ -43,15 +42,15 @@ LOCK_FLAG_MAY_RENEW, LOCK_FLAG_MUST_RENEW = 1, 2   # LIBRADOS_LOCK_FLAG_*
 LOCK_XATTR_PREFIX = "lock."
 
 
-@dataclass
 class ObjectState:
     """What one object is: its bytes, xattrs and omap (bytes keys), and its record's revision."""
-    exists: bool = False
-    data: bytes = b""
-    xattrs: dict[str, bytes] = field(default_factory=dict)
-    omap: dict[bytes, bytes] = field(default_factory=dict)
-    mtime: float = 0.0
-    version: int = 0
+    __slots__ = ("exists", "data", "xattrs", "omap", "mtime", "version")
+
+    def __init__(self, exists: bool = False, data: bytes = b"", xattrs: dict[str, bytes] | None = None,
+                 omap: dict[bytes, bytes] | None = None, mtime: float = 0.0, version: int = 0) -> None:
+        self.exists, self.data, self.mtime, self.version = exists, data, mtime, version
+        self.xattrs: dict[str, bytes] = {} if xattrs is None else xattrs
+        self.omap: dict[bytes, bytes] = {} if omap is None else omap
 
 
 class Step(NamedTuple):

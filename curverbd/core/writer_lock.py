@@ -28,7 +28,6 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from typing import Callable
 
 from ..curve.etcd import Compare, Etcd, Op
@@ -47,7 +46,7 @@ class LockSession:
 
     def __init__(self, etcd: Etcd) -> None:
         self.etcd = etcd
-        self.client_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.client_id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
         self._lease = 0
         self._mutex = threading.Lock()
         self._stop = threading.Event()
@@ -104,7 +103,7 @@ class WriterLock:
         self.etcd = session.etcd
         self.key = lock_key(file_id)
         self.requests = lock_requests(file_id)
-        self.me = f"{session.client_id}:{uuid.uuid4().hex[:6]}"   # one per handle
+        self.me = f"{session.client_id}:{os.urandom(3).hex()}"   # one per handle
         self.label = label
         self.allow = allow
         self.stop = stop

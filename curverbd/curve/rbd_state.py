@@ -43,7 +43,6 @@ from __future__ import annotations
 import errno
 import json
 import time
-import uuid
 from typing import Any, Callable
 
 from ..errors import Error
@@ -160,6 +159,7 @@ class RbdState:
     # --- the cluster -----------------------------------------------------------------------------
     def fsid(self) -> str:
         """The cluster's fsid: one UUID for every host (glance puts it in image locations)."""
+        import uuid   # here, not at import: it costs every QEMU start ~5 ms (it imports platform)
         key = _key("fsid")
         made = str(uuid.uuid4())
         succeeded, responses = self.etcd.txn([Compare.absent(key)], [Op.put(key, made)], [Op.get(key)])

@@ -9,13 +9,13 @@ active server listens; a standby refuses).
 from __future__ import annotations
 
 import errno
-import http.client
 import json
 import time
 import urllib.parse
 from typing import Any, Callable, Optional
 
 from ..errors import Error
+from .http11 import Connection, HTTPException
 
 VERSION = "0.0.6"
 TIMEOUT = 8.0                 # seconds for one request
@@ -87,14 +87,14 @@ class SnapshotCloneClient:
     def _request(self, addr: str, path: str) -> tuple[bool, bytes | OSError]:
         """(whether the request may have reached the server, the body or the failure)."""
         host, _, port = addr.rpartition(":")
-        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=self.timeout)
+        conn = Connection(host.strip("[]"), int(port), timeout=self.timeout)
         sent = False
         try:
             conn.connect()
             sent = True
             conn.request("GET", path)
             return True, conn.getresponse().read()
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, HTTPException) as exc:
             return sent, exc
         finally:
             conn.close()
