@@ -105,20 +105,6 @@ static void op_put(struct crbd_op *op)
         crbd_op_continue(op);
 }
 
-static void sub_done(struct crbd_req *req, int ret)
-{
-    struct crbd_op *op = req->arg;
-    if (ret < 0)
-        op_fail(op, ret);
-    if (req->iov != req->iov_room)
-        free(req->iov);
-    if (req == &op->req_room)
-        atomic_store(&op->req_room_busy, 0);
-    else
-        free(req);
-    op_put(op);
-}
-
 static struct crbd_req *req_new(struct crbd_op *op)
 {
     int idle = 0;
@@ -134,6 +120,17 @@ static void req_free(struct crbd_op *op, struct crbd_req *req)
         atomic_store(&op->req_room_busy, 0);
     else
         free(req);
+}
+
+static void sub_done(struct crbd_req *req, int ret)
+{
+    struct crbd_op *op = req->arg;
+    if (ret < 0)
+        op_fail(op, ret);
+    if (req->iov != req->iov_room)
+        free(req->iov);
+    req_free(op, req);
+    op_put(op);
 }
 
 static void op_free(struct crbd_op *op)
@@ -180,10 +177,10 @@ static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t
     } while (done < len);
 }
 
-/* Sends issued between batch_begin and batch_end complete the stage together:
- * the extra count keeps the op from stepping while sends are still being issued. */
 static void step_deferred(void *op);
 
+/* Sends issued between batch_begin and batch_end complete the stage together:
+ * the extra count keeps the op from stepping while sends are still being issued. */
 static void batch_begin(struct crbd_op *op) { atomic_store(&op->pending, 1); }
 
 /* Replies that all beat the submitter here leave the next stage to it: that stage goes to the
