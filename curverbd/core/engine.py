@@ -19,6 +19,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 from ..errors import Error
@@ -59,6 +60,27 @@ def _source_hash() -> str:
     return digest.hexdigest()[:16]
 
 
+UNUSED_BUILD_DAYS = 7   # a cached build no process has asked for in this long is removed
+
+
+def _prune_builds(root: str, keep: str) -> None:
+    """Remove other trees' builds under ``root`` nobody used for UNUSED_BUILD_DAYS (each use touches
+    its build; a process still running one keeps its mapping after the files are gone)."""
+    import shutil
+    cutoff = time.time() - UNUSED_BUILD_DAYS * 86400
+    for name in os.listdir(root):
+        path = os.path.join(root, name)
+        if not name.startswith("lib-") or name.endswith(".lock") or path == keep:
+            continue
+        try:
+            if os.path.getmtime(path) < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                if not name.endswith(".tmp"):
+                    os.unlink(path + ".lock")
+        except OSError:
+            pass   # another process pruned it first
+
+
 def library_dir() -> str:
     """Where our built libraries are (building them first in a source checkout if needed)."""
     given = os.environ.get("CURVERBD_LIB_DIR")
@@ -81,6 +103,11 @@ def library_dir() -> str:
                     raise Error(errno.EIO, f"building the C data engine ({BUILD_SCRIPT}) failed: "
                                            f"{proc.stderr.strip()[-800:]}")
                 os.replace(cache + ".tmp", cache)
+                _prune_builds(os.path.dirname(cache), cache)
+    try:
+        os.utime(cache)   # in use: not pruned
+    except OSError:
+        pass
     return cache
 
 
