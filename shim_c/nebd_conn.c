@@ -299,18 +299,27 @@ static void resend(void *arg)
 
 /* ---- receiving ---- */
 
+/* One recv: the bytes received (> 0), -ECONNRESET at the stream's end, or -errno. */
+static ssize_t recv_some(int sock, void *buf, size_t n, int flags)
+{
+    for (;;) {
+        ssize_t r = recv(sock, buf, n, flags);
+        if (r > 0)
+            return r;
+        if (r == 0)
+            return -ECONNRESET;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
 static int recv_all(int sock, void *buf, size_t n)
 {
     char *p = buf;
     while (n > 0) {
-        ssize_t r = recv(sock, p, n, MSG_WAITALL);
-        if (r == 0)
-            return -ECONNRESET;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
+        ssize_t r = recv_some(sock, p, n, MSG_WAITALL);
+        if (r < 0)
+            return (int)r;
         p += r;
         n -= (size_t)r;
     }
@@ -342,14 +351,9 @@ static int fill(int sock, struct inbuf *b, size_t n)
     while (b->end - b->start < n) {
         size_t missing = n - (b->end - b->start);
         size_t want = missing > READ_AHEAD ? missing : READ_AHEAD;
-        ssize_t r = recv(sock, b->p + b->end, want, 0);
-        if (r == 0)
-            return -ECONNRESET;
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
+        ssize_t r = recv_some(sock, b->p + b->end, want, 0);
+        if (r < 0)
+            return (int)r;
         b->end += (size_t)r;
     }
     return 0;
