@@ -52,11 +52,15 @@ static void signal_fd(int fd, int type, size_t n)
     if (type == EVENT_TYPE_EVENTFD) {
         uint64_t count = n;
         r = write(fd, &count, sizeof count);
-    } else {
+    } else {   /* a pipe: one byte per completion */
         char ones[64];
         memset(ones, 'i', sizeof ones);
-        for (size_t left = n; left && r >= 0; left -= (size_t)r)
-            r = write(fd, ones, left < sizeof ones ? left : sizeof ones);
+        while (n > 0) {
+            r = write(fd, ones, n < sizeof ones ? n : sizeof ones);
+            if (r < 0)
+                break;
+            n -= (size_t)r;
+        }
     }
     if (r < 0)
         crbd_log("writing the completion event fd %d failed (errno %d)", fd, errno);

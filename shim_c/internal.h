@@ -106,8 +106,8 @@ int crbd_conn_open(const char *path, struct crbd_conn **out);
 void crbd_conn_close(struct crbd_conn *conn);
 void crbd_conn_submit(struct crbd_conn *conn, struct crbd_req *req);
 int crbd_conn_on_receiver(void);   /* 1 on a connection's receiver thread */
-int crbd_conn_on_engine_thread(void);
-void crbd_completion_signal_flush(void);   /* the event fd writes this receiver owes (completion.c) */   /* 1 on a receiver or worker: where completions run */
+int crbd_conn_on_engine_thread(void);   /* 1 on a receiver or worker: where completions run */
+void crbd_completion_signal_flush(void);   /* the event fd writes this receiver owes (completion.c) */
 void crbd_conn_defer(struct crbd_conn *conn, void (*fn)(void *), void *arg);
 
 /* wire helpers (nebd_wire.c) */
