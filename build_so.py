@@ -47,7 +47,7 @@ SHIM = os.path.join(ROOT, "shim_c")
 WIRE_INCLUDE = os.path.join(ROOT, "curverbd", "nebd")
 MODULE = "_curverbd_capi"
 # one compilation unit each (the order is only that of the link)
-C_SOURCES = ["log.c", "boundary.c", "outbuf.c", "embed.c", "completion.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "crypto.c", "io.c", "engine.c",
+C_SOURCES = ["log.c", "boundary.c", "outbuf.c", "embed.c", "completion.c", "buffers.c", "nebd_wire.c", "nebd_conn.c", "nebd_splice.c", "rangelock.c", "crypto.c", "io.c", "engine.c",
              "rados.c", "rados_objects.c", "rbd_image.c", "rbd_io.c", "rbd_options.c", "rbd_pacific.c",
              "rados_mon.c", "rbd_admin.c", "rbd_unsupported.c", "rbd_extras.c", "rbd_pool_extras.c",
              "rados_extras.c", "rados_ops.c"]

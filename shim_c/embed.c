@@ -51,6 +51,7 @@ static void fork_child(void)
 {
     crbd_fork_generation++;
     crbd_log_fork_after();
+    crbd_buffers_fork_child();
     if (fork_held) {
         PyOS_AfterFork_Child();
         /* Keep the forking thread's state: it is now the only one, and CPython 3.11 cannot make

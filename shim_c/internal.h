@@ -39,6 +39,11 @@ void crbd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void crbd_log_fork_prepare(void);   /* fork hooks (embed.c): the log lock is held across fork() */
 void crbd_log_fork_after(void);
 
+/* ---- reused buffers for copied aio writes (buffers.c) ---- */
+void *crbd_buffer_take(size_t len);            /* malloc-like: NULL when out of memory */
+void crbd_buffer_give(void *buf, size_t len);  /* len: as taken; NULL is ignored */
+void crbd_buffers_fork_child(void);
+
 /* ---- embedded Python guard (embed.c) ---- */
 int crbd_ensure_python(void);   /* 0, or -EIO if the interpreter or the control plane failed to start */
 int crbd_cffi_start_python(void);   /* cffi's cffi_start_python(), from the module unit (build_so.py) */

@@ -138,7 +138,7 @@ static void op_free(struct crbd_op *op)
     if (op->iov != op->iov_room)
         free(op->iov);
     if (op->copy != op->data)
-        free(op->copy);
+        crbd_buffer_give(op->copy, op->len);
     free(op->bounce);
     free(op);
 }
@@ -523,7 +523,7 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
     }
     if (copy) {
         /* librbd's default: the data is the caller's as it was at submission */
-        char *to = room ? op->data : malloc(len);
+        char *to = room ? op->data : crbd_buffer_take(len);
         if (!to) {
             op_free(op);
             return -ENOMEM;
