@@ -85,11 +85,7 @@ void crbd_completion_signal_flush(void)
         pthread_mutex_unlock(&img->lock);
         if (fd >= 0)
             signal_fd(fd, type, n);
-        pthread_mutex_lock(&img->lock);
-        img->inflight -= n;
-        if (img->inflight == 0)
-            pthread_cond_broadcast(&img->idle);
-        pthread_mutex_unlock(&img->lock);
+        crbd_image_idle_put(img, n);
     }
     nowed = 0;
 }
@@ -118,7 +114,7 @@ static void notify_image(struct crbd_image *img, struct crbd_completion *c)
         if (defer) {
             if (img->unsignaled++ == 0)
                 owed[nowed++] = img;
-            img->inflight++;
+            atomic_fetch_add(&img->inflight, 1);
         }
     }
     pthread_mutex_unlock(&img->lock);

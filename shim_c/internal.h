@@ -29,7 +29,7 @@
 /* Data connections per cluster. The daemon serves each on its own thread, so big I/O striped
  * over two of them is copied on two cores at once (measured: one connection leaves a 1 MiB
  * write stream bound by one daemon thread). Requests larger than a stripe are cut at stripe
- * boundaries; each goes to the lane of its stripe. */
+ * boundaries; each goes to the lane of its stripe (small ones: see crbd_image_lane). */
 #define CRBD_LANES       2
 #define CRBD_STRIPE      (1u << 20)
 #define CRBD_TABLE_SIZE  1024         /* correlation table buckets */
@@ -158,13 +158,15 @@ struct crbd_image {
     int copy_writes;            /* aio writes copy the caller's buffer at submission (librbd's default) */
     unsigned close_timeout_ms;  /* bound of rbd_close's / rbd_flush's waits (0: none) */
 
+    /* Ops not yet finished. Atomic, so reads never take the lock; whoever brings it to 0
+     * broadcasts idle under the lock (crbd_image_idle_put), so a waiter cannot miss it. */
+    atomic_size_t inflight;
     pthread_mutex_t lock;       /* everything below */
     pthread_cond_t idle;        /* inflight reached 0, or writes emptied */
     int write_locked;           /* this handle holds the image's write lock (across clients): set by the core */
-    size_t inflight;            /* ops not yet finished */
     struct crbd_op *held;       /* ops holding a range */
     struct crbd_op *waiting;    /* FIFO of ops waiting for a range */
-    struct crbd_op *writes;     /* unfinished write-type ops, submission order */
+    struct crbd_op *writes, *writes_last;   /* unfinished write-type ops, submission order */
     struct crbd_op *flushes;    /* flushes waiting for earlier writes */
     uint64_t write_seq;
     int event_fd, event_type;
@@ -215,7 +217,7 @@ struct crbd_op {
     uint64_t seq;               /* write order, for flush */
     struct crbd_op *lock_next;  /* held / waiting list */
     struct crbd_op *grant_next; /* ops granted by one release, stepped after unlocking */
-    struct crbd_op *wnext;      /* writes / flushes list */
+    struct crbd_op *wnext, *wprev;   /* writes list (flushes: wnext only) */
     const struct crbd_crypto *crypto;   /* the image's encryption at submission (NULL: none) */
     /* The common op (one request, one or two buffers, a small copied write) is one allocation:
      * the descriptors, its first request and the copied bytes live here. */
@@ -242,8 +244,12 @@ ssize_t crbd_io_sync(struct crbd_image *img, int kind, uint64_t off, uint64_t le
 /* Like crbd_io_wait_idle, giving up after timeout_ms (0: never): 0, or -ETIMEDOUT. */
 int crbd_io_wait_idle_for(struct crbd_image *img, unsigned timeout_ms);
 
-void crbd_range_acquire(struct crbd_op *op);       /* runs crbd_op_step(op) once granted */
-void crbd_range_release(struct crbd_op *op);
+/* The range lock (rangelock.c), img->lock held by the caller. try: 1 if op now holds its range,
+ * else 0 and op waits (crbd_op_continue runs it once granted). release: the waiters it granted,
+ * chained by grant_next, for the caller to continue once it dropped img->lock. */
+int crbd_range_try_locked(struct crbd_op *op);
+struct crbd_op *crbd_range_release_locked(struct crbd_op *op);
+void crbd_image_idle_put(struct crbd_image *img, size_t n);   /* inflight -= n, broadcast at 0 */
 void crbd_op_step(struct crbd_op *op);
 void crbd_op_continue(struct crbd_op *op);        /* crbd_op_step, deferred if it could block the receiver */
 
@@ -292,9 +298,14 @@ uint64_t crbd_image_option(rbd_image_options_t opts, int optname);
 struct crbd_cluster *crbd_cluster_get(void *handle);
 struct crbd_ioctx *crbd_ioctx_get(void *handle);
 
-static inline struct crbd_conn *crbd_image_lane(const struct crbd_image *img, uint64_t offset)
+/* The connection a request of size bytes at offset goes on. Big ones go by stripe, so a stream
+ * of them is copied by two daemon threads at once. Small ones all share the first lane: one
+ * receiver and one daemon thread then see them in bursts, with one wakeup per burst instead of
+ * one per lane (measured, 4 KiB random reads at QD32: 130k -> 185k IOPS, client CPU per I/O
+ * 8.6 -> 7.0 us). */
+static inline struct crbd_conn *crbd_image_lane(const struct crbd_image *img, uint64_t offset, uint64_t size)
 {
-    return img->lanes[(offset / CRBD_STRIPE) % CRBD_LANES];
+    return img->lanes[size < CRBD_SPLICE_MIN ? 0 : (offset / CRBD_STRIPE) % CRBD_LANES];
 }
 
 /* The boundary: cdef.h as C (its structs, the extern "Python+C" callbacks, the C helpers Python

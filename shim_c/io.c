@@ -172,7 +172,7 @@ static void send_range(struct crbd_op *op, int nebd_op, uint64_t start, uint64_t
         req->done = sub_done;
         req->arg = op;
         atomic_fetch_add(&op->pending, 1);
-        crbd_conn_submit(crbd_image_lane(op->img, req->offset), req);
+        crbd_conn_submit(crbd_image_lane(op->img, req->offset, n), req);
         done += n;
     } while (done < len);
 }
@@ -193,7 +193,7 @@ static void batch_end(struct crbd_op *op)
     if (crbd_conn_on_engine_thread())
         crbd_op_continue(op);
     else
-        crbd_conn_defer(crbd_image_lane(op->img, op->off), step_deferred, op);
+        crbd_conn_defer(crbd_image_lane(op->img, op->off, op->len), step_deferred, op);
 }
 
 static void send_bounce(struct crbd_op *op, int nebd_op, uint64_t start, char *buf, uint64_t len)
@@ -204,49 +204,67 @@ static void send_bounce(struct crbd_op *op, int nebd_op, uint64_t start, char *b
 
 /* ---- finishing ---- */
 
-static void op_finish(struct crbd_op *op, ssize_t ret)
+void crbd_image_idle_put(struct crbd_image *img, size_t n)
+{
+    if (atomic_fetch_sub(&img->inflight, n) != n)
+        return;
+    pthread_mutex_lock(&img->lock);
+    pthread_cond_broadcast(&img->idle);
+    pthread_mutex_unlock(&img->lock);
+}
+
+/* A write-type op is done: its range, its place in the write order, and the flushes that
+ * waited for it are given back in one critical section. The flushes now free to go are
+ * returned (chained by wnext), the ops granted a range through *granted. */
+static struct crbd_op *write_unregister(struct crbd_op *op, struct crbd_op **granted)
 {
     struct crbd_image *img = op->img;
     struct crbd_op *ready = NULL;
-    if (is_write_kind(op->kind)) {
-        pthread_mutex_lock(&img->lock);
-        for (struct crbd_op **pp = &img->writes; *pp; pp = &(*pp)->wnext) {
-            if (*pp == op) {
-                *pp = op->wnext;
-                break;
-            }
+    pthread_mutex_lock(&img->lock);
+    *granted = crbd_range_release_locked(op);
+    *(op->wprev ? &op->wprev->wnext : &img->writes) = op->wnext;
+    *(op->wnext ? &op->wnext->wprev : &img->writes_last) = op->wprev;
+    if (!img->writes)
+        pthread_cond_broadcast(&img->idle);   /* crbd_image_write_lock_set may wait for it */
+    for (struct crbd_op **pp = &img->flushes; *pp;) {
+        struct crbd_op *f = *pp;
+        if (!img->writes || img->writes->seq >= f->seq) {
+            *pp = f->wnext;
+            f->wnext = ready;
+            ready = f;
+        } else {
+            pp = &f->wnext;
         }
-        if (!img->writes)
-            pthread_cond_broadcast(&img->idle);   /* crbd_image_write_lock_set may wait for it */
-        for (struct crbd_op **pp = &img->flushes; *pp;) {
-            struct crbd_op *f = *pp;
-            if (!img->writes || img->writes->seq >= f->seq) {
-                *pp = f->wnext;
-                f->wnext = ready;
-                ready = f;
-            } else {
-                pp = &f->wnext;
-            }
-        }
-        pthread_mutex_unlock(&img->lock);
     }
+    pthread_mutex_unlock(&img->lock);
+    return ready;
+}
+
+static void continue_all(struct crbd_op *list, int by_grant)
+{
+    while (list) {
+        struct crbd_op *next = by_grant ? list->grant_next : list->wnext;
+        crbd_op_continue(list);
+        list = next;
+    }
+}
+
+static void op_finish(struct crbd_op *op, ssize_t ret)
+{
+    struct crbd_image *img = op->img;
+    struct crbd_op *flushes = NULL, *granted = NULL;
+    if (is_write_kind(op->kind))
+        flushes = write_unregister(op, &granted);
+    continue_all(granted, 1);
     crbd_completion_fire(op->comp, ret, op->notify ? img : NULL);
     crbd_completion_put(op->comp);
     op_free(op);
-    while (ready) {
-        struct crbd_op *f = ready;
-        ready = f->wnext;
-        crbd_op_continue(f);
-    }
-    pthread_mutex_lock(&img->lock);
-    if (--img->inflight == 0)
-        pthread_cond_broadcast(&img->idle);
-    pthread_mutex_unlock(&img->lock);
+    continue_all(flushes, 0);
+    crbd_image_idle_put(img, 1);
 }
 
 static void finish_unlock(struct crbd_op *op, ssize_t ok)
 {
-    crbd_range_release(op);
     int err = atomic_load(&op->err);
     op_finish(op, err ? err : ok);
 }
@@ -283,11 +301,7 @@ static void write_step(struct crbd_op *op)
 {
     uint64_t bs = op->img->block_size, end = op->off + op->len;
     switch (op->stage) {
-    case ST_START:
-        op->stage = ST_LOCKED;
-        crbd_range_acquire(op);
-        return;
-    case ST_LOCKED:
+    case ST_LOCKED:   /* submitted holding its range (crbd_io_submit) */
         batch_begin(op);
         if (op->off % bs == 0 && op->len % bs == 0 && !op->crypto) {
             op->stage = ST_DONE;
@@ -364,11 +378,7 @@ static void zero_step(struct crbd_op *op)
     uint64_t head, tail, mid0 = (op->off + bs - 1) / bs * bs, mid1 = end / bs * bs;
     zero_edges(op, &head, &tail);
     switch (op->stage) {
-    case ST_START:
-        op->stage = ST_LOCKED;
-        crbd_range_acquire(op);
-        return;
-    case ST_LOCKED:
+    case ST_LOCKED:   /* submitted holding its range (crbd_io_submit) */
         batch_begin(op);
         if (head == UINT64_MAX && tail == UINT64_MAX) {
             op->stage = ST_DONE;
@@ -453,7 +463,7 @@ static void step_deferred(void *op) { crbd_op_step(op); }
 void crbd_op_continue(struct crbd_op *op)
 {
     if (crbd_conn_on_receiver() && op->stage != ST_DONE)
-        crbd_conn_defer(crbd_image_lane(op->img, op->off), step_deferred, op);
+        crbd_conn_defer(crbd_image_lane(op->img, op->off, op->len), step_deferred, op);
     else
         crbd_op_step(op);
 }
@@ -554,32 +564,40 @@ int crbd_io_submit(struct crbd_image *img, int kind, uint64_t off, uint64_t len,
     op->lock1 = (off + len + bs - 1) / bs * bs;
     crbd_completion_ref(comp);
 
-    pthread_mutex_lock(&img->lock);
-    /* a mutation registers only while this handle holds the image's write lock: the core then
-     * waits for it (crbd_image_write_lock_set) before handing the lock to another client */
-    while (is_write_kind(kind) && !img->write_locked) {
-        pthread_mutex_unlock(&img->lock);
-        int r = crbd_py_image_lock_writes(img->py);
-        if (r < 0) {
-            op_free(op);
-            complete_now(comp, r, img, notify);
-            crbd_completion_put(comp);
-            return 0;
-        }
-        pthread_mutex_lock(&img->lock);
-    }
-    img->inflight++;
+    int go = 1;
     if (is_write_kind(kind)) {
+        pthread_mutex_lock(&img->lock);
+        /* a mutation registers only while this handle holds the image's write lock: the core then
+         * waits for it (crbd_image_write_lock_set) before handing the lock to another client */
+        while (!img->write_locked) {
+            pthread_mutex_unlock(&img->lock);
+            int r = crbd_py_image_lock_writes(img->py);
+            if (r < 0) {
+                op_free(op);
+                complete_now(comp, r, img, notify);
+                crbd_completion_put(comp);
+                return 0;
+            }
+            pthread_mutex_lock(&img->lock);
+        }
         op->seq = img->write_seq++;
-        struct crbd_op **pp = &img->writes;
-        while (*pp)
-            pp = &(*pp)->wnext;
-        *pp = op;
+        op->wprev = img->writes_last;
+        *(op->wprev ? &op->wprev->wnext : &img->writes) = op;
+        img->writes_last = op;
+        op->stage = ST_LOCKED;
+        go = crbd_range_try_locked(op);   /* else the release that grants it continues it */
+        atomic_fetch_add(&img->inflight, 1);
+        pthread_mutex_unlock(&img->lock);
     } else if (kind == CRBD_OP_FLUSH) {
+        pthread_mutex_lock(&img->lock);
         op->seq = img->write_seq;
+        atomic_fetch_add(&img->inflight, 1);
+        pthread_mutex_unlock(&img->lock);
+    } else {
+        atomic_fetch_add(&img->inflight, 1);
     }
-    pthread_mutex_unlock(&img->lock);
-    crbd_op_step(op);
+    if (go)
+        crbd_op_step(op);
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * read-modify-write never resurrects old bytes of a concurrent overlapping write.
  * Waiters are granted in FIFO order among overlapping ranges (no starvation, and two
  * overlapping writes land in submission order). A grant made on the receiver thread is
- * carried out on the connection's worker (crbd_op_continue). */
+ * carried out on the connection's worker (crbd_op_continue). The callers hold img->lock: a
+ * write registers and takes its range in one critical section, and gives both back in one. */
 #include "internal.h"
 
 static int overlaps(const struct crbd_op *a, uint64_t lo, uint64_t hi)
@@ -19,10 +20,9 @@ static int conflicts(const struct crbd_op *list, const struct crbd_op *stop, uin
     return 0;
 }
 
-void crbd_range_acquire(struct crbd_op *op)
+int crbd_range_try_locked(struct crbd_op *op)
 {
     struct crbd_image *img = op->img;
-    pthread_mutex_lock(&img->lock);
     int granted = img->no_range_lock || (!conflicts(img->held, NULL, op->lock0, op->lock1) &&
                                          !conflicts(img->waiting, NULL, op->lock0, op->lock1));
     op->lock_next = NULL;
@@ -35,16 +35,13 @@ void crbd_range_acquire(struct crbd_op *op)
             pp = &(*pp)->lock_next;
         *pp = op;
     }
-    pthread_mutex_unlock(&img->lock);
-    if (granted)
-        crbd_op_continue(op);
+    return granted;
 }
 
-void crbd_range_release(struct crbd_op *op)
+struct crbd_op *crbd_range_release_locked(struct crbd_op *op)
 {
     struct crbd_image *img = op->img;
     struct crbd_op *ready = NULL, **rtail = &ready;
-    pthread_mutex_lock(&img->lock);
     for (struct crbd_op **pp = &img->held; *pp; pp = &(*pp)->lock_next) {
         if (*pp == op) {
             *pp = op->lock_next;
@@ -67,10 +64,5 @@ void crbd_range_release(struct crbd_op *op)
             pp = &w->lock_next;
         }
     }
-    pthread_mutex_unlock(&img->lock);
-    while (ready) {
-        struct crbd_op *w = ready;
-        ready = w->grant_next;
-        crbd_op_continue(w);
-    }
+    return ready;
 }
