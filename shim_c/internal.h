@@ -57,6 +57,7 @@ typedef void (*crbd_req_done_t)(struct crbd_req *req, int ret);
 
 struct crbd_req {
     struct crbd_req *next;      /* correlation table chain */
+    struct crbd_req *send_next; /* the connection's queue of requests the receiver sends */
     uint64_t cid;
     int op;                     /* enum crbd_nebd_op */
     int32_t fd;
@@ -96,7 +97,11 @@ struct crbd_conn {
     pthread_cond_t wake;        /* ends a reconnect pause when the connection is closed */
     unsigned fork_gen;          /* crbd_fork_generation at open: in a fork child the threads are gone */
     struct crbd_req *table[CRBD_TABLE_SIZE];
-    size_t inflight;
+    size_t inflight;            /* in the table: sent, queued or waiting for a reconnect */
+    struct crbd_req *queued, **queued_tail;   /* small requests the receiver sends (nebd_conn.c) */
+    size_t nqueued;
+    size_t sndbuf;              /* the socket's send buffer (what SIOCOUTQ counts against) */
+    int worker_idle;            /* the worker waits without a deadline: wake it when the queue starts */
     uint64_t next_cid;
     int dead;                   /* errno once the connection failed */
     int closing;                /* shutdown requested by us: no "dropped" log line */

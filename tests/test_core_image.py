@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import errno
+import os
+import signal
 import threading
+import time
 
 import pytest
 
@@ -164,6 +167,28 @@ def test_many_aio_in_flight(new_image):
     for i, r in enumerate(reads):
         assert r.wait() == 4000
         assert r.data == pattern(4000, i)
+
+
+def test_queued_requests_survive_a_stalled_daemon(new_image, core_daemon):
+    """Past 8 requests out on a connection, small ones wait in its send queue for the receiver
+    (or, when no reply comes, for the worker's deadline). With the daemon stopped, 64 aligned
+    writes then 64 reads pile up there; after it resumes, every one completes with its bytes."""
+    img = new_image(MiB)
+    os.kill(core_daemon.proc.pid, signal.SIGSTOP)
+    try:
+        writes = [img.aio_write(i * 4096, pattern(4096, i)) for i in range(64)]
+        time.sleep(0.05)   # well past the worker's 1 ms deadline
+    finally:
+        os.kill(core_daemon.proc.pid, signal.SIGCONT)
+    assert [c.wait() for c in writes] == [0] * 64
+    os.kill(core_daemon.proc.pid, signal.SIGSTOP)
+    try:
+        reads = [img.aio_read(i * 4096, 4096) for i in range(64)]
+        time.sleep(0.05)
+    finally:
+        os.kill(core_daemon.proc.pid, signal.SIGCONT)
+    assert [r.wait() for r in reads] == [4096] * 64
+    assert [r.data for r in reads] == [pattern(4096, i) for i in range(64)]
 
 
 def test_overlapping_aio_writes_land_in_submission_order(new_image):

@@ -36,11 +36,12 @@ def live(monkeypatch):
 
 
 def _writer(img, size: int, model: bytearray, stop: threading.Event, errors: list, pauses: list, seed: int):
-    """Keep 8 aio writes (aligned and not) in flight over a few ranges; record the longest wait."""
+    """Keep up to 24 aio writes (aligned and not) in flight over a few ranges, more than a
+    connection sends before it queues; record the longest wait."""
     rnd = random.Random(seed)
     while not stop.is_set():
         batch = []
-        for _ in range(8):
+        for _ in range(24):
             length = rnd.choice([BLOCK, 3 * BLOCK, 777, 8192 + 5])
             off = rnd.randrange(0, size - length)
             data = rnd.randbytes(length)
