@@ -820,7 +820,11 @@ int crbd_run(struct crbd_conn *c)
             if (want > HEADER_RECV)
                 want = HEADER_RECV;
         }
-        ssize_t n = recv(c->sock, c->buf + c->end, want, 0);
+        /* sleep in poll, not in recv: a unix socket wakes every sleeper on it each time the
+         * client consumes one of our replies (write space); poll sleeps only for input */
+        ssize_t n = recv(c->sock, c->buf + c->end, want, MSG_DONTWAIT);
+        if (n < 0 && errno == EAGAIN && wait_readable(c->sock) == 0)
+            continue;
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
