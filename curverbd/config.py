@@ -69,6 +69,9 @@ DEFAULTS: dict[str, str] = {
     "rbd_default_pool": "rbd",
     "rbd_disable_zero_copy_writes": "true",   # librbd copies an aio write's buffer at submission
     "rbd_cache": "true",
+    # how long a data connection's receiver polls for a reply before it sleeps, at queue depth 1
+    # (it stops by itself while polling catches nothing); 0: never
+    "curverbd_busy_poll_us": "40",
 }
 
 # Keys an environment variable overrides (over everything else).
@@ -224,6 +227,15 @@ class Config:
     def socket(self) -> str:
         """The curverbd-server (nebd) socket path."""
         return self.lookup("curverbd_socket") or DEFAULT_SOCKET
+
+    @property
+    def busy_poll_us(self) -> int:
+        """``curverbd_busy_poll_us``: microseconds a data connection polls for a reply before it sleeps
+        (0: never); Error(EINVAL) naming the key when it is not a whole number from 0 to 1000000."""
+        value = self.lookup("curverbd_busy_poll_us") or "0"
+        if not value.strip().isdigit() or int(value) > 1_000_000:
+            raise Error(errno.EINVAL, f"curverbd_busy_poll_us = {value!r}: expected microseconds, 0 to 1000000")
+        return int(value)
 
     def mds_addrs(self) -> tuple[str, str]:
         """(Curve MDS addresses, where they came from): the conf key ``curve_mds_addrs``, else env

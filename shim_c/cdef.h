@@ -188,7 +188,7 @@ int crbd_blob_set(struct crbd_blob *blob, const char *data, size_t len);
 /* The data engine as the core drives it (engine.c): a core Cluster's data connections, and per core
  * Image its C image (the rbd_image_t of the C ABI too), its state pushed by the core, and its I/O
  * (kind: enum crbd_op_kind READ 0, WRITE 1, DISCARD 2, ZERO 3, FLUSH 4). */
-int crbd_lanes_open(const char *socket_path, void **lanes);
+int crbd_lanes_open(const char *socket_path, uint32_t busy_poll_us, void **lanes);
 void crbd_lanes_close(void *lanes);
 int crbd_image_new(void *lanes, const struct crbd_open_info *info, int read_only, void **c_image);
 void crbd_image_free(void *c_image);

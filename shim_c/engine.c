@@ -13,12 +13,13 @@
 
 struct crbd_lanes {
     char *path;
+    uint32_t busy_poll_us;      /* for its connections: conf curverbd_busy_poll_us */
     pthread_mutex_t lock;
     atomic_int refs;            /* the core Cluster's, and one per C image: the last one closes */
     struct crbd_conn *conn[CRBD_LANES];
 };
 
-int crbd_lanes_open(const char *path, void **out)
+int crbd_lanes_open(const char *path, uint32_t busy_poll_us, void **out)
 {
     *out = NULL;
     struct crbd_lanes *l = calloc(1, sizeof *l);
@@ -26,6 +27,7 @@ int crbd_lanes_open(const char *path, void **out)
         free(l);
         return -ENOMEM;
     }
+    l->busy_poll_us = busy_poll_us;
     pthread_mutex_init(&l->lock, NULL);
     atomic_init(&l->refs, 1);
     *out = l;
@@ -51,7 +53,7 @@ static int lanes_get(struct crbd_lanes *l, struct crbd_conn *out[CRBD_LANES])
     pthread_mutex_lock(&l->lock);
     for (int i = 0; i < CRBD_LANES && r == 0; i++)
         if (!l->conn[i])
-            r = crbd_conn_open(l->path, &l->conn[i]);
+            r = crbd_conn_open(l->path, l->busy_poll_us, &l->conn[i]);
     memcpy(out, l->conn, sizeof l->conn);
     pthread_mutex_unlock(&l->lock);
     return r;

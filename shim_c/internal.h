@@ -94,6 +94,8 @@ struct crbd_conn {
     double connected_at;        /* when the current socket was made (monotonic s) */
     unsigned quick_drops;       /* connections dropped unanswered right after being made, in a row */
     int answered;               /* a reply came on the current socket */
+    unsigned busy_poll_us;      /* conf curverbd_busy_poll_us (0: never) */
+    unsigned poll_misses;       /* busy polls in a row that caught nothing (nebd_conn.c) */
     pthread_cond_t wake;        /* ends a reconnect pause when the connection is closed */
     unsigned fork_gen;          /* crbd_fork_generation at open: in a fork child the threads are gone */
     struct crbd_req *table[CRBD_TABLE_SIZE];
@@ -112,7 +114,7 @@ struct crbd_conn {
     int worker_exit;
 };
 
-int crbd_conn_open(const char *path, struct crbd_conn **out);
+int crbd_conn_open(const char *path, unsigned busy_poll_us, struct crbd_conn **out);
 void crbd_conn_close(struct crbd_conn *conn);
 void crbd_conn_submit(struct crbd_conn *conn, struct crbd_req *req);
 int crbd_conn_on_receiver(void);   /* 1 on a connection's receiver thread */

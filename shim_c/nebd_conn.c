@@ -481,6 +481,38 @@ static int recv_all(int sock, void *buf, size_t n)
     return 0;
 }
 
+/* Busy polling: a receiver with at most one request out (a guest or fio at queue depth 1) polls
+ * its socket for up to busy_poll_us before it sleeps, so the next request's reply finds it awake:
+ * waking a sleeping thread on an idle CPU costs 5-10 us on a VM, a fifth of a 4 KiB read's round
+ * trip to a local daemon. Polling pays only while replies come that fast: after SPIN_GIVE_UP polls
+ * in a row with nothing (an idle guest, a daemon across the network) it polls only every
+ * SPIN_PROBE-th wait, until one catches something again. Deeper queues never poll: their replies
+ * come in bursts anyway. */
+#define SPIN_GIVE_UP 4
+#define SPIN_PROBE 64
+
+/* Bytes received into buf while polling (0: none; the caller sleeps as usual). */
+static size_t busy_poll(struct crbd_conn *c, int sock, unsigned char *buf, size_t room)
+{
+    if (!c->busy_poll_us || __atomic_load_n(&c->inflight, __ATOMIC_RELAXED) > 1)
+        return 0;
+    if (c->poll_misses >= SPIN_GIVE_UP && ++c->poll_misses % SPIN_PROBE)
+        return 0;
+    double until = now_s() + c->busy_poll_us / 1e6;
+    do {
+        ssize_t r = recv(sock, buf, room, MSG_DONTWAIT);
+        if (r > 0) {
+            c->poll_misses = 0;
+            return (size_t)r;
+        }
+        if (r == 0 || (errno != EAGAIN && errno != EINTR))
+            return 0;   /* the stream's end or an error: the sleeping path reports it */
+    } while (now_s() < until);
+    if (c->poll_misses < SPIN_GIVE_UP)
+        c->poll_misses++;
+    return 0;
+}
+
 /* The receiver reads the socket in gulps of up to READ_AHEAD bytes beyond what it needs, so a
  * burst of small replies costs one recv instead of four per reply; a big Read's data beyond
  * what came with its head is received straight into the caller's buffers. */
@@ -504,6 +536,8 @@ static int fill(struct crbd_conn *c, int sock, struct inbuf *b, size_t n)
     }
     crbd_completion_signal_flush();   /* before waiting: the pollers learn of this burst's completions */
     send_queued_now(c);
+    if (b->end - b->start < n)
+        b->end += busy_poll(c, sock, b->p + b->end, INBUF_CAP - b->end);
     while (b->end - b->start < n) {
         size_t missing = n - (b->end - b->start);
         size_t want = missing > READ_AHEAD ? missing : READ_AHEAD;
@@ -755,7 +789,7 @@ static void *receiver(void *arg)
 
 /* ---- lifecycle ---- */
 
-int crbd_conn_open(const char *path, struct crbd_conn **out)
+int crbd_conn_open(const char *path, unsigned busy_poll_us, struct crbd_conn **out)
 {
     int err = 0, sock = connect_socket(path, &err);
     if (sock < 0) {
@@ -770,6 +804,7 @@ int crbd_conn_open(const char *path, struct crbd_conn **out)
         return -ENOMEM;
     }
     c->sock = sock;
+    c->busy_poll_us = busy_poll_us;
     c->sndbuf = send_buffer(sock);
     c->connected_at = now_s();
     c->pipe.rd = c->pipe.wr = -1;

@@ -191,6 +191,41 @@ def test_queued_requests_survive_a_stalled_daemon(new_image, core_daemon):
     assert [r.data for r in reads] == [pattern(4096, i) for i in range(64)]
 
 
+@pytest.mark.parametrize("poll_us", ["0", "40", "100000"])
+def test_busy_poll_setting_keeps_every_byte(core_daemon, pool, poll_us):
+    """Queue-depth-1 round trips with the receiver sleeping at once (0), polling briefly (the
+    default) and polling far longer than any reply takes: each read returns the write before it."""
+    c = Cluster()
+    c.conf_set("curverbd_busy_poll_us", poll_us)
+    c.connect()
+    try:
+        io = c.open_ioctx(pool)
+        io.create_image("polled", MiB)
+        img = io.open_image("polled")
+        for i in range(64):
+            assert img.aio_write(i * 4096, pattern(4096, i)).wait() == 0
+            read = img.aio_read(i * 4096, 4096)
+            assert read.wait() == 4096 and read.data == pattern(4096, i)
+        img.close()
+    finally:
+        c.shutdown()
+
+
+def test_bad_busy_poll_setting_names_the_key(core_daemon, pool):
+    c = Cluster()
+    c.conf_set("curverbd_busy_poll_us", "fast")
+    c.connect()
+    try:
+        io = c.open_ioctx(pool)
+        io.create_image("polled", MiB)
+        with pytest.raises(Error) as info:
+            io.open_image("polled")
+        assert info.value.errno == errno.EINVAL
+        assert "curverbd_busy_poll_us = 'fast'" in str(info.value)
+    finally:
+        c.shutdown()
+
+
 def test_overlapping_aio_writes_land_in_submission_order(new_image):
     img = new_image(MiB)
     comps = [img.aio_write(1000 + i, bytes([i + 1]) * 5000) for i in range(50)]
