@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import json
 import time
-import urllib.parse
 from typing import Any, Callable, Optional
 
 from ..errors import Error
@@ -61,9 +60,10 @@ class SnapshotCloneClient:
 
     def call(self, action: str, **params: Any) -> dict:
         """One action: its reply; SnapshotCloneError for a non-zero Code, ETIMEDOUT if no server answers."""
+        from urllib.parse import urlencode   # here: ~4 ms of every start for an image that never snapshots
         query = {"Action": action, "Version": VERSION, "User": self.user,
                  **{k: _param(v) for k, v in params.items() if v is not None}}
-        path = "/SnapshotCloneService?" + urllib.parse.urlencode(query)
+        path = "/SnapshotCloneService?" + urlencode(query)
         end = time.monotonic() + self.budget
         pause = 0.05
         while True:
