@@ -26,7 +26,7 @@ class CatalogClient:
         args["owner"] = self.owner
         if method in CHANGES:
             args["request_id"] = os.urandom(16).hex()
-        payload, _ = self.connection.call(protocol.SERVICE, method, protocol.encode(args))
+        payload = self.connection.call(protocol.SERVICE, method, protocol.encode(args))
         try:
             reply = protocol.decode(payload)
         except ValueError as exc:

@@ -68,7 +68,7 @@ class NebdClient:
     # --- synchronous control calls --------------------------------------------
     def _call(self, method: str, request: dict, subject: str) -> dict:
         req_msg, reply_msg = messages.FILE_METHODS[method]
-        payload, _ = self.connection.call(_SERVICE, method, req_msg.encode(request))
+        payload = self.connection.call(_SERVICE, method, req_msg.encode(request))
         reply = reply_msg.decode(payload, check_required=False)
         error = reply_error(method, reply, subject)
         if error is not None:

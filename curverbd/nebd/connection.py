@@ -1,23 +1,19 @@
-"""One pipelined baidu_std connection to a nebd server over a unix stream socket.
+"""One pipelined baidu_std connection to a nebd server over a unix stream socket, for the control
+calls (OpenFile, GetInfo, ResizeFile, the catalog's, heartbeats); the data calls are the C engine's
+(shim_c/nebd_conn.c), so frames here carry no attachment.
 
 Requests carry correlation ids; replies come back in any order and fire the
-request's callback on the connection's receiver thread. Bulk data never gets
-copied on our side: a request attachment is a list of caller buffers handed to
-``sendmsg``; a reply attachment can land straight in caller buffers
-(``recvmsg_into``).
+request's callback on the connection's receiver thread.
 
 Submitting never blocks on the socket: a frame the kernel will not take at once
-goes to a backlog that a flusher thread drains. So a callback may submit more
-requests from the receiver thread (read-modify-write does) without the two
-sides deadlocking on full socket buffers.
+goes to a backlog that a flusher thread drains, so a callback may submit from
+the receiver thread without the two sides deadlocking on full socket buffers.
 
-Every in-flight request keeps its whole frame (head + attachment + reply
-buffers). When the daemon goes away (a restart, a hot upgrade, a crash), the
-receiver thread reconnects with nebd's backoff (retry.py) and sends every
-request in flight again; requests submitted meanwhile wait for the new
-connection. Writes and reads at a given offset are idempotent, and nebd fds
-survive a restart, so nothing else has to happen. Data calls wait as long as it
-takes; synchronous calls give up after nebd's ~5 s with ENOTCONN.
+Every in-flight request keeps its frame. When the daemon goes away (a restart,
+a hot upgrade, a crash), the receiver thread reconnects with nebd's backoff
+(retry.py) and sends every request in flight again; requests submitted
+meanwhile wait for the new connection. nebd fds survive a restart, so nothing
+else has to happen. Synchronous calls give up after nebd's ~5 s with ENOTCONN.
 """
 from __future__ import annotations
 
@@ -31,7 +27,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Callable, Sequence
+from typing import Callable
 
 from ..errors import Error
 from . import framing, messages, retry
@@ -39,44 +35,27 @@ from .protobuf import DecodeError
 
 log = logging.getLogger(__name__)
 
-# on_reply(error, payload, attachment): error is None or an Error; payload is the
-# reply message bytes; attachment is a memoryview valid only during the call, or
-# None when it was received into the request's ``into`` buffers.
-ReplyCallback = Callable[[Error | None, bytes, memoryview | None], None]
+# on_reply(error, payload): error is None or an Error; payload is the reply message bytes.
+ReplyCallback = Callable[[Error | None, bytes], None]
 
-RECV_BUFFER = 256 << 10
+RECV_BUFFER = 64 << 10
 
 
 class Request:
     """One in-flight RPC, complete enough to be sent again."""
-    __slots__ = ("cid", "service", "method", "frame", "into", "into_size", "on_reply")
+    __slots__ = ("cid", "service", "method", "frame", "on_reply")
 
-    def __init__(self, cid: int, service: str, method: str, frame: list, into, on_reply: ReplyCallback):
+    def __init__(self, cid: int, service: str, method: str, frame: bytes, on_reply: ReplyCallback):
         self.cid = cid
         self.service = service
         self.method = method
-        self.frame = frame            # [head, *attachment buffers]
-        self.into = into              # list of writable memoryviews for the reply attachment, or None
-        self.into_size = sum(len(b) for b in into) if into else 0
+        self.frame = frame
         self.on_reply = on_reply
 
 
 def block_signals() -> None:
     """Library threads must never run a host's signal handlers (QEMU, fio rely on that)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
-
-
-def _advance(buffers: Sequence, sent: int) -> list:
-    """The part of ``buffers`` left after the first ``sent`` bytes."""
-    rest = []
-    for buf in buffers:
-        size = len(buf)
-        if sent >= size:
-            sent -= size
-            continue
-        rest.append(memoryview(buf)[sent:] if sent else buf)
-        sent = 0
-    return rest
 
 
 _live: "weakref.WeakSet[Connection]" = weakref.WeakSet()
@@ -171,18 +150,12 @@ class Connection:
             sock.close()
 
     # --- sending ---------------------------------------------------------------
-    def submit(self, service: str, method: str, payload: bytes, on_reply: ReplyCallback,
-               attachment: Sequence = (), into: list | None = None) -> int:
+    def submit(self, service: str, method: str, payload: bytes, on_reply: ReplyCallback) -> int:
         """Send one request; ``on_reply`` fires once, on the receiver thread (or here, if
-        the connection is already down). ``attachment`` buffers and ``into`` buffers must
-        stay valid until then. While the connection is being re-established the request
-        waits and goes out on the new one. Returns the correlation id."""
+        the connection is already down). While the connection is being re-established the
+        request waits and goes out on the new one. Returns the correlation id."""
         cid = next(self._ids)
-        size = 0
-        for buf in attachment:
-            size += len(buf)
-        head = framing.request_head(service, method, cid, payload, size)
-        request = Request(cid, service, method, [head, *attachment], into, on_reply)
+        request = Request(cid, service, method, framing.request_head(service, method, cid, payload, 0), on_reply)
         with self._lock:
             reason = self._down
             if reason is None:
@@ -190,23 +163,23 @@ class Connection:
                 if self._sock is not None:
                     self._send_locked(request.frame)
                 return cid
-        on_reply(Error(errno.ENOTCONN, f"{service}.{method}: {reason} ({self.path})"), b"", None)
+        on_reply(Error(errno.ENOTCONN, f"{service}.{method}: {reason} ({self.path})"), b"")
         return cid
 
-    def _send_locked(self, frame: list) -> None:
+    def _send_locked(self, frame: bytes) -> None:
         """Send without blocking; what the socket will not take now goes to the flusher."""
         if self._draining:
             self._backlog.append(frame)
             return
         try:
-            sent = self._sock.sendmsg(frame, (), socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+            sent = self._sock.send(frame, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
         except BlockingIOError:
             sent = 0
         except OSError:
             self._break(self._sock)   # the request stays in flight: the reconnect sends it again
             return
-        if sent < sum(len(b) for b in frame):
-            self._backlog.append(_advance(frame, sent))
+        if sent < len(frame):
+            self._backlog.append(memoryview(frame)[sent:])
             self._draining = True
             self._start_flusher()
             self._flushable.notify()
@@ -234,8 +207,7 @@ class Connection:
                     continue
             try:
                 for frame in frames:
-                    while frame:
-                        frame = _advance(frame, sock.sendmsg(frame, (), socket.MSG_NOSIGNAL))
+                    sock.sendall(frame, socket.MSG_NOSIGNAL)
             except OSError:
                 with self._lock:
                     self._break(sock)     # only this socket: a newer one may already be up
@@ -306,52 +278,16 @@ class Connection:
             fill(payload_size)
             payload = bytes(view[start:start + payload_size])
             start += payload_size
+            fill(att_size)   # a control reply has none; one that does is skipped
+            start += att_size
             request = inflight.pop(cid, None)
-            attachment = None
-            try:
-                if request is not None and request.into is not None and att_size == request.into_size:
-                    # the data goes straight to the caller's buffers
-                    buffered = min(end - start, att_size)
-                    rest = self._copy_into(request.into, view[start:start + buffered])
-                    start += buffered
-                    while rest:
-                        rest = _advance(rest, self._recv_into(sock, rest))
-                else:
-                    fill(att_size)
-                    attachment = view[start:start + att_size]
-                    start += att_size
-            except BaseException:
-                if request is not None:   # its reply was cut off: it goes out again after a reconnect
-                    with self._lock:
-                        inflight[cid] = request
-                raise
             self._answered = True
             if request is not None:
-                self._dispatch(request, code, text, payload, attachment)
-            # drop it now, not at the next frame: it holds its caller's image (which must be collectable)
-            request = attachment = payload = None
+                self._dispatch(request, code, text, payload)
+            # drop it now, not at the next frame: its callback may hold a caller's object
+            request = payload = None
 
-    @staticmethod
-    def _copy_into(targets: list, data: memoryview) -> list:
-        """Copy ``data`` into the front of ``targets``; the still-empty buffers."""
-        pos = 0
-        for i, target in enumerate(targets):
-            take = min(len(target), len(data) - pos)
-            if take:
-                target[:take] = data[pos:pos + take]
-                pos += take
-            if take < len(target):
-                return [target[take:] if take else target, *targets[i + 1:]]
-        return []
-
-    @staticmethod
-    def _recv_into(sock: socket.socket, buffers: list) -> int:
-        got = sock.recvmsg_into(buffers)[0]
-        if not got:
-            raise EOFError
-        return got
-
-    def _dispatch(self, request: Request, code: int, text: str, payload: bytes, attachment) -> None:
+    def _dispatch(self, request: Request, code: int, text: str, payload: bytes) -> None:
         error = None
         if code in (messages.ENOSERVICE, messages.ENOMETHOD):   # a server that does not offer it
             error = Error(errno.EOPNOTSUPP, f"{request.service}.{request.method}: the server at {self.path} "
@@ -359,7 +295,7 @@ class Connection:
         elif code:
             error = Error(errno.EIO, f"{request.service}.{request.method} failed in brpc: error {code} {text}")
         try:
-            request.on_reply(error, payload, attachment)
+            request.on_reply(error, payload)
         except Exception:  # a bug in a callback must not kill the receiver
             log.exception("nebd reply callback of %s.%s raised", request.service, request.method)
 
@@ -434,7 +370,7 @@ class Connection:
         for request in pending:
             error = Error(errno.ENOTCONN, f"{request.service}.{request.method}: {reason} ({self.path})")
             try:
-                request.on_reply(error, b"", None)
+                request.on_reply(error, b"")
             except Exception:
                 log.exception("nebd reply callback of %s.%s raised", request.service, request.method)
 
@@ -443,18 +379,18 @@ class Connection:
         """True in a reply callback: waiting there for another reply would wait forever."""
         return threading.current_thread() is self._receiver
 
-    def call(self, service: str, method: str, payload: bytes, attachment: Sequence = ()) -> tuple[bytes, bytes]:
-        """Send and wait: (reply payload, reply attachment); raises the Error."""
+    def call(self, service: str, method: str, payload: bytes) -> bytes:
+        """Send and wait: the reply payload; raises the Error."""
         if self.on_receiver_thread():
             raise Error(errno.EDEADLK, f"{service}.{method}: synchronous call from a completion callback")
         done = threading.Lock()
         done.acquire()
         result: list = []
 
-        def on_reply(error, reply, att):
-            result.append((error, reply, bytes(att) if att is not None else b""))
+        def on_reply(error, reply):
+            result.append((error, reply))
             done.release()
-        cid = self.submit(service, method, payload, on_reply, attachment)
+        cid = self.submit(service, method, payload, on_reply)
         while not done.acquire(timeout=retry.RETRY_INTERVAL):
             lost = self._lost
             if lost is None or time.monotonic() - lost[0] < retry.SYNC_GIVE_UP:
@@ -464,7 +400,7 @@ class Connection:
             if withdrawn is not None:   # like nebd's sync RPCs: give up after ~50 retries
                 raise Error(errno.ENOTCONN, f"{service}.{method}: {lost[1]} and not back after "
                                             f"{retry.SYNC_GIVE_UP:.0f}s ({self.path})")
-        error, reply, att = result[0]
+        error, reply = result[0]
         if error is not None:
             raise error
-        return reply, att
+        return reply
