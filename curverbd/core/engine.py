@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import errno
 import fcntl
-import hashlib
 import itertools
 import logging
 import os
@@ -50,6 +49,7 @@ def module() -> Any:
 
 
 def _source_hash() -> str:
+    import hashlib   # here: loading OpenSSL is ~4 ms of every embedded start, which never needs it
     digest = hashlib.sha256(SOURCE_ROOT.encode())   # a build imports curverbd from the tree it came from
     shim = os.path.join(SOURCE_ROOT, "shim_c")
     inputs = [BUILD_SCRIPT, os.path.join(PACKAGE, "nebd", "nebd_wire.h")]
