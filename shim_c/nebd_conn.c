@@ -298,7 +298,6 @@ static int send_req(struct crbd_conn *c, int sock, struct crbd_req *req)
 
 /* ---- the send queue (see QUEUE_AFTER) ---- */
 
-
 static int queueable(const struct crbd_req *req)
 {
     return !(req->op == CRBD_NEBD_WRITE && req->size >= CRBD_SPLICE_MIN);
