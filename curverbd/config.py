@@ -228,15 +228,6 @@ class Config:
         """The curverbd-server (nebd) socket path."""
         return self.lookup("curverbd_socket") or DEFAULT_SOCKET
 
-    @property
-    def busy_poll_us(self) -> int:
-        """``curverbd_busy_poll_us``: microseconds a data connection polls for a reply before it sleeps
-        (0: never); Error(EINVAL) naming the key when it is not a whole number from 0 to 1000000."""
-        value = self.lookup("curverbd_busy_poll_us") or "0"
-        if not value.strip().isdigit() or int(value) > 1_000_000:
-            raise Error(errno.EINVAL, f"curverbd_busy_poll_us = {value!r}: expected microseconds, 0 to 1000000")
-        return int(value)
-
     def mds_addrs(self) -> tuple[str, str]:
         """(Curve MDS addresses, where they came from): the conf key ``curve_mds_addrs``, else env
         CURVERBD_MDS, else ``mds.listen.addr`` of Curve's /etc/curve/client.conf, else the

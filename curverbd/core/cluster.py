@@ -116,7 +116,7 @@ class Cluster:
             if self._lanes is None:
                 mod = engine.module()
                 out = mod.ffi.new("void **")
-                r = mod.lib.crbd_lanes_open(self.conf.socket.encode(), self.conf.busy_poll_us, out)
+                r = mod.lib.crbd_lanes_open(self.conf.socket.encode(), engine.busy_poll_us(self), out)
                 if r < 0:
                     raise Error(-r, f"{self}: the data connections to {self.conf.socket} were not made")
                 self._lanes = out[0]

@@ -168,6 +168,15 @@ def copy_writes(cluster: Any) -> bool:
     return True if not value else value.lower() in TRUE_WORDS
 
 
+def busy_poll_us(cluster: Any) -> int:
+    """conf curverbd_busy_poll_us: microseconds a data connection polls for a reply before it sleeps
+    (0: never); Error(EINVAL) naming the key when it is not a whole number from 0 to 1000000."""
+    value = _conf(cluster, "curverbd_busy_poll_us") or "0"
+    if not value.isdigit() or int(value) > 1_000_000:
+        raise Error(errno.EINVAL, f"curverbd_busy_poll_us = {value!r}: expected microseconds, 0 to 1000000")
+    return int(value)
+
+
 def close_timeout_ms(cluster: Any) -> int:
     value = _conf(cluster, "curverbd_close_timeout")
     try:

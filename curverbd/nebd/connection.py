@@ -155,7 +155,7 @@ class Connection:
         the connection is already down). While the connection is being re-established the
         request waits and goes out on the new one. Returns the correlation id."""
         cid = next(self._ids)
-        request = Request(cid, service, method, framing.request_head(service, method, cid, payload, 0), on_reply)
+        request = Request(cid, service, method, framing.request_head(service, method, cid, payload), on_reply)
         with self._lock:
             reason = self._down
             if reason is None:
